@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/go-gl/gl/v4.1-core/gl"
+	"github.com/go-gl/glfw/v3.3/glfw"
+
+	"github.com/skyloop-engine/skyloop/engine/gfx"
+	"github.com/skyloop-engine/skyloop/engine/input"
+)
+
+// Game is what a game maker implements.
+type Game interface {
+	// Update advances the game by one fixed tick (1/TPS seconds). Returning
+	// ErrQuit ends Run cleanly; any other error ends it with that error.
+	Update(in *input.State) error
+	// Draw renders the current state. It is called once per frame and must
+	// not change game state: frames and ticks are not in lockstep.
+	Draw(screen *gfx.Canvas)
+	// Layout maps the window's framebuffer size to the logical screen size
+	// the game draws at. The screen is scaled uniformly to fit the window,
+	// with black bars where the aspect ratios differ.
+	Layout(outsideWidth, outsideHeight int) (screenWidth, screenHeight int)
+}
+
+// ErrQuit, returned from Update, ends Run without error.
+var ErrQuit = errors.New("engine: quit requested")
+
+// ErrNoDisplay is returned by Run when there is no display to open a window on.
+var ErrNoDisplay = errors.New("engine: no display: set DISPLAY or run under xvfb-run")
+
+// DefaultTPS is the tick rate when Options.TPS is zero.
+const DefaultTPS = 60
+
+// Options configure Run. The zero value is a usable 640x480 resizable
+// window with vsync at 60 ticks per second.
+type Options struct {
+	Title          string
+	Width, Height  int  // window size; default 640x480
+	FixedSize      bool // not resizable
+	Fullscreen     bool // on the primary monitor, at its current video mode
+	VSyncOff       bool // render as fast as possible
+	TPS            int  // ticks (Updates) per second; default 60
+	MaxFrames      int  // stop after this many frames (0: run until quit)
+	Autoplay       bool // for games: play themselves (tests, demos, benchmarks)
+	Seed           int64
+	ConfigPath     string // the player's config file (-config); "" for defaults
+	PrintFrameTime bool   // print FrameStats to stderr when Run ends (-bench)
+
+	// Clock returns a monotonic time; nil uses the real clock. Tests inject
+	// one to drive the fixed tick deterministically.
+	Clock func() time.Duration
+	// Stats, when non-nil, is filled with frame statistics when Run ends.
+	Stats *FrameStats
+	// Logger for engine messages; nil uses slog.Default().
+	Logger *slog.Logger
+
+	// afterPresent is a test hook, called after the frame is in the window's
+	// back buffer and before the swap.
+	afterPresent func(winW, winH int)
+}
+
+func (o *Options) withDefaults() {
+	if o.Title == "" {
+		o.Title = "skyloop"
+	}
+	if o.Width <= 0 {
+		o.Width = 640
+	}
+	if o.Height <= 0 {
+		o.Height = 480
+	}
+	if o.TPS <= 0 {
+		o.TPS = DefaultTPS
+	}
+	if o.Clock == nil {
+		start := time.Now()
+		o.Clock = func() time.Duration { return time.Since(start) }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Run opens the window and runs game until Update returns ErrQuit or an
+// error, the window is closed, or MaxFrames frames were drawn. Call it from
+// the main goroutine: the OS thread it runs on becomes the render thread.
+func Run(game Game, opts Options) (err error) {
+	if game == nil {
+		return errors.New("engine: Run: game is nil")
+	}
+	opts.withDefaults()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	if runtime.GOOS == "linux" && os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		return ErrNoDisplay
+	}
+	// go-gl/glfw panics on GLFW errors it does not return (e.g. a platform
+	// error after a silent Init failure). Turn those into errors here so no
+	// panic crosses into the game.
+	defer func() {
+		if r := recover(); r != nil {
+			if gerr, ok := r.(*glfw.Error); ok {
+				err = fmt.Errorf("engine: window system: %w (is DISPLAY=%q a running X server?)", gerr, os.Getenv("DISPLAY"))
+				return
+			}
+			panic(r)
+		}
+	}()
+	if err := glfw.Init(); err != nil {
+		return fmt.Errorf("engine: initialise GLFW: %w", err)
+	}
+	defer glfw.Terminate()
+
+	win, err := openWindow(&opts)
+	if err != nil {
+		return err
+	}
+	defer win.Destroy()
+
+	r, err := gfx.NewRenderer()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+
+	l := &loop{game: game, opts: &opts, win: win, renderer: r, in: input.NewState(), sched: newTickScheduler(opts.TPS)}
+	l.installCallbacks()
+	err = l.run()
+	if opts.Stats != nil {
+		*opts.Stats = l.stats.summary()
+	}
+	if opts.PrintFrameTime {
+		fmt.Fprintln(os.Stderr, l.stats.summary())
+	}
+	return err
+}
+
+func openWindow(opts *Options) (*glfw.Window, error) {
+	glfw.DefaultWindowHints()
+	glfw.WindowHint(glfw.ContextVersionMajor, 4)
+	glfw.WindowHint(glfw.ContextVersionMinor, 1)
+	glfw.WindowHint(glfw.OpenGLProfile, glfw.OpenGLCoreProfile)
+	glfw.WindowHint(glfw.OpenGLForwardCompatible, glfw.True)
+	glfw.WindowHint(glfw.DoubleBuffer, glfw.True)
+	glfw.WindowHint(glfw.Resizable, boolHint(!opts.FixedSize))
+	var monitor *glfw.Monitor
+	w, h := opts.Width, opts.Height
+	if opts.Fullscreen {
+		monitor = glfw.GetPrimaryMonitor()
+		if monitor != nil {
+			mode := monitor.GetVideoMode()
+			w, h = mode.Width, mode.Height
+			glfw.WindowHint(glfw.RefreshRate, mode.RefreshRate)
+		}
+	}
+	win, err := glfw.CreateWindow(w, h, opts.Title, monitor, nil)
+	if err != nil {
+		return nil, fmt.Errorf("engine: create %dx%d window with OpenGL 4.1 core: %w", w, h, err)
+	}
+	win.MakeContextCurrent()
+	if err := gl.Init(); err != nil {
+		win.Destroy()
+		return nil, fmt.Errorf("engine: load OpenGL functions: %w", err)
+	}
+	if opts.VSyncOff {
+		glfw.SwapInterval(0)
+	} else {
+		glfw.SwapInterval(1)
+	}
+	opts.Logger.Debug("window open", "size", fmt.Sprintf("%dx%d", w, h),
+		"gl_version", gl.GoStr(gl.GetString(gl.VERSION)), "renderer", gl.GoStr(gl.GetString(gl.RENDERER)))
+	return win, nil
+}
+
+func boolHint(b bool) int {
+	if b {
+		return glfw.True
+	}
+	return glfw.False
+}
+
+// loop is the state of one Run.
+type loop struct {
+	game     Game
+	opts     *Options
+	win      *glfw.Window
+	renderer *gfx.Renderer
+	in       *input.State
+	sched    *tickScheduler
+	stats    frameRecorder
+
+	viewport         image.Rectangle // where the screen lands in the framebuffer
+	screenW, screenH int
+}
+
+func (l *loop) installCallbacks() {
+	l.win.SetKeyCallback(func(_ *glfw.Window, key glfw.Key, _ int, action glfw.Action, _ glfw.ModifierKey) {
+		switch action {
+		case glfw.Press:
+			l.in.RecordKey(input.Key(key), true)
+		case glfw.Release:
+			l.in.RecordKey(input.Key(key), false)
+		}
+	})
+	l.win.SetCharCallback(func(_ *glfw.Window, r rune) { l.in.RecordChar(r) })
+	l.win.SetMouseButtonCallback(func(_ *glfw.Window, b glfw.MouseButton, action glfw.Action, _ glfw.ModifierKey) {
+		l.in.RecordMouseButton(input.MouseButton(b), action == glfw.Press)
+	})
+	l.win.SetCursorPosCallback(func(w *glfw.Window, x, y float64) {
+		// Cursor positions are in window coordinates; the viewport is in
+		// framebuffer pixels (they differ on HiDPI screens).
+		ww, _ := w.GetSize()
+		fw, _ := w.GetFramebufferSize()
+		s := 1.0
+		if ww > 0 {
+			s = float64(fw) / float64(ww)
+		}
+		sx, sy := windowToScreen(x*s, y*s, l.viewport, l.screenW, l.screenH)
+		l.in.RecordCursor(sx, sy)
+	})
+	l.win.SetScrollCallback(func(_ *glfw.Window, dx, dy float64) { l.in.RecordWheel(dx, dy) })
+}
+
+func (l *loop) pollGamepads() {
+	for id := glfw.Joystick1; id <= glfw.JoystickLast; id++ {
+		if !id.IsGamepad() {
+			l.in.SetGamepad(int(id), false, "", input.GamepadState{})
+			continue
+		}
+		gs := id.GetGamepadState()
+		if gs == nil {
+			continue
+		}
+		var st input.GamepadState
+		for i := range st.Buttons {
+			st.Buttons[i] = gs.Buttons[i] == glfw.Press
+		}
+		st.Axes = gs.Axes
+		l.in.SetGamepad(int(id), true, id.GetGamepadName(), st)
+	}
+}
+
+func (l *loop) run() error {
+	frames := 0
+	for !l.win.ShouldClose() {
+		frameStart := l.opts.Clock()
+		glfw.PollEvents()
+		for n := l.sched.ticks(l.opts.Clock()); n > 0; n-- {
+			l.in.BeginTick()
+			l.pollGamepads()
+			if err := l.game.Update(l.in); err != nil {
+				if errors.Is(err, ErrQuit) {
+					return nil
+				}
+				return fmt.Errorf("engine: game Update: %w", err)
+			}
+			l.stats.ticks++
+		}
+
+		fbW, fbH := l.win.GetFramebufferSize()
+		sw, sh := l.game.Layout(fbW, fbH)
+		if sw <= 0 || sh <= 0 {
+			return fmt.Errorf("engine: game Layout(%d, %d) returned %dx%d: the screen size must be positive", fbW, fbH, sw, sh)
+		}
+		l.screenW, l.screenH = sw, sh
+		canvas, err := l.renderer.Begin(sw, sh)
+		if err != nil {
+			return err
+		}
+		l.game.Draw(canvas)
+		l.renderer.End()
+
+		l.viewport = letterbox(fbW, fbH, sw, sh)
+		l.renderer.Present(fbW, fbH, l.viewport)
+		if l.opts.afterPresent != nil {
+			l.opts.afterPresent(fbW, fbH)
+		}
+		l.win.SwapBuffers()
+		frames++
+		l.stats.record(l.opts.Clock() - frameStart)
+		if l.opts.MaxFrames > 0 && frames >= l.opts.MaxFrames {
+			return nil
+		}
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// FrameStats summarise a Run: how many frames and ticks, and how long frames
+// took from the start of event polling to the buffer swap.
+type FrameStats struct {
+	Frames  int
+	Ticks   int
+	Elapsed time.Duration // sum of frame times
+	Median  time.Duration
+	P99     time.Duration
+	Max     time.Duration
+	FPS     float64 // Frames / Elapsed
+}
+
+func (s FrameStats) String() string {
+	return fmt.Sprintf("frames=%d ticks=%d fps=%.1f frame_time_median=%.2fms p99=%.2fms max=%.2fms",
+		s.Frames, s.Ticks, s.FPS, ms(s.Median), ms(s.P99), ms(s.Max))
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// frameRecorder collects per-frame durations.
+type frameRecorder struct {
+	times []time.Duration
+	ticks int
+}
+
+// warmupFrames are left out of the percentiles: the first frames compile
+// shaders and upload textures.
+const warmupFrames = 5
+
+func (r *frameRecorder) record(d time.Duration) { r.times = append(r.times, d) }
+
+func (r *frameRecorder) summary() FrameStats {
+	s := FrameStats{Frames: len(r.times), Ticks: r.ticks}
+	ts := r.times
+	if len(ts) > 2*warmupFrames {
+		ts = ts[warmupFrames:]
+	}
+	if len(ts) == 0 {
+		return s
+	}
+	sorted := slices.Clone(ts)
+	slices.Sort(sorted)
+	for _, d := range sorted {
+		s.Elapsed += d
+	}
+	s.Median = sorted[len(sorted)/2]
+	s.P99 = sorted[min(len(sorted)-1, len(sorted)*99/100)]
+	s.Max = sorted[len(sorted)-1]
+	if s.Elapsed > 0 {
+		s.FPS = float64(len(sorted)) / s.Elapsed.Seconds()
+	}
+	return s
+}
