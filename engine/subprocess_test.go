@@ -12,8 +12,22 @@ import (
 	"github.com/skyloop-engine/skyloop/engine/input"
 )
 
-// The helper "tests" below run only in a subprocess started by the real
-// tests, selected by SKYLOOP_ENGINE_HELPER.
+// TestMain doubles as a subprocess helper: with SKYLOOP_ENGINE_HELPER set,
+// the test binary runs that helper instead of the tests, so the real tests
+// can watch a process's exit status and output.
+func TestMain(m *testing.M) {
+	switch os.Getenv("SKYLOOP_ENGINE_HELPER") {
+	case "run":
+		err := Run(nopGame{}, Options{MaxFrames: 1})
+		fmt.Printf("RUN RESULT: %v\n", err)
+		os.Exit(0)
+	case "flags":
+		MustParseFlags("game", strings.Fields(os.Getenv("SKYLOOP_ENGINE_ARGS")))
+		fmt.Println("FLAGS OK")
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 type nopGame struct{}
 
@@ -21,25 +35,10 @@ func (nopGame) Update(*input.State) error  { return nil }
 func (nopGame) Draw(*gfx.Canvas)           {}
 func (nopGame) Layout(int, int) (int, int) { return 64, 64 }
 
-func TestHelperRun(t *testing.T) {
-	if os.Getenv("SKYLOOP_ENGINE_HELPER") != "run" {
-		t.Skip("subprocess helper")
-	}
-	err := Run(nopGame{}, Options{MaxFrames: 1})
-	fmt.Printf("RUN RESULT: %v\n", err)
-}
-
-func TestHelperFlags(t *testing.T) {
-	if os.Getenv("SKYLOOP_ENGINE_HELPER") != "flags" {
-		t.Skip("subprocess helper")
-	}
-	MustParseFlags("game", strings.Fields(os.Getenv("SKYLOOP_ENGINE_ARGS")))
-	fmt.Println("FLAGS OK")
-}
 
 func runHelper(t *testing.T, env ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelper", "-test.v")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	code := 0
