@@ -1,0 +1,245 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole file.
+type Config struct {
+	Player  string  `toml:"player"`
+	Capture Capture `toml:"capture"`
+	Sinks   []Sink  `toml:"sink"`
+}
+
+// Capture configures engine/capture.
+type Capture struct {
+	Enabled  bool    `toml:"enabled"`
+	FPS      float64 `toml:"fps"`       // 0: every rendered frame
+	Every    int     `toml:"every"`     // capture every Nth frame (1: all); ignored when FPS > 0
+	Readback string  `toml:"readback"`  // auto | pbo | sync
+	PBOs     int     `toml:"pbo_count"` // ring size for pbo readback
+	Codec    string  `toml:"codec"`     // zstd | s2
+	// KeyInterval forces a key frame every N frames.
+	KeyInterval int `toml:"key_interval"`
+	// Queue is how many captured frames may wait for an encoder.
+	Queue int `toml:"queue"`
+	// Drop says what happens when the queue is full: newest | oldest | block.
+	Drop           string   `toml:"drop"`
+	Workers        int      `toml:"workers"` // encoder goroutines; 0: one per spare core
+	SegmentSeconds float64  `toml:"segment_seconds"`
+	SegmentFrames  int      `toml:"segment_frames"`
+	SegmentMB      float64  `toml:"segment_mb"`
+	ScreenshotKey  string   `toml:"screenshot_key"`
+	RecordKey      string   `toml:"record_key"`
+	OverlayKey     string   `toml:"overlay_key"`
+	ScreenshotDir  string   `toml:"screenshot_dir"`
+}
+
+// Sink is one destination for recordings and saves, served by the plugin
+// binary skyloop-plugin-PLUGIN.
+type Sink struct {
+	Name     string         `toml:"name"`
+	Plugin   string         `toml:"plugin"`
+	SHA256   string         `toml:"sha256"`
+	Settings map[string]any `toml:"settings"`
+}
+
+// DataDir is where skyloop keeps local data by default:
+// $XDG_DATA_HOME/skyloop, else ~/.local/share/skyloop.
+func DataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "skyloop")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "skyloop")
+	}
+	return filepath.Join(os.TempDir(), "skyloop")
+}
+
+func defaultPlayer() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return sanitizeName(u.Username)
+	}
+	return "player"
+}
+
+var nameChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func sanitizeName(s string) string {
+	s = nameChars.ReplaceAllString(s, "_")
+	if s == "" || s == "." || s == ".." {
+		return "player"
+	}
+	return s
+}
+
+// Default is the configuration of a player who wrote no file: capture on,
+// one disk sink under DataDir.
+func Default() Config {
+	return Config{
+		Player: defaultPlayer(),
+		Capture: Capture{
+			Enabled:        true,
+			Every:          1,
+			Readback:       "auto",
+			PBOs:           3,
+			Codec:          "zstd",
+			KeyInterval:    60,
+			Queue:          8,
+			Drop:           "newest",
+			SegmentSeconds: 2,
+			SegmentFrames:  0,
+			SegmentMB:      64,
+			ScreenshotKey:  "F12",
+			RecordKey:      "F9",
+			OverlayKey:     "F3",
+			ScreenshotDir:  filepath.Join(DataDir(), "screenshots"),
+		},
+		Sinks: []Sink{defaultSink()},
+	}
+}
+
+func defaultSink() Sink {
+	return Sink{Name: "local", Plugin: "disk", Settings: map[string]any{"root": DataDir()}}
+}
+
+// Load reads path over the defaults; "" returns the defaults. Errors name the
+// file, the key and what is accepted.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data (named name in errors) over the defaults.
+func Parse(name string, data []byte) (Config, error) {
+	cfg := Default()
+	cfg.Sinks = nil
+	md, err := toml.Decode(string(data), &cfg)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return Config{}, fmt.Errorf("config %s: line %d: %s", name, perr.Position.Line, perr.Message)
+		}
+		return Config{}, fmt.Errorf("config %s: %w", name, err)
+	}
+	var unknown []string
+	for _, k := range md.Undecoded() {
+		// Sink settings belong to the plugin, which validates them itself.
+		if len(k) >= 2 && k[0] == "sink" && k[1] == "settings" {
+			continue
+		}
+		unknown = append(unknown, k.String())
+	}
+	if len(unknown) > 0 {
+		return Config{}, fmt.Errorf("config %s: unknown key %s (check the spelling; known keys are listed in README.md under Config)", name, strings.Join(unknown, ", "))
+	}
+	if !md.IsDefined("sink") {
+		cfg.Sinks = []Sink{defaultSink()}
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks values and returns an error naming the first bad one.
+func (c *Config) Validate() error {
+	if c.Player == "" || sanitizeName(c.Player) != c.Player {
+		return fmt.Errorf("player %q: use letters, digits, '.', '_' or '-'", c.Player)
+	}
+	cp := &c.Capture
+	switch cp.Readback {
+	case "auto", "pbo", "sync":
+	default:
+		return fmt.Errorf("capture.readback %q: want auto, pbo or sync", cp.Readback)
+	}
+	switch cp.Codec {
+	case "zstd", "s2":
+	default:
+		return fmt.Errorf("capture.codec %q: want zstd or s2", cp.Codec)
+	}
+	switch cp.Drop {
+	case "newest", "oldest", "block":
+	default:
+		return fmt.Errorf("capture.drop %q: want newest, oldest or block", cp.Drop)
+	}
+	checks := []struct {
+		ok   bool
+		what string
+	}{
+		{cp.FPS >= 0 && cp.FPS <= 1000, fmt.Sprintf("capture.fps %g: want 0 (every frame) to 1000", cp.FPS)},
+		{cp.Every >= 1, fmt.Sprintf("capture.every %d: want 1 or more", cp.Every)},
+		{cp.PBOs >= 2 && cp.PBOs <= 16, fmt.Sprintf("capture.pbo_count %d: want 2..16", cp.PBOs)},
+		{cp.KeyInterval >= 1, fmt.Sprintf("capture.key_interval %d: want 1 or more", cp.KeyInterval)},
+		{cp.Queue >= 1 && cp.Queue <= 1024, fmt.Sprintf("capture.queue %d: want 1..1024", cp.Queue)},
+		{cp.Workers >= 0 && cp.Workers <= 256, fmt.Sprintf("capture.workers %d: want 0 (auto) to 256", cp.Workers)},
+		{cp.SegmentSeconds > 0 && cp.SegmentSeconds <= 600, fmt.Sprintf("capture.segment_seconds %g: want more than 0, at most 600", cp.SegmentSeconds)},
+		{cp.SegmentFrames >= 0, fmt.Sprintf("capture.segment_frames %d: want 0 (no limit) or more", cp.SegmentFrames)},
+		{cp.SegmentMB > 0 && cp.SegmentMB <= 4096, fmt.Sprintf("capture.segment_mb %g: want more than 0, at most 4096", cp.SegmentMB)},
+	}
+	for _, ch := range checks {
+		if !ch.ok {
+			return errors.New(ch.what)
+		}
+	}
+	for _, k := range []struct{ name, v string }{{"screenshot_key", cp.ScreenshotKey}, {"record_key", cp.RecordKey}, {"overlay_key", cp.OverlayKey}} {
+		if _, err := ParseKeyName(k.v); err != nil {
+			return fmt.Errorf("capture.%s: %w", k.name, err)
+		}
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Sinks {
+		if s.Name == "" || sanitizeName(s.Name) != s.Name {
+			return fmt.Errorf("sink #%d: name %q: want a non-empty name of letters, digits, '.', '_' or '-'", i+1, s.Name)
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("sink %q: defined twice; sink names must be unique", s.Name)
+		}
+		seen[s.Name] = true
+		if s.Plugin == "" || sanitizeName(s.Plugin) != s.Plugin {
+			return fmt.Errorf("sink %q: plugin %q: want a plugin name such as disk, s3 or ftp", s.Name, s.Plugin)
+		}
+		if s.SHA256 != "" && !regexp.MustCompile(`^[0-9a-fA-F]{64}$`).MatchString(s.SHA256) {
+			return fmt.Errorf("sink %q: sha256 %q: want 64 hex digits (sha256sum of the plugin binary)", s.Name, s.SHA256)
+		}
+	}
+	return nil
+}
+
+// SegmentDuration returns SegmentSeconds as a duration.
+func (c Capture) SegmentDuration() time.Duration {
+	return time.Duration(c.SegmentSeconds * float64(time.Second))
+}
+
+// ParseKeyName accepts "F1".."F12", a letter or digit, or "" (no hotkey);
+// it returns the key's name normalised to upper case.
+func ParseKeyName(s string) (string, error) {
+	u := strings.ToUpper(strings.TrimSpace(s))
+	if u == "" {
+		return "", nil
+	}
+	if len(u) == 1 && (u[0] >= 'A' && u[0] <= 'Z' || u[0] >= '0' && u[0] <= '9') {
+		return u, nil
+	}
+	var n int
+	if _, err := fmt.Sscanf(u, "F%d", &n); err == nil && n >= 1 && n <= 12 && fmt.Sprintf("F%d", n) == u {
+		return u, nil
+	}
+	return "", fmt.Errorf("key %q: want F1..F12, a letter, a digit, or \"\" for none", s)
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and testing skyloop needs on Debian/Ubuntu, when it
+# is missing: Xvfb and Mesa (OpenGL without a GPU or display), and the X11
+# headers GLFW's cgo build compiles against. As root it runs apt-get; as
+# anyone else it prints the exact command and fails.
+set -euo pipefail
+
+packages=(
+	xvfb xauth                       # a virtual X server for headless runs
+	libgl1-mesa-dri libgl1-mesa-dev  # Mesa llvmpipe: OpenGL 4.5 core in software
+	libx11-dev libxrandr-dev libxinerama-dev libxcursor-dev libxi-dev libxxf86vm-dev
+	pkg-config gcc
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+if ! command -v go >/dev/null; then
+	echo "deps: Go is not on PATH; install Go 1.26 from https://go.dev/dl/" >&2
+	exit 1
+fi
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing Debian packages: ${missing[*]}" >&2
+	echo "deps: install them with: sudo apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
