@@ -12,6 +12,7 @@ import (
 	"github.com/go-gl/gl/v4.1-core/gl"
 	"github.com/go-gl/glfw/v3.3/glfw"
 
+	"github.com/skyloop-engine/skyloop/engine/capture"
 	"github.com/skyloop-engine/skyloop/engine/gfx"
 	"github.com/skyloop-engine/skyloop/engine/input"
 )
@@ -53,6 +54,17 @@ type Options struct {
 	Seed           int64
 	ConfigPath     string // the player's config file (-config); "" for defaults
 	PrintFrameTime bool   // print FrameStats to stderr when Run ends (-bench)
+	// Lockstep runs exactly one Update per frame, ignoring the clock, so a
+	// seeded autoplay run renders the same frames every time (-lockstep).
+	Lockstep bool
+	// Name is the game's name in recording keys (GAME/PLAYER/sessions/...);
+	// default: Title, lower-cased.
+	Name string
+	// CaptureOff disables recording whatever the config says (-capture=false).
+	CaptureOff bool
+	// Capture, when non-nil, replaces the capture settings of the config
+	// file (tests and tools that record to their own sink).
+	Capture *capture.Options
 
 	// Clock returns a monotonic time; nil uses the real clock. Tests inject
 	// one to drive the fixed tick deterministically.
@@ -133,13 +145,32 @@ func Run(game Game, opts Options) (err error) {
 	defer r.Close()
 
 	l := &loop{game: game, opts: &opts, win: win, renderer: r, in: input.NewState(), sched: newTickScheduler(opts.TPS)}
+	co, hk, on, err := captureOptions(&opts)
+	if err != nil {
+		return err
+	}
+	l.hk = hk
+	if on {
+		co.Logger = opts.Logger
+		if l.rec, err = capture.NewRecorder(co); err != nil {
+			return err
+		}
+	}
 	l.installCallbacks()
 	err = l.run()
+	stats := l.stats.summary()
+	if l.rec != nil {
+		// Close waits for frames in flight and writes the last segment.
+		err = errors.Join(err, l.rec.Close())
+		stats.Capture = l.rec.Metrics()
+		stats.Sessions = l.rec.Sessions()
+		stats.Readback = l.rec.Mode().String()
+	}
 	if opts.Stats != nil {
-		*opts.Stats = l.stats.summary()
+		*opts.Stats = stats
 	}
 	if opts.PrintFrameTime {
-		fmt.Fprintln(os.Stderr, l.stats.summary())
+		fmt.Fprintln(os.Stderr, stats)
 	}
 	return err
 }
@@ -200,12 +231,19 @@ type loop struct {
 
 	viewport         image.Rectangle // where the screen lands in the framebuffer
 	screenW, screenH int
+
+	rec         *capture.Recorder // nil when capture is off
+	hk          hotkeys
+	overlay     bool
+	overlayFace *gfx.Face
+	fps         float64
 }
 
 func (l *loop) installCallbacks() {
 	l.win.SetKeyCallback(func(_ *glfw.Window, key glfw.Key, _ int, action glfw.Action, _ glfw.ModifierKey) {
 		switch action {
 		case glfw.Press:
+			l.hotkey(input.Key(key))
 			l.in.RecordKey(input.Key(key), true)
 		case glfw.Release:
 			l.in.RecordKey(input.Key(key), false)
@@ -228,6 +266,27 @@ func (l *loop) installCallbacks() {
 		l.in.RecordCursor(sx, sy)
 	})
 	l.win.SetScrollCallback(func(_ *glfw.Window, dx, dy float64) { l.in.RecordWheel(dx, dy) })
+}
+
+// hotkey handles the engine's own keys: screenshot, record, overlay.
+func (l *loop) hotkey(k input.Key) {
+	if k == input.KeyUnknown {
+		return
+	}
+	switch k {
+	case l.hk.overlay:
+		l.overlay = !l.overlay
+	case l.hk.screenshot:
+		if l.rec != nil {
+			l.rec.Screenshot()
+		}
+	case l.hk.record:
+		if l.rec != nil {
+			if err := l.rec.SetRecording(!l.rec.Recording()); err != nil {
+				l.opts.Logger.Error("capture: toggling recording failed", "err", err)
+			}
+		}
+	}
 }
 
 func (l *loop) pollGamepads() {
@@ -254,7 +313,11 @@ func (l *loop) run() error {
 	for !l.win.ShouldClose() {
 		frameStart := l.opts.Clock()
 		glfw.PollEvents()
-		for n := l.sched.ticks(l.opts.Clock()); n > 0; n-- {
+		n := l.sched.ticks(l.opts.Clock())
+		if l.opts.Lockstep {
+			n = 1
+		}
+		for ; n > 0; n-- {
 			l.in.BeginTick()
 			l.pollGamepads()
 			if err := l.game.Update(l.in); err != nil {
@@ -278,6 +341,14 @@ func (l *loop) run() error {
 		}
 		l.game.Draw(canvas)
 		l.renderer.End()
+		if l.rec != nil {
+			fbo, w, h := l.renderer.ScreenFramebuffer()
+			l.rec.Frame(fbo, w, h, time.Now())
+		}
+		if l.overlay {
+			l.drawOverlay(canvas)
+			l.renderer.End()
+		}
 
 		l.viewport = letterbox(fbW, fbH, sw, sh)
 		l.renderer.Present(fbW, fbH, l.viewport)
@@ -286,7 +357,9 @@ func (l *loop) run() error {
 		}
 		l.win.SwapBuffers()
 		frames++
-		l.stats.record(l.opts.Clock() - frameStart)
+		ft := l.opts.Clock() - frameStart
+		l.stats.record(ft)
+		l.updateFPS(ft)
 		if l.opts.MaxFrames > 0 && frames >= l.opts.MaxFrames {
 			return nil
 		}

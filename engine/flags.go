@@ -64,11 +64,14 @@ func ParseFlags(name string, args []string, usageOut io.Writer) (Options, error)
 	opts.TPS = DefaultTPS
 	fs.Func("tps", "game ticks (Updates) per `second` (default 60)", intRange(&opts.TPS, 1, 1000))
 	fs.BoolVar(&opts.Fullscreen, "fullscreen", false, "fullscreen on the primary monitor")
-	fs.BoolVar(&opts.PrintFrameTime, "bench", false, "print frame-time statistics (median, p99, fps) on exit")
+	fs.BoolVar(&opts.PrintFrameTime, "bench", false, "print frame-time statistics (median, p99, fps) and capture counters on exit")
+	fs.BoolVar(&opts.Lockstep, "lockstep", false, "exactly one tick per frame (repeatable recordings of -autoplay runs)")
+	capture := fs.Bool("capture", true, "record (when the config enables capture); -capture=false turns it off")
 	if err := fs.Parse(args); err != nil {
 		return Options{}, err
 	}
 	opts.VSyncOff = !*vsync
+	opts.CaptureOff = !*capture
 	if fs.NArg() > 0 {
 		err := fmt.Errorf("unexpected argument %q: flags start with -", fs.Arg(0))
 		fmt.Fprintln(usageOut, err)

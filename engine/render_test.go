@@ -34,7 +34,7 @@ func renderScene(t *testing.T, w, h int, draw func(c *gfx.Canvas)) *image.RGBA {
 	t.Helper()
 	enginetest.RequireDisplay(t)
 	g := &sceneGame{w: w, h: h, draw: draw}
-	if err := Run(g, Options{Width: w, Height: h, MaxFrames: 2, VSyncOff: true}); err != nil {
+	if err := Run(g, Options{Width: w, Height: h, MaxFrames: 2, VSyncOff: true, CaptureOff: true}); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if g.err != nil {
@@ -210,7 +210,7 @@ func TestLetterboxedPresent(t *testing.T) {
 		c.Clear(red)
 		c.FillRect(0, 0, 25, 25, green) // top-left of the logical screen
 	}}
-	opts := Options{Width: 400, Height: 200, FixedSize: true, MaxFrames: 2, VSyncOff: true}
+	opts := Options{Width: 400, Height: 200, FixedSize: true, MaxFrames: 2, VSyncOff: true, CaptureOff: true}
 	opts.afterPresent = func(w, h int) {
 		pix := image.NewRGBA(image.Rect(0, 0, w, h))
 		gl.BindFramebuffer(gl.READ_FRAMEBUFFER, 0)
@@ -254,7 +254,7 @@ func TestRunTicksFollowInjectedClock(t *testing.T) {
 	const frames = 120
 	var stats FrameStats
 	// sceneGame reads back every frame; that's fine at 32x32.
-	err := Run(g, Options{Width: 32, Height: 32, MaxFrames: frames, VSyncOff: true, Clock: func() time.Duration { return now }, Stats: &stats})
+	err := Run(g, Options{Width: 32, Height: 32, MaxFrames: frames, VSyncOff: true, CaptureOff: true, Clock: func() time.Duration { return now }, Stats: &stats})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func (g *quitGame) Update(in *input.State) error {
 func TestErrQuitEndsRunCleanly(t *testing.T) {
 	enginetest.RequireDisplay(t)
 	g := &quitGame{sceneGame: sceneGame{w: 16, h: 16, draw: func(*gfx.Canvas) {}}, quitAt: 3}
-	if err := Run(g, Options{Width: 16, Height: 16, VSyncOff: true, TPS: 1000}); err != nil {
+	if err := Run(g, Options{Width: 16, Height: 16, VSyncOff: true, TPS: 1000, CaptureOff: true}); err != nil {
 		t.Fatalf("Run after ErrQuit = %v, want nil", err)
 	}
 	if g.ticks != 3 {

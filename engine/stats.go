@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+
+	"github.com/skyloop-engine/skyloop/engine/capture"
 	"slices"
 	"time"
 )
@@ -16,11 +18,19 @@ type FrameStats struct {
 	P99     time.Duration
 	Max     time.Duration
 	FPS     float64 // Frames / Elapsed
+	// Capture holds the recorder's counters when capture was on.
+	Capture  capture.Metrics
+	Sessions []string // recorded session ids
+	Readback string   // readback mode used, "" when capture was off
 }
 
 func (s FrameStats) String() string {
-	return fmt.Sprintf("frames=%d ticks=%d fps=%.1f frame_time_median=%.2fms p99=%.2fms max=%.2fms",
+	out := fmt.Sprintf("frames=%d ticks=%d fps=%.1f frame_time_median=%.2fms p99=%.2fms max=%.2fms",
 		s.Frames, s.Ticks, s.FPS, ms(s.Median), ms(s.P99), ms(s.Max))
+	if s.Readback != "" {
+		out += fmt.Sprintf("\ncapture (%s): %s", s.Readback, s.Capture)
+	}
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -36,6 +46,8 @@ type frameRecorder struct {
 const warmupFrames = 5
 
 func (r *frameRecorder) record(d time.Duration) { r.times = append(r.times, d) }
+
+func (r *frameRecorder) frames() int { return len(r.times) }
 
 func (r *frameRecorder) summary() FrameStats {
 	s := FrameStats{Frames: len(r.times), Ticks: r.ticks}

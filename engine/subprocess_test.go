@@ -18,7 +18,7 @@ import (
 func TestMain(m *testing.M) {
 	switch os.Getenv("SKYLOOP_ENGINE_HELPER") {
 	case "run":
-		err := Run(nopGame{}, Options{MaxFrames: 1})
+		err := Run(nopGame{}, Options{MaxFrames: 1, CaptureOff: true})
 		fmt.Printf("RUN RESULT: %v\n", err)
 		os.Exit(0)
 	case "flags":
@@ -34,7 +34,6 @@ type nopGame struct{}
 func (nopGame) Update(*input.State) error  { return nil }
 func (nopGame) Draw(*gfx.Canvas)           {}
 func (nopGame) Layout(int, int) (int, int) { return 64, 64 }
-
 
 func runHelper(t *testing.T, env ...string) (string, int) {
 	t.Helper()

@@ -33,15 +33,15 @@ type Capture struct {
 	// Queue is how many captured frames may wait for an encoder.
 	Queue int `toml:"queue"`
 	// Drop says what happens when the queue is full: newest | oldest | block.
-	Drop           string   `toml:"drop"`
-	Workers        int      `toml:"workers"` // encoder goroutines; 0: one per spare core
-	SegmentSeconds float64  `toml:"segment_seconds"`
-	SegmentFrames  int      `toml:"segment_frames"`
-	SegmentMB      float64  `toml:"segment_mb"`
-	ScreenshotKey  string   `toml:"screenshot_key"`
-	RecordKey      string   `toml:"record_key"`
-	OverlayKey     string   `toml:"overlay_key"`
-	ScreenshotDir  string   `toml:"screenshot_dir"`
+	Drop           string  `toml:"drop"`
+	Workers        int     `toml:"workers"` // encoder goroutines; 0: one per spare core
+	SegmentSeconds float64 `toml:"segment_seconds"`
+	SegmentFrames  int     `toml:"segment_frames"`
+	SegmentMB      float64 `toml:"segment_mb"`
+	ScreenshotKey  string  `toml:"screenshot_key"`
+	RecordKey      string  `toml:"record_key"`
+	OverlayKey     string  `toml:"overlay_key"`
+	ScreenshotDir  string  `toml:"screenshot_dir"`
 }
 
 // Sink is one destination for recordings and saves, served by the plugin

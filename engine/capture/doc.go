@@ -1,0 +1,20 @@
+// Package capture records what the game renders without stalling it.
+//
+// Where it sits in the flow: after the game's Draw, on the render thread,
+// the Recorder issues a readback of the screen framebuffer — a
+// glReadPixels into the next pixel buffer object of a ring plus a fence
+// ("pbo" mode), or a plain synchronous read ("sync" mode, cheapest on
+// software renderers such as Mesa llvmpipe, where rendering is synchronous
+// anyway). A PBO whose fence has signalled is mapped on the render thread,
+// its bytes are copied out by a copier goroutine, and it is unmapped on the
+// render thread at a later frame; a PBO that is not ready is never waited
+// for. Frames (pooled buffers, rows top-down, with a sequence number and a
+// capture time) go into a bounded queue; encoder workers turn them into
+// key or XOR-delta records (engine/segment), which are packed in order into
+// self-contained segments and handed to a SegmentSink — a local directory
+// now, the spool and sync plugins later.
+//
+// When the queue is full the configured drop policy applies (drop the
+// newest frame, drop the oldest queued frame, or block — tests only); every
+// drop is counted and shows as a gap in the recorded sequence numbers.
+package capture

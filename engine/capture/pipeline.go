@@ -1,0 +1,361 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/skyloop-engine/skyloop/engine/segment"
+)
+
+// DropPolicy says what Submit does when the queue is full.
+type DropPolicy int
+
+const (
+	// DropNewest discards the frame being submitted.
+	DropNewest DropPolicy = iota
+	// DropOldest discards the oldest queued frame to make room.
+	DropOldest
+	// Block waits for room. It stalls the render thread: tests only.
+	Block
+)
+
+// ParseDropPolicy accepts "newest", "oldest" and "block".
+func ParseDropPolicy(s string) (DropPolicy, error) {
+	switch s {
+	case "newest", "":
+		return DropNewest, nil
+	case "oldest":
+		return DropOldest, nil
+	case "block":
+		return Block, nil
+	}
+	return 0, fmt.Errorf("capture: drop policy %q: want newest, oldest or block", s)
+}
+
+// PipelineConfig configures the encoding side of capture.
+type PipelineConfig struct {
+	Sink          SegmentSink
+	KeyPrefix     string // GAME/PLAYER/sessions/SESSION/
+	SessionStart  time.Time
+	Codec         segment.Codec
+	KeyInterval   int        // default 60
+	Queue         int        // frames waiting for encoders; default 8
+	Drop          DropPolicy // when the queue is full
+	Workers       int        // encoder goroutines; 0: GOMAXPROCS-1, at least 1
+	SegmentFrames int        // close a segment after this many frames (0: no limit)
+	SegmentBytes  int64      // ... or once it holds this many bytes (default 64 MiB)
+	SegmentTime   time.Duration
+	Logger        *slog.Logger
+
+	// encodeHook, in tests, runs in the worker before each frame is encoded
+	// (to simulate a slow encoder).
+	encodeHook func(seq uint64)
+}
+
+// job is one frame on its way through the encoders, in capture order.
+type job struct {
+	cur, prev *Frame // prev is nil for a forced key frame
+	forceKey  bool
+	newSeg    bool // first frame of a new segment
+	out       segment.EncodedFrame
+	err       error
+	done      chan struct{}
+}
+
+// Pipeline turns frames into segments: a bounded queue, a sequencer that
+// pairs each frame with its predecessor, encoder workers, and a writer that
+// packs records in order and hands finished segments to the sink.
+type Pipeline struct {
+	cfg     PipelineConfig
+	c       *counters
+	queue   chan *Frame
+	work    chan *job
+	ordered chan *job
+
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+	sinkErr   error
+	mu        sync.Mutex // guards submit against close, and sinkErr
+	closed    bool
+}
+
+// NewPipeline starts the pipeline's goroutines; Close stops them.
+func NewPipeline(cfg PipelineConfig, c *counters) (*Pipeline, error) {
+	if cfg.Sink == nil {
+		return nil, errors.New("capture: pipeline needs a segment sink")
+	}
+	if cfg.KeyInterval <= 0 {
+		cfg.KeyInterval = segment.DefaultKeyInterval
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 8
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	if cfg.SegmentBytes <= 0 {
+		cfg.SegmentBytes = 64 << 20
+	}
+	if cfg.SegmentTime <= 0 {
+		cfg.SegmentTime = 2 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if c == nil {
+		c = &counters{}
+	}
+	p := &Pipeline{
+		cfg:     cfg,
+		c:       c,
+		queue:   make(chan *Frame, cfg.Queue),
+		work:    make(chan *job, cfg.Workers),
+		ordered: make(chan *job, 2*cfg.Workers),
+	}
+	p.wg.Add(2 + cfg.Workers)
+	go p.sequence()
+	for i := 0; i < cfg.Workers; i++ {
+		go p.encodeWorker()
+	}
+	go p.write()
+	return p, nil
+}
+
+// Submit hands a frame to the pipeline, which takes over the caller's
+// reference. It never blocks unless the policy is Block. It reports whether
+// the frame was queued.
+func (p *Pipeline) Submit(f *Frame) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		f.Release()
+		return false
+	}
+	select {
+	case p.queue <- f:
+		p.c.captured.Add(1)
+		return true
+	default:
+	}
+	switch p.cfg.Drop {
+	case Block:
+		p.queue <- f
+		p.c.captured.Add(1)
+		return true
+	case DropOldest:
+		select {
+		case old := <-p.queue:
+			old.Release()
+			p.c.droppedQueue.Add(1)
+		default:
+		}
+		select {
+		case p.queue <- f:
+			p.c.captured.Add(1)
+			return true
+		default:
+		}
+	}
+	f.Release()
+	p.c.droppedQueue.Add(1)
+	return false
+}
+
+// QueueDepth is how many frames wait for an encoder.
+func (p *Pipeline) QueueDepth() int { return len(p.queue) }
+
+// Close encodes everything already queued, writes the last segment and
+// stops the goroutines. It returns the first sink error, if any. Calling it
+// again returns the same result.
+func (p *Pipeline) Close() error {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		close(p.queue)
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sinkErr
+}
+
+// sequence reads frames in capture order, decides key frames and segment
+// starts (by frame count and time), and dispatches jobs.
+func (p *Pipeline) sequence() {
+	defer p.wg.Done()
+	defer close(p.work)
+	defer close(p.ordered)
+	var prev *Frame
+	run := 0 // frames since the last forced key frame
+	segFrames := 0
+	var segStart time.Time
+	for f := range p.queue {
+		j := &job{cur: f, done: make(chan struct{})}
+		if prev == nil || (prev.Width != f.Width || prev.Height != f.Height) ||
+			(p.cfg.SegmentFrames > 0 && segFrames >= p.cfg.SegmentFrames) ||
+			f.Time.Sub(segStart) >= p.cfg.SegmentTime {
+			j.newSeg = true
+			segFrames, segStart = 0, f.Time
+		}
+		if j.newSeg || run >= p.cfg.KeyInterval {
+			j.forceKey, run = true, 0
+		}
+		if !j.forceKey {
+			prev.Retain()
+			j.prev = prev
+		}
+		run++
+		segFrames++
+		if prev != nil {
+			prev.Release()
+		}
+		f.Retain() // the sequencer keeps it as the next frame's prev
+		prev = f
+		p.ordered <- j
+		p.work <- j
+	}
+	if prev != nil {
+		prev.Release()
+	}
+}
+
+func (p *Pipeline) encodeWorker() {
+	defer p.wg.Done()
+	var buf []byte
+	for j := range p.work {
+		if p.cfg.encodeHook != nil {
+			p.cfg.encodeHook(j.cur.Seq)
+		}
+		start := time.Now()
+		var prevPix []byte
+		if j.prev != nil {
+			prevPix = j.prev.Pix
+		}
+		// Each job gets its own payload buffer: the writer reads it after
+		// this worker has moved on.
+		j.out, j.err = segment.EncodeFrame(buf[:0], j.cur.Pix, prevPix, p.cfg.Codec, j.forceKey)
+		p.c.encodeNanos.Add(int64(time.Since(start)))
+		if j.prev != nil {
+			j.prev.Release()
+			j.prev = nil
+		}
+		close(j.done)
+	}
+}
+
+// segmentState is the segment being assembled by the writer.
+type segmentState struct {
+	buf   bytes.Buffer
+	w     *segment.Writer
+	info  SegmentInfo
+	index uint64
+}
+
+// write packs encoded frames in capture order and hands full segments to
+// the sink.
+func (p *Pipeline) write() {
+	defer p.wg.Done()
+	var seg *segmentState
+	var next uint64
+	for j := range p.ordered {
+		<-j.done
+		f := j.cur
+		if j.err != nil {
+			p.cfg.Logger.Error("capture: encode frame failed; frame dropped", "seq", f.Seq, "err", j.err)
+			p.c.droppedQueue.Add(1)
+			f.Release()
+			continue
+		}
+		if seg != nil && (j.newSeg || seg.w.BytesWritten() >= p.cfg.SegmentBytes) {
+			p.finish(seg)
+			seg = nil
+		}
+		if seg == nil {
+			var err error
+			seg, err = p.startSegment(next, f)
+			if err != nil {
+				p.cfg.Logger.Error("capture: start segment", "err", err)
+				p.c.droppedQueue.Add(1)
+				f.Release()
+				continue
+			}
+			next++
+		}
+		rec := j.out
+		if !rec.Key && seg.w.NextKey() {
+			// The segment was cut by size after this frame was encoded as a
+			// delta: re-encode it as the key frame a segment starts with.
+			var err error
+			rec, err = segment.EncodeFrame(nil, f.Pix, nil, p.cfg.Codec, true)
+			if err != nil {
+				p.cfg.Logger.Error("capture: re-encode key frame", "seq", f.Seq, "err", err)
+				p.c.droppedQueue.Add(1)
+				f.Release()
+				continue
+			}
+		}
+		rec.Seq, rec.Time = f.Seq, f.Time
+		if err := seg.w.WriteEncoded(rec); err != nil {
+			p.cfg.Logger.Error("capture: write frame", "seq", f.Seq, "err", err)
+			p.c.droppedQueue.Add(1)
+			f.Release()
+			continue
+		}
+		if seg.info.Frames == 0 {
+			seg.info.FirstSeq, seg.info.Start = f.Seq, f.Time
+		}
+		seg.info.Frames++
+		seg.info.LastSeq, seg.info.End = f.Seq, f.Time
+		p.c.encoded.Add(1)
+		p.c.rawBytes.Add(uint64(len(f.Pix)))
+		if rec.Key {
+			p.c.keyFrames.Add(1)
+		}
+		f.Release()
+	}
+	if seg != nil {
+		p.finish(seg)
+	}
+}
+
+func (p *Pipeline) startSegment(index uint64, first *Frame) (*segmentState, error) {
+	s := &segmentState{index: index}
+	w, err := segment.NewWriter(&s.buf, segment.Header{
+		Width: first.Width, Height: first.Height, Format: segment.RGBA8,
+		KeyInterval: p.cfg.KeyInterval, Codec: p.cfg.Codec,
+		Segment: index, FirstSeq: first.Seq, SessionStart: p.cfg.SessionStart,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.w = w
+	s.info = SegmentInfo{Key: SegmentKey(p.cfg.KeyPrefix, index), Index: index}
+	return s, nil
+}
+
+// finish closes the segment and hands it to the sink.
+func (p *Pipeline) finish(s *segmentState) {
+	if err := s.w.Close(); err != nil {
+		p.cfg.Logger.Error("capture: close segment", "key", s.info.Key, "err", err)
+		return
+	}
+	if err := p.cfg.Sink.PutSegment(context.Background(), s.info, s.buf.Bytes()); err != nil {
+		p.c.sinkErrors.Add(1)
+		p.cfg.Logger.Error("capture: sink refused segment", "key", s.info.Key, "err", err)
+		p.mu.Lock()
+		if p.sinkErr == nil {
+			p.sinkErr = err
+		}
+		p.mu.Unlock()
+		return
+	}
+	p.c.segments.Add(1)
+	p.c.storedBytes.Add(uint64(s.buf.Len()))
+}

@@ -1,0 +1,267 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/go-gl/gl/v4.1-core/gl"
+)
+
+// Options configure a Recorder.
+type Options struct {
+	Game, Player string // key components: GAME/PLAYER/sessions/...
+	Readback     ReadbackMode
+	PBOs         int     // PBO ring size; default 3
+	Every        int     // capture every Nth rendered frame (default 1); ignored when FPS > 0
+	FPS          float64 // capture at most this many frames per second of capture time
+	Pipeline     PipelineConfig
+	// Recording starts a session at once; otherwise SetRecording(true) does.
+	Recording     bool
+	ScreenshotDir string
+	Logger        *slog.Logger
+}
+
+// Recorder is the engine's handle on capture. Its methods other than
+// Metrics must be called on the render thread.
+type Recorder struct {
+	opts     Options
+	mode     ReadbackMode
+	renderer string
+	c        counters
+	pool     framePool
+
+	recording bool
+	session   string
+	pipe      *Pipeline
+	rb        readback
+	seq       uint64 // next capture sequence number of this session
+	frameN    uint64 // rendered frames since the session started
+	nextAt    time.Time
+
+	shotWanted bool
+	shots      sync.WaitGroup
+	shotMu     sync.Mutex
+	lastShot   string
+	shotErr    error
+
+	sessions []string
+	errs     []error
+	closed   bool
+}
+
+// NewRecorder prepares capture for the current GL context, whose
+// GL_RENDERER string decides what ReadbackAuto means.
+func NewRecorder(opts Options) (*Recorder, error) {
+	if opts.Pipeline.Sink == nil {
+		return nil, errors.New("capture: no segment sink configured")
+	}
+	if opts.Game == "" || opts.Player == "" {
+		return nil, errors.New("capture: game and player names are required for segment keys")
+	}
+	if opts.PBOs < 2 {
+		opts.PBOs = 3
+	}
+	if opts.Every < 1 {
+		opts.Every = 1
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	opts.Pipeline.Logger = opts.Logger
+	r := &Recorder{opts: opts}
+	r.renderer = gl.GoStr(gl.GetString(gl.RENDERER))
+	r.mode = resolveMode(opts.Readback, r.renderer)
+	opts.Logger.Debug("capture ready", "readback", r.mode, "renderer", r.renderer)
+	if opts.Recording {
+		if err := r.SetRecording(true); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Mode is the readback mode in use (never ReadbackAuto).
+func (r *Recorder) Mode() ReadbackMode { return r.mode }
+
+// Recording reports whether a session is being recorded.
+func (r *Recorder) Recording() bool { return r.recording }
+
+// Session returns the id of the current session, "" when not recording.
+func (r *Recorder) Session() string {
+	if !r.recording {
+		return ""
+	}
+	return r.session
+}
+
+// Sessions returns the ids of every session this recorder started.
+func (r *Recorder) Sessions() []string { return append([]string(nil), r.sessions...) }
+
+// SetRecording starts a new session or ends the current one (its last
+// segment is written before SetRecording(false) returns).
+func (r *Recorder) SetRecording(on bool) error {
+	if on == r.recording || r.closed {
+		return nil
+	}
+	if !on {
+		r.recording = false
+		return r.stopSession()
+	}
+	start := time.Now()
+	r.session = NewSessionID(start)
+	cfg := r.opts.Pipeline
+	cfg.KeyPrefix = SessionKeyPrefix(r.opts.Game, r.opts.Player, r.session)
+	cfg.SessionStart = start
+	pipe, err := NewPipeline(cfg, &r.c)
+	if err != nil {
+		return err
+	}
+	r.pipe = pipe
+	submit := func(f *Frame) { pipe.Submit(f) }
+	if r.mode == ReadbackPBO {
+		r.rb = newPBOReadback(r.opts.PBOs, &r.pool, submit, &r.c)
+	} else {
+		r.rb = &syncReadback{pool: &r.pool, submit: submit}
+	}
+	r.seq, r.frameN, r.nextAt = 0, 0, time.Time{}
+	r.recording = true
+	r.sessions = append(r.sessions, r.session)
+	r.opts.Logger.Info("recording", "session", r.session, "readback", r.mode)
+	return nil
+}
+
+func (r *Recorder) stopSession() error {
+	if r.rb != nil {
+		r.rb.close()
+		r.rb = nil
+	}
+	var err error
+	if r.pipe != nil {
+		err = r.pipe.Close()
+		r.pipe = nil
+	}
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+	return err
+}
+
+// Frame is called once per rendered frame, after the game's Draw, with the
+// screen framebuffer. It issues a readback when this frame is due and
+// collects finished ones; it never waits for the GPU or the encoders
+// (unless the drop policy is Block).
+func (r *Recorder) Frame(fbo uint32, w, h int, now time.Time) {
+	start := time.Now()
+	defer func() { r.c.renderThreadNanos.Add(int64(time.Since(start))) }()
+	r.c.rendered.Add(1)
+	if r.shotWanted {
+		r.shotWanted = false
+		r.takeScreenshot(fbo, w, h, now)
+	}
+	if !r.recording {
+		return
+	}
+	if r.due(now) {
+		r.rb.issue(fbo, w, h, r.seq, now)
+		r.seq++
+	} else {
+		r.rb.poll()
+	}
+	r.frameN++
+}
+
+// due applies the capture rate.
+func (r *Recorder) due(now time.Time) bool {
+	if r.opts.FPS > 0 {
+		interval := time.Duration(float64(time.Second) / r.opts.FPS)
+		if r.nextAt.IsZero() || now.Sub(r.nextAt) > interval {
+			r.nextAt = now // first frame, or far behind: restart the cadence
+		}
+		if now.Before(r.nextAt) {
+			return false
+		}
+		r.nextAt = r.nextAt.Add(interval)
+		return true
+	}
+	return r.frameN%uint64(r.opts.Every) == 0
+}
+
+// Screenshot asks for the next frame to be saved as a PNG in the
+// screenshot directory (encoded off the render thread).
+func (r *Recorder) Screenshot() { r.shotWanted = true }
+
+// LastScreenshot returns the path of the last screenshot written and the
+// error of the last one that failed.
+func (r *Recorder) LastScreenshot() (string, error) {
+	r.shots.Wait()
+	r.shotMu.Lock()
+	defer r.shotMu.Unlock()
+	return r.lastShot, r.shotErr
+}
+
+func (r *Recorder) takeScreenshot(fbo uint32, w, h int, now time.Time) {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	gl.BindFramebuffer(gl.READ_FRAMEBUFFER, fbo)
+	gl.BindBuffer(gl.PIXEL_PACK_BUFFER, 0)
+	gl.ReadPixels(0, 0, int32(w), int32(h), gl.RGBA, gl.UNSIGNED_BYTE, gl.Ptr(img.Pix))
+	path := filepath.Join(r.opts.ScreenshotDir, fmt.Sprintf("%s-%s.png", r.opts.Game, now.UTC().Format("20060102T150405.000Z")))
+	r.shots.Add(1)
+	go func() {
+		defer r.shots.Done()
+		err := writePNG(path, img)
+		r.shotMu.Lock()
+		defer r.shotMu.Unlock()
+		if err != nil {
+			r.shotErr = err
+			r.opts.Logger.Error("screenshot failed", "err", err)
+			return
+		}
+		r.lastShot = path
+		r.opts.Logger.Info("screenshot saved", "path", path)
+	}()
+}
+
+func writePNG(path string, img image.Image) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(f, img); err != nil {
+		f.Close()
+		return fmt.Errorf("screenshot %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// Metrics returns a snapshot of the counters (safe from any goroutine).
+func (r *Recorder) Metrics() Metrics {
+	m := r.c.snapshot()
+	if p := r.pipe; p != nil {
+		m.QueueDepth = p.QueueDepth()
+	}
+	return m
+}
+
+// Close ends the session (waiting for frames in flight and writing the last
+// segment) and waits for screenshots. It returns the first error any
+// session's sink reported. Render thread; idempotent.
+func (r *Recorder) Close() error {
+	if !r.closed {
+		r.recording = false
+		r.stopSession()
+		r.closed = true
+		r.shots.Wait()
+	}
+	return errors.Join(r.errs...)
+}

@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"image/color"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/skyloop-engine/skyloop/engine/capture"
+	"github.com/skyloop-engine/skyloop/engine/config"
+	"github.com/skyloop-engine/skyloop/engine/gfx"
+	"github.com/skyloop-engine/skyloop/engine/input"
+	"github.com/skyloop-engine/skyloop/engine/segment"
+)
+
+// hotkeys are the engine's own keys (they still reach the game too).
+type hotkeys struct {
+	screenshot, record, overlay input.Key
+}
+
+var gameNameChars = regexp.MustCompile(`[^a-z0-9._-]+`)
+
+// gameName turns a title into the GAME component of keys.
+func gameName(opts *Options) string {
+	n := opts.Name
+	if n == "" {
+		n = opts.Title
+	}
+	n = strings.Trim(gameNameChars.ReplaceAllString(strings.ToLower(n), "-"), "-.")
+	if n == "" {
+		return "game"
+	}
+	return n
+}
+
+// keyFromName maps config key names ("F12", "P", "7") to keys.
+func keyFromName(name string) input.Key {
+	n, err := config.ParseKeyName(name)
+	if err != nil || n == "" {
+		return input.KeyUnknown
+	}
+	switch {
+	case n[0] == 'F' && len(n) > 1:
+		var i int
+		fmt.Sscanf(n[1:], "%d", &i)
+		return input.KeyF1 + input.Key(i-1)
+	case n[0] >= 'A' && n[0] <= 'Z':
+		return input.KeyA + input.Key(n[0]-'A')
+	default:
+		return input.Key0 + input.Key(n[0]-'0')
+	}
+}
+
+// captureOptions builds the recorder's options from the config file and
+// the flags. ok is false when capture is off.
+func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
+	if opts.Capture != nil {
+		co := *opts.Capture
+		if co.Game == "" {
+			co.Game = gameName(opts)
+		}
+		if co.Player == "" {
+			co.Player = "player"
+		}
+		return co, hotkeys{input.KeyF12, input.KeyF9, input.KeyF3}, true, nil
+	}
+	cfg, err := config.Load(opts.ConfigPath)
+	if err != nil {
+		return capture.Options{}, hotkeys{}, false, err
+	}
+	hk := hotkeys{keyFromName(cfg.Capture.ScreenshotKey), keyFromName(cfg.Capture.RecordKey), keyFromName(cfg.Capture.OverlayKey)}
+	cc := cfg.Capture
+	mode, err := capture.ParseReadbackMode(cc.Readback)
+	if err != nil {
+		return capture.Options{}, hk, false, err
+	}
+	codec, err := segment.ParseCodec(cc.Codec)
+	if err != nil {
+		return capture.Options{}, hk, false, err
+	}
+	drop, err := capture.ParseDropPolicy(cc.Drop)
+	if err != nil {
+		return capture.Options{}, hk, false, err
+	}
+	// Until the sync host lands, segments go straight to the directory of
+	// the first disk sink.
+	var sink capture.SegmentSink
+	for _, s := range cfg.Sinks {
+		if s.Plugin != "disk" {
+			opts.Logger.Warn("sink not served yet: only disk sinks receive recordings in this version", "sink", s.Name, "plugin", s.Plugin)
+			continue
+		}
+		root, _ := s.Settings["root"].(string)
+		if root == "" {
+			return capture.Options{}, hk, false, fmt.Errorf("config: sink %q: settings.root must name a directory", s.Name)
+		}
+		if sink == nil {
+			sink = capture.DirSink{Root: root}
+		}
+	}
+	if sink == nil {
+		opts.Logger.Warn("capture is on but no disk sink is configured: nothing will be recorded")
+	}
+	co := capture.Options{
+		Game:          gameName(opts),
+		Player:        cfg.Player,
+		Readback:      mode,
+		PBOs:          cc.PBOs,
+		Every:         cc.Every,
+		FPS:           cc.FPS,
+		Recording:     cc.Enabled && sink != nil && !opts.CaptureOff,
+		ScreenshotDir: cc.ScreenshotDir,
+		Pipeline: capture.PipelineConfig{
+			Sink:          sink,
+			Codec:         codec,
+			KeyInterval:   cc.KeyInterval,
+			Queue:         cc.Queue,
+			Drop:          drop,
+			Workers:       cc.Workers,
+			SegmentFrames: cc.SegmentFrames,
+			SegmentBytes:  int64(cc.SegmentMB * (1 << 20)),
+			SegmentTime:   cc.SegmentDuration(),
+		},
+	}
+	if sink == nil {
+		co.Pipeline.Sink = discardSink{}
+	}
+	return co, hk, true, nil
+}
+
+type discardSink struct{}
+
+func (discardSink) PutSegment(context.Context, capture.SegmentInfo, []byte) error {
+	return nil
+}
+
+// drawOverlay draws the F3 statistics box. It is drawn after the readback
+// was issued, so recordings never contain it.
+func (l *loop) drawOverlay(c *gfx.Canvas) {
+	if l.overlayFace == nil {
+		l.overlayFace = gfx.MonoFace(13)
+	}
+	lines := []string{fmt.Sprintf("fps %.1f  tps %d  frame %d", l.fps, l.opts.TPS, l.stats.frames())}
+	if l.rec != nil {
+		m := l.rec.Metrics()
+		state := "off"
+		if l.rec.Recording() {
+			state = "on, " + l.rec.Mode().String()
+		}
+		lines = append(lines, "capture "+state, m.String())
+	}
+	text := strings.Join(lines, "\n")
+	w, h := l.overlayFace.Measure(text)
+	c.Push()
+	c.FillRect(4, 4, w+8, h+8, color.RGBA{0, 0, 0, 180})
+	c.Text(text, l.overlayFace, 8, 8, color.RGBA{0, 255, 128, 255})
+	c.Pop()
+}
+
+// updateFPS keeps a smoothed frame rate for the overlay.
+func (l *loop) updateFPS(frameTime time.Duration) {
+	if frameTime <= 0 {
+		return
+	}
+	inst := 1 / frameTime.Seconds()
+	if l.fps == 0 {
+		l.fps = inst
+	} else {
+		l.fps += (inst - l.fps) * 0.05
+	}
+}
