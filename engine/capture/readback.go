@@ -138,10 +138,13 @@ type pboReadback struct {
 	wg     sync.WaitGroup
 	closed bool
 	order  []*pboSlot // slots in issue order, to deliver frames in order
+	// block makes a full ring wait instead of dropping the frame: the Block
+	// drop policy (tests only) promises no loss at the cost of stalls.
+	block bool
 }
 
-func newPBOReadback(n int, pool *framePool, submit func(*Frame), c *counters) *pboReadback {
-	r := &pboReadback{pool: pool, submit: submit, c: c, jobs: make(chan copyJob, n)}
+func newPBOReadback(n int, pool *framePool, submit func(*Frame), c *counters, block bool) *pboReadback {
+	r := &pboReadback{pool: pool, submit: submit, c: c, jobs: make(chan copyJob, n), block: block}
 	for i := 0; i < n; i++ {
 		s := &pboSlot{}
 		gl.GenBuffers(1, &s.pbo)
@@ -166,6 +169,9 @@ func (r *pboReadback) copier() {
 func (r *pboReadback) issue(fbo uint32, w, h int, seq uint64, t time.Time) {
 	r.poll()
 	s := r.slots[r.next]
+	for s.state != slotFree && r.block {
+		r.waitOldest()
+	}
 	if s.state != slotFree {
 		// Every buffer is still in flight: skip this frame rather than wait.
 		r.c.droppedReadback.Add(1)
@@ -236,6 +242,27 @@ func (r *pboReadback) unmap(s *pboSlot) {
 	s.state = slotFree
 }
 
+// waitOldest completes the oldest slot in flight, waiting as needed.
+func (r *pboReadback) waitOldest() {
+	if len(r.order) == 0 {
+		return
+	}
+	s := r.order[0]
+	switch s.state {
+	case slotReading:
+		gl.ClientWaitSync(s.fence, gl.SYNC_FLUSH_COMMANDS_BIT, uint64(time.Second))
+		r.mapSlot(s)
+	case slotMapped:
+		for !s.copied.Load() {
+			time.Sleep(50 * time.Microsecond)
+		}
+		r.unmap(s)
+		r.order = r.order[1:]
+	default:
+		r.order = r.order[1:]
+	}
+}
+
 // close waits for the frames in flight (shutdown may wait), delivers them,
 // and deletes the buffers.
 func (r *pboReadback) close() {
@@ -244,20 +271,7 @@ func (r *pboReadback) close() {
 	}
 	r.closed = true
 	for len(r.order) > 0 {
-		s := r.order[0]
-		switch s.state {
-		case slotReading:
-			gl.ClientWaitSync(s.fence, gl.SYNC_FLUSH_COMMANDS_BIT, uint64(time.Second))
-			r.mapSlot(s)
-		case slotMapped:
-			for !s.copied.Load() {
-				time.Sleep(50 * time.Microsecond)
-			}
-			r.unmap(s)
-			r.order = r.order[1:]
-		default:
-			r.order = r.order[1:]
-		}
+		r.waitOldest()
 	}
 	close(r.jobs)
 	r.wg.Wait()

@@ -126,7 +126,7 @@ func (r *Recorder) SetRecording(on bool) error {
 	r.pipe = pipe
 	submit := func(f *Frame) { pipe.Submit(f) }
 	if r.mode == ReadbackPBO {
-		r.rb = newPBOReadback(r.opts.PBOs, &r.pool, submit, &r.c)
+		r.rb = newPBOReadback(r.opts.PBOs, &r.pool, submit, &r.c, cfg.Drop == Block)
 	} else {
 		r.rb = &syncReadback{pool: &r.pool, submit: submit}
 	}
