@@ -54,6 +54,9 @@ type Options struct {
 	Seed           int64
 	ConfigPath     string // the player's config file (-config); "" for defaults
 	PrintFrameTime bool   // print FrameStats to stderr when Run ends (-bench)
+	// MaxFPS paces frames to at most this rate (0: no limit beyond vsync),
+	// for steady-rate runs where vsync is unavailable (Xvfb) (-fps).
+	MaxFPS float64
 	// Lockstep runs exactly one Update per frame, ignoring the clock, so a
 	// seeded autoplay run renders the same frames every time (-lockstep).
 	Lockstep bool
@@ -237,6 +240,7 @@ type loop struct {
 	overlay     bool
 	overlayFace *gfx.Face
 	fps         float64
+	nextFrame   time.Time
 }
 
 func (l *loop) installCallbacks() {
@@ -308,6 +312,19 @@ func (l *loop) pollGamepads() {
 	}
 }
 
+// pace sleeps until the next frame is due at MaxFPS.
+func (l *loop) pace() {
+	interval := time.Duration(float64(time.Second) / l.opts.MaxFPS)
+	now := time.Now()
+	if l.nextFrame.IsZero() || now.Sub(l.nextFrame) > interval {
+		l.nextFrame = now // first frame, or far behind: restart the cadence
+	}
+	l.nextFrame = l.nextFrame.Add(interval)
+	if d := time.Until(l.nextFrame); d > 0 {
+		time.Sleep(d)
+	}
+}
+
 func (l *loop) run() error {
 	frames := 0
 	for !l.win.ShouldClose() {
@@ -343,7 +360,9 @@ func (l *loop) run() error {
 		l.renderer.End()
 		if l.rec != nil {
 			fbo, w, h := l.renderer.ScreenFramebuffer()
-			l.rec.Frame(fbo, w, h, time.Now())
+			t0 := time.Now()
+			l.rec.Frame(fbo, w, h, t0)
+			l.stats.recordCapture(time.Since(t0))
 		}
 		if l.overlay {
 			l.drawOverlay(canvas)
@@ -356,6 +375,9 @@ func (l *loop) run() error {
 			l.opts.afterPresent(fbW, fbH)
 		}
 		l.win.SwapBuffers()
+		if l.opts.MaxFPS > 0 {
+			l.pace()
+		}
 		frames++
 		ft := l.opts.Clock() - frameStart
 		l.stats.record(ft)

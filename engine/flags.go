@@ -65,6 +65,14 @@ func ParseFlags(name string, args []string, usageOut io.Writer) (Options, error)
 	fs.Func("tps", "game ticks (Updates) per `second` (default 60)", intRange(&opts.TPS, 1, 1000))
 	fs.BoolVar(&opts.Fullscreen, "fullscreen", false, "fullscreen on the primary monitor")
 	fs.BoolVar(&opts.PrintFrameTime, "bench", false, "print frame-time statistics (median, p99, fps) and capture counters on exit")
+	fs.Func("fps", "cap the frame rate at `N` frames per second (default 0: no cap beyond vsync)", func(v string) error {
+		var f float64
+		if _, err := fmt.Sscanf(v, "%g", &f); err != nil || f < 0 || f > 10000 {
+			return fmt.Errorf("want a number of frames per second, 0..10000")
+		}
+		opts.MaxFPS = f
+		return nil
+	})
 	fs.BoolVar(&opts.Lockstep, "lockstep", false, "exactly one tick per frame (repeatable recordings of -autoplay runs)")
 	capture := fs.Bool("capture", true, "record (when the config enables capture); -capture=false turns it off")
 	if err := fs.Parse(args); err != nil {

@@ -22,13 +22,16 @@ type FrameStats struct {
 	Capture  capture.Metrics
 	Sessions []string // recorded session ids
 	Readback string   // readback mode used, "" when capture was off
+	// CaptureMedian and CaptureP99 are the render-thread time spent in
+	// capture per frame (issuing readbacks, polling, mapping).
+	CaptureMedian, CaptureP99 time.Duration
 }
 
 func (s FrameStats) String() string {
 	out := fmt.Sprintf("frames=%d ticks=%d fps=%.1f frame_time_median=%.2fms p99=%.2fms max=%.2fms",
 		s.Frames, s.Ticks, s.FPS, ms(s.Median), ms(s.P99), ms(s.Max))
 	if s.Readback != "" {
-		out += fmt.Sprintf("\ncapture (%s): %s", s.Readback, s.Capture)
+		out += fmt.Sprintf("\ncapture (%s): render_thread_median=%.3fms p99=%.3fms; %s", s.Readback, ms(s.CaptureMedian), ms(s.CaptureP99), s.Capture)
 	}
 	return out
 }
@@ -37,8 +40,24 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // frameRecorder collects per-frame durations.
 type frameRecorder struct {
-	times []time.Duration
-	ticks int
+	times   []time.Duration
+	capture []time.Duration
+	ticks   int
+}
+
+func (r *frameRecorder) recordCapture(d time.Duration) { r.capture = append(r.capture, d) }
+
+// percentiles returns the median and 99th percentile of ts after warm-up.
+func percentiles(ts []time.Duration) (median, p99 time.Duration) {
+	if len(ts) > 2*warmupFrames {
+		ts = ts[warmupFrames:]
+	}
+	if len(ts) == 0 {
+		return 0, 0
+	}
+	sorted := slices.Clone(ts)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2], sorted[min(len(sorted)-1, len(sorted)*99/100)]
 }
 
 // warmupFrames are left out of the percentiles: the first frames compile
@@ -51,6 +70,7 @@ func (r *frameRecorder) frames() int { return len(r.times) }
 
 func (r *frameRecorder) summary() FrameStats {
 	s := FrameStats{Frames: len(r.times), Ticks: r.ticks}
+	s.CaptureMedian, s.CaptureP99 = percentiles(r.capture)
 	ts := r.times
 	if len(ts) > 2*warmupFrames {
 		ts = ts[warmupFrames:]
