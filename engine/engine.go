@@ -130,8 +130,8 @@ func Run(game Game, opts Options) (err error) {
 			panic(r)
 		}
 	}()
-	if err := glfw.Init(); err != nil {
-		return fmt.Errorf("engine: initialise GLFW: %w", err)
+	if err := initGLFW(); err != nil {
+		return err
 	}
 	defer glfw.Terminate()
 
@@ -176,6 +176,34 @@ func Run(game Game, opts Options) (err error) {
 		fmt.Fprintln(os.Stderr, stats)
 	}
 	return err
+}
+
+// initGLFW initialises GLFW, retrying briefly: an X server busy with other
+// GL clients (parallel test packages on one Xvfb) can refuse a connection
+// for a moment. go-gl's Init reports no platform error, so success is
+// probed with a call that panics when GLFW is not initialised.
+func initGLFW() error {
+	var last any
+	for attempt := 0; attempt < 6; attempt++ {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+		}
+		if err := glfw.Init(); err != nil {
+			return fmt.Errorf("engine: initialise GLFW: %w", err)
+		}
+		last = probeGLFW()
+		if last == nil {
+			return nil
+		}
+		glfw.Terminate()
+	}
+	return fmt.Errorf("engine: window system: cannot open display %q: %v (is an X server running there?)", os.Getenv("DISPLAY"), last)
+}
+
+func probeGLFW() (failure any) {
+	defer func() { failure = recover() }()
+	glfw.GetPrimaryMonitor()
+	return nil
 }
 
 func openWindow(opts *Options) (*glfw.Window, error) {
@@ -312,6 +340,14 @@ func (l *loop) pollGamepads() {
 	}
 }
 
+// captureFrame hands the framebuffer to the recorder, timing the
+// render-thread cost.
+func (l *loop) captureFrame(fbo uint32, w, h int) {
+	t0 := time.Now()
+	l.rec.Frame(fbo, w, h, t0)
+	l.stats.recordCapture(time.Since(t0))
+}
+
 // pace sleeps until the next frame is due at MaxFPS.
 func (l *loop) pace() {
 	interval := time.Duration(float64(time.Second) / l.opts.MaxFPS)
@@ -358,19 +394,21 @@ func (l *loop) run() error {
 		}
 		l.game.Draw(canvas)
 		l.renderer.End()
-		if l.rec != nil {
-			fbo, w, h := l.renderer.ScreenFramebuffer()
-			t0 := time.Now()
-			l.rec.Frame(fbo, w, h, t0)
-			l.stats.recordCapture(time.Since(t0))
+		recordWindow := l.rec != nil && l.rec.Source() == capture.SourceWindow && l.rec.Recording()
+		if l.rec != nil && !recordWindow {
+			l.captureFrame(l.renderer.ScreenFramebuffer())
+		}
+		l.viewport = letterbox(fbW, fbH, sw, sh)
+		if err := l.renderer.Present(fbW, fbH, l.viewport, recordWindow); err != nil {
+			return err
+		}
+		if recordWindow {
+			l.captureFrame(l.renderer.WindowFramebuffer())
 		}
 		if l.overlay {
-			l.drawOverlay(canvas)
+			l.drawOverlay(l.renderer.BeginOverlay(fbW, fbH))
 			l.renderer.End()
 		}
-
-		l.viewport = letterbox(fbW, fbH, sw, sh)
-		l.renderer.Present(fbW, fbH, l.viewport)
 		if l.opts.afterPresent != nil {
 			l.opts.afterPresent(fbW, fbH)
 		}

@@ -80,6 +80,10 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 	if err != nil {
 		return capture.Options{}, hk, false, err
 	}
+	source, err := capture.ParseSource(cc.Source)
+	if err != nil {
+		return capture.Options{}, hk, false, err
+	}
 	drop, err := capture.ParseDropPolicy(cc.Drop)
 	if err != nil {
 		return capture.Options{}, hk, false, err
@@ -106,6 +110,7 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 	co := capture.Options{
 		Game:          gameName(opts),
 		Player:        cfg.Player,
+		Source:        source,
 		Readback:      mode,
 		PBOs:          cc.PBOs,
 		Every:         cc.Every,
@@ -136,8 +141,8 @@ func (discardSink) PutSegment(context.Context, capture.SegmentInfo, []byte) erro
 	return nil
 }
 
-// drawOverlay draws the F3 statistics box. It is drawn after the readback
-// was issued, so recordings never contain it.
+// drawOverlay draws the F3 statistics box straight onto the window, after
+// the frame was presented and read back, so recordings never contain it.
 func (l *loop) drawOverlay(c *gfx.Canvas) {
 	if l.overlayFace == nil {
 		l.overlayFace = gfx.MonoFace(13)
@@ -153,10 +158,8 @@ func (l *loop) drawOverlay(c *gfx.Canvas) {
 	}
 	text := strings.Join(lines, "\n")
 	w, h := l.overlayFace.Measure(text)
-	c.Push()
 	c.FillRect(4, 4, w+8, h+8, color.RGBA{0, 0, 0, 180})
 	c.Text(text, l.overlayFace, 8, 8, color.RGBA{0, 255, 128, 255})
-	c.Pop()
 }
 
 // updateFPS keeps a smoothed frame rate for the overlay.

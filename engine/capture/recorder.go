@@ -14,9 +14,33 @@ import (
 	"github.com/go-gl/gl/v4.1-core/gl"
 )
 
+// Source says which image is recorded.
+type Source int
+
+const (
+	// SourceScreen records the game's logical screen, pixel for pixel as
+	// drawn, whatever the window size.
+	SourceScreen Source = iota
+	// SourceWindow records what the player sees: the letterboxed window
+	// image at window resolution.
+	SourceWindow
+)
+
+// ParseSource accepts "screen" and "window".
+func ParseSource(s string) (Source, error) {
+	switch s {
+	case "screen", "":
+		return SourceScreen, nil
+	case "window":
+		return SourceWindow, nil
+	}
+	return 0, fmt.Errorf("capture: source %q: want screen or window", s)
+}
+
 // Options configure a Recorder.
 type Options struct {
 	Game, Player string // key components: GAME/PLAYER/sessions/...
+	Source       Source // what the engine hands to Frame
 	Readback     ReadbackMode
 	PBOs         int     // PBO ring size; default 3
 	Every        int     // capture every Nth rendered frame (default 1); ignored when FPS > 0
@@ -86,6 +110,9 @@ func NewRecorder(opts Options) (*Recorder, error) {
 	}
 	return r, nil
 }
+
+// Source is the image the engine should pass to Frame.
+func (r *Recorder) Source() Source { return r.opts.Source }
 
 // Mode is the readback mode in use (never ReadbackAuto).
 func (r *Recorder) Mode() ReadbackMode { return r.mode }

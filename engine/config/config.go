@@ -26,6 +26,7 @@ type Capture struct {
 	FPS      float64 `toml:"fps"`       // 0: every rendered frame
 	Every    int     `toml:"every"`     // capture every Nth frame (1: all); ignored when FPS > 0
 	Readback string  `toml:"readback"`  // auto | pbo | sync
+	Source   string  `toml:"source"`    // screen (the game's logical screen) | window (what the player sees)
 	PBOs     int     `toml:"pbo_count"` // ring size for pbo readback
 	Codec    string  `toml:"codec"`     // zstd | s2
 	// KeyInterval forces a key frame every N frames.
@@ -91,6 +92,7 @@ func Default() Config {
 			Enabled:        true,
 			Every:          1,
 			Readback:       "auto",
+			Source:         "screen",
 			PBOs:           3,
 			Codec:          "zstd",
 			KeyInterval:    60,
@@ -168,6 +170,11 @@ func (c *Config) Validate() error {
 	case "auto", "pbo", "sync":
 	default:
 		return fmt.Errorf("capture.readback %q: want auto, pbo or sync", cp.Readback)
+	}
+	switch cp.Source {
+	case "screen", "window":
+	default:
+		return fmt.Errorf("capture.source %q: want screen (the game's logical screen) or window (what the player sees)", cp.Source)
 	}
 	switch cp.Codec {
 	case "zstd", "s2":

@@ -26,13 +26,16 @@ layout(location = 0) in vec2 aPos;
 layout(location = 1) in vec2 aUV;
 layout(location = 2) in vec4 aColor;
 uniform vec2 uScreen;
+uniform float uFlipY;
 out vec2 vUV;
 out vec4 vColor;
 void main() {
 	vUV = aUV;
 	vColor = aColor;
-	// y = 0 maps to NDC -1, i.e. framebuffer row 0: rows are stored top-down.
-	gl_Position = vec4(aPos.x / uScreen.x * 2.0 - 1.0, aPos.y / uScreen.y * 2.0 - 1.0, 0.0, 1.0);
+	// Offscreen (uFlipY = 1): y = 0 maps to NDC -1, i.e. framebuffer row 0,
+	// so rows are stored top-down. On the window (uFlipY = -1) y = 0 is the
+	// top of the window.
+	gl_Position = vec4(aPos.x / uScreen.x * 2.0 - 1.0, (aPos.y / uScreen.y * 2.0 - 1.0) * uFlipY, 0.0, 1.0);
 }
 ` + "\x00"
 
@@ -75,6 +78,7 @@ type Renderer struct {
 	gen      uint64
 	program  uint32
 	uScreen  int32
+	uFlipY   int32
 	vao      uint32
 	vbo, ibo uint32
 	samplers [2]uint32
@@ -82,6 +86,11 @@ type Renderer struct {
 
 	fbo, fboTex uint32
 	fboW, fboH  int
+
+	// winFBO holds a top-down copy of the letterboxed window image, kept
+	// only when capture records what the player sees (Present's keepCopy).
+	winFBO, winTex uint32
+	winW, winH     int
 
 	verts    []vertex
 	indices  []uint32
@@ -105,6 +114,7 @@ func NewRenderer() (*Renderer, error) {
 	}
 	r.program = prog
 	r.uScreen = gl.GetUniformLocation(prog, gl.Str("uScreen\x00"))
+	r.uFlipY = gl.GetUniformLocation(prog, gl.Str("uFlipY\x00"))
 	gl.UseProgram(prog)
 	gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("uTex\x00")), 0)
 
@@ -225,6 +235,7 @@ func (r *Renderer) Begin(w, h int) (*Canvas, error) {
 	gl.Viewport(0, 0, int32(w), int32(h))
 	gl.UseProgram(r.program)
 	gl.Uniform2f(r.uScreen, float32(w), float32(h))
+	gl.Uniform1f(r.uFlipY, 1)
 	gl.BindVertexArray(r.vao)
 	r.stats = DrawStats{}
 	r.canvas.reset(w, h)
@@ -245,43 +256,95 @@ func (r *Renderer) LastStats() DrawStats { return r.last }
 func (r *Renderer) ScreenFramebuffer() (fbo uint32, w, h int) { return r.fbo, r.fboW, r.fboH }
 
 func (r *Renderer) resizeScreen(w, h int) error {
-	if r.fbo == 0 {
-		gl.GenFramebuffers(1, &r.fbo)
-		gl.GenTextures(1, &r.fboTex)
-	}
-	gl.BindTexture(gl.TEXTURE_2D, r.fboTex)
-	gl.TexImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, int32(w), int32(h), 0, gl.RGBA, gl.UNSIGNED_BYTE, nil)
-	gl.TexParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST)
-	gl.TexParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST)
-	gl.BindFramebuffer(gl.FRAMEBUFFER, r.fbo)
-	gl.FramebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, r.fboTex, 0)
-	if st := gl.CheckFramebufferStatus(gl.FRAMEBUFFER); st != gl.FRAMEBUFFER_COMPLETE {
-		return fmt.Errorf("gfx: screen framebuffer %dx%d incomplete (status 0x%04x)", w, h, st)
+	if err := resizeTarget(&r.fbo, &r.fboTex, w, h, "screen"); err != nil {
+		return err
 	}
 	r.fboW, r.fboH = w, h
 	r.batchTex = 0 // texture bindings changed
-	return glError("resizing the screen framebuffer")
+	return nil
+}
+
+// resizeTarget (re)allocates an RGBA8 texture-backed framebuffer.
+func resizeTarget(fbo, tex *uint32, w, h int, what string) error {
+	if *fbo == 0 {
+		gl.GenFramebuffers(1, fbo)
+		gl.GenTextures(1, tex)
+	}
+	gl.BindTexture(gl.TEXTURE_2D, *tex)
+	gl.TexImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, int32(w), int32(h), 0, gl.RGBA, gl.UNSIGNED_BYTE, nil)
+	gl.TexParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST)
+	gl.TexParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST)
+	gl.BindFramebuffer(gl.FRAMEBUFFER, *fbo)
+	gl.FramebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, *tex, 0)
+	if st := gl.CheckFramebufferStatus(gl.FRAMEBUFFER); st != gl.FRAMEBUFFER_COMPLETE {
+		return fmt.Errorf("gfx: %s framebuffer %dx%d incomplete (status 0x%04x)", what, w, h, st)
+	}
+	return glError("resizing the " + what + " framebuffer")
+}
+
+// WindowFramebuffer returns the top-down copy of the last presented window
+// image and its size; fbo is 0 unless Present kept a copy.
+func (r *Renderer) WindowFramebuffer() (fbo uint32, w, h int) { return r.winFBO, r.winW, r.winH }
+
+// BeginOverlay starts drawing directly on the window, over the presented
+// frame, in window pixels with (0, 0) at the top-left. Nothing drawn here is
+// in the screen framebuffer or its window copy, so recordings never contain
+// it. Finish with End.
+func (r *Renderer) BeginOverlay(winW, winH int) *Canvas {
+	gl.BindFramebuffer(gl.FRAMEBUFFER, 0)
+	gl.Viewport(0, 0, int32(winW), int32(winH))
+	gl.UseProgram(r.program)
+	gl.Uniform2f(r.uScreen, float32(winW), float32(winH))
+	gl.Uniform1f(r.uFlipY, -1)
+	gl.BindVertexArray(r.vao)
+	r.canvas.reset(winW, winH)
+	return &r.canvas
 }
 
 // Present blits the screen framebuffer into the window's default framebuffer
 // at viewport (window pixels, origin top-left), inverting Y because the
 // screen is stored top-down, and clears the rest (letterbox bars) to black.
-func (r *Renderer) Present(winW, winH int, viewport image.Rectangle) {
-	gl.BindFramebuffer(gl.DRAW_FRAMEBUFFER, 0)
-	gl.Viewport(0, 0, int32(winW), int32(winH))
-	gl.ClearColor(0, 0, 0, 1)
-	gl.Clear(gl.COLOR_BUFFER_BIT)
-	gl.BindFramebuffer(gl.READ_FRAMEBUFFER, r.fbo)
+//
+// With keepCopy it first composes the letterboxed window image, top-down,
+// in a window-sized framebuffer (WindowFramebuffer) — what capture reads to
+// record what the player sees — and blits that to the window.
+func (r *Renderer) Present(winW, winH int, viewport image.Rectangle, keepCopy bool) error {
 	filter := uint32(gl.LINEAR)
 	if viewport.Dx()%r.fboW == 0 && viewport.Dy()%r.fboH == 0 {
 		filter = gl.NEAREST // integer scale: keep pixels exact
 	}
+	gl.ClearColor(0, 0, 0, 1)
+	if keepCopy {
+		if winW != r.winW || winH != r.winH {
+			if err := resizeTarget(&r.winFBO, &r.winTex, winW, winH, "window copy"); err != nil {
+				return err
+			}
+			r.winW, r.winH = winW, winH
+		}
+		gl.BindFramebuffer(gl.DRAW_FRAMEBUFFER, r.winFBO)
+		gl.Viewport(0, 0, int32(winW), int32(winH))
+		gl.Clear(gl.COLOR_BUFFER_BIT)
+		gl.BindFramebuffer(gl.READ_FRAMEBUFFER, r.fbo)
+		gl.BlitFramebuffer(0, 0, int32(r.fboW), int32(r.fboH),
+			int32(viewport.Min.X), int32(viewport.Min.Y), int32(viewport.Max.X), int32(viewport.Max.Y),
+			gl.COLOR_BUFFER_BIT, filter)
+		gl.BindFramebuffer(gl.READ_FRAMEBUFFER, r.winFBO)
+		gl.BindFramebuffer(gl.DRAW_FRAMEBUFFER, 0)
+		gl.BlitFramebuffer(0, 0, int32(winW), int32(winH), 0, int32(winH), int32(winW), 0, gl.COLOR_BUFFER_BIT, gl.NEAREST)
+		gl.BindFramebuffer(gl.FRAMEBUFFER, 0)
+		return nil
+	}
+	gl.BindFramebuffer(gl.DRAW_FRAMEBUFFER, 0)
+	gl.Viewport(0, 0, int32(winW), int32(winH))
+	gl.Clear(gl.COLOR_BUFFER_BIT)
+	gl.BindFramebuffer(gl.READ_FRAMEBUFFER, r.fbo)
 	top := int32(winH - viewport.Min.Y)
 	bottom := int32(winH - viewport.Max.Y)
 	gl.BlitFramebuffer(0, 0, int32(r.fboW), int32(r.fboH),
 		int32(viewport.Min.X), top, int32(viewport.Max.X), bottom,
 		gl.COLOR_BUFFER_BIT, filter)
 	gl.BindFramebuffer(gl.FRAMEBUFFER, 0)
+	return nil
 }
 
 // Close deletes the renderer's GL objects. It is idempotent.
@@ -299,9 +362,11 @@ func (r *Renderer) Close() {
 	gl.DeleteBuffers(1, &r.ibo)
 	gl.DeleteVertexArrays(1, &r.vao)
 	gl.DeleteProgram(r.program)
-	if r.fbo != 0 {
-		gl.DeleteFramebuffers(1, &r.fbo)
-		gl.DeleteTextures(1, &r.fboTex)
+	for _, t := range []struct{ fbo, tex *uint32 }{{&r.fbo, &r.fboTex}, {&r.winFBO, &r.winTex}} {
+		if *t.fbo != 0 {
+			gl.DeleteFramebuffers(1, t.fbo)
+			gl.DeleteTextures(1, t.tex)
+		}
 	}
 }
 
