@@ -158,3 +158,48 @@ func firstDiff(a, b []byte) int {
 	}
 	return min(len(a), len(b))
 }
+
+// With source "window" the recording is what the player sees: the screen
+// scaled into the window with black bars.
+func TestCaptureWindowSourceIsTheLetterboxedWindow(t *testing.T) {
+	enginetest.RequireDisplay(t)
+	const sw, sh, ww, wh, frames = 320, 240, 800, 480, 5
+	sink := &memSink{}
+	err := engine.Run(&sceneGame{w: sw, h: sh}, engine.Options{
+		Width: ww, Height: wh, FixedSize: true, MaxFrames: frames, VSyncOff: true, Lockstep: true,
+		Capture: &capture.Options{
+			Game: "scene", Player: "tester", Readback: capture.ReadbackSync, Source: capture.SourceWindow, Recording: true,
+			Pipeline: capture.PipelineConfig{Sink: sink, Codec: segment.CodecS2, Drop: capture.Block},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sink.frames(t)
+	if len(got) != frames {
+		t.Fatalf("%d frames, want %d", len(got), frames)
+	}
+	// Scale 2 (480/240), centred: the screen spans x 80..720.
+	for i, f := range got {
+		if f.Image.Bounds() != image.Rect(0, 0, ww, wh) {
+			t.Fatalf("frame %d is %v, want the %dx%d window", i, f.Image.Bounds(), ww, wh)
+		}
+		want := expected(i, sw, sh)
+		for y := 0; y < wh; y++ {
+			for x := 0; x < ww; x++ {
+				o := (y*ww + x) * 4
+				px := f.Image.Pix[o : o+4]
+				var w []byte
+				if x < 80 || x >= 720 {
+					w = []byte{0, 0, 0, 255}
+				} else {
+					so := ((y/2)*sw + (x-80)/2) * 4
+					w = want[so : so+4]
+				}
+				if !bytes.Equal(px, w) {
+					t.Fatalf("frame %d pixel (%d,%d) = %v, want %v", i, x, y, px, w)
+				}
+			}
+		}
+	}
+}
