@@ -41,8 +41,12 @@ lint: deps fmt-check vet
 test: deps lint
 	SKYLOOP_REQUIRE_DISPLAY=1 $(XVFB) $(GO) test -count=1 -timeout 20m ./...
 
+# Go benchmarks (segment encoding, pipeline) and the game/capture tables of
+# docs/benchmarks.md.
 bench: build
 	$(XVFB) $(GO) test -run '^$$' -bench . -benchtime 20x ./engine/...
+	$(XVFB) tools/dev/bench-games.sh
+	$(XVFB) tools/dev/bench-capture.sh
 
 clean:
 	rm -rf $(BIN) out
