@@ -4,7 +4,7 @@
 GO          ?= go
 BIN         := bin
 GAMES       := breakout arena
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2026.2.2
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 XVFB        := tools/dev/with-xvfb.sh
 DEMO_OUT    := out/demo
 
