@@ -11,11 +11,10 @@ import (
 // drawn goes through the canvas's current transform (Translate, Rotate,
 // Scale, Push, Pop), and through a sprite's own GeoM first.
 type Canvas struct {
-	r      *Renderer
-	w, h   int
-	xform  Matrix
-	stack  []Matrix
-	scratc []vertex
+	r     *Renderer
+	w, h  int
+	xform Matrix
+	stack []Matrix
 }
 
 // DrawImageOptions say how DrawImage places and tints an image.
