@@ -20,10 +20,15 @@ build: deps
 	$(GO) build -o $(BIN)/ ./games/...
 
 demo: build
-	@mkdir -p $(DEMO_OUT)
-	@echo "demo: breakout plays itself for 300 frames at 1280x720 (under Xvfb when DISPLAY is unset)…"
-	@$(XVFB) $(BIN)/breakout -autoplay -seed 1 -frames 300 -size 1280x720 -vsync=false -bench 2>&1 | tee $(DEMO_OUT)/breakout.log
-	@echo "demo: done. Frame statistics are in $(DEMO_OUT)/breakout.log; the games are in $(BIN)/ (try $(BIN)/arena -autoplay)."
+	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
+	@printf '[capture]\nsource = "window"\n[[sink]]\nname = "local"\nplugin = "disk"\n[sink.settings]\nroot = "%s"\n' "$(CURDIR)/$(DEMO_OUT)/sink" > $(DEMO_OUT)/config.toml
+	@echo "demo: breakout plays itself for 300 frames in a 1280x720 window, recording (under Xvfb when DISPLAY is unset)…"
+	@$(XVFB) $(BIN)/breakout -autoplay -seed 1 -frames 300 -size 1280x720 -vsync=false -bench -config $(DEMO_OUT)/config.toml 2>&1 | tee $(DEMO_OUT)/breakout.log
+	@$(GO) build -o $(BIN)/ ./tools/dev/segstat
+	@session=$$(ls -d $(DEMO_OUT)/sink/breakout/*/sessions/*/ | head -1); \
+	echo; echo "demo: the recording is in $$session:"; ls -l $$session; \
+	echo "demo: decoded and checked: $$($(BIN)/segstat $$session)"; \
+	echo "demo: config used: $(DEMO_OUT)/config.toml; log: $(DEMO_OUT)/breakout.log"
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

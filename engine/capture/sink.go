@@ -63,6 +63,10 @@ func (d DirSink) PutSegment(_ context.Context, info SegmentInfo, data []byte) er
 		return fmt.Errorf("capture: segment file: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("capture: segment file mode: %w", err)
+	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("capture: write segment %s: %w", info.Key, err)
