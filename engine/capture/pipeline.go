@@ -61,6 +61,7 @@ type PipelineConfig struct {
 // job is one frame on its way through the encoders, in capture order.
 type job struct {
 	cur, prev *Frame // prev is nil for a forced key frame
+	prevSeq   uint64 // seq of the frame a delta is against
 	forceKey  bool
 	newSeg    bool // first frame of a new segment
 	out       segment.EncodedFrame
@@ -209,7 +210,7 @@ func (p *Pipeline) sequence() {
 		}
 		if !j.forceKey {
 			prev.Retain()
-			j.prev = prev
+			j.prev, j.prevSeq = prev, prev.Seq
 		}
 		run++
 		segFrames++
@@ -228,7 +229,6 @@ func (p *Pipeline) sequence() {
 
 func (p *Pipeline) encodeWorker() {
 	defer p.wg.Done()
-	var buf []byte
 	for j := range p.work {
 		if p.cfg.encodeHook != nil {
 			p.cfg.encodeHook(j.cur.Seq)
@@ -238,9 +238,9 @@ func (p *Pipeline) encodeWorker() {
 		if j.prev != nil {
 			prevPix = j.prev.Pix
 		}
-		// Each job gets its own payload buffer: the writer reads it after
-		// this worker has moved on.
-		j.out, j.err = segment.EncodeFrame(buf[:0], j.cur.Pix, prevPix, p.cfg.Codec, j.forceKey)
+		// Each job gets its own payload allocation: the writer reads it
+		// after this worker has moved on.
+		j.out, j.err = segment.EncodeFrame(nil, j.cur.Pix, prevPix, p.cfg.Codec, j.forceKey)
 		p.c.encodeNanos.Add(int64(time.Since(start)))
 		if j.prev != nil {
 			j.prev.Release()
@@ -264,6 +264,7 @@ func (p *Pipeline) write() {
 	defer p.wg.Done()
 	var seg *segmentState
 	var next uint64
+	var lastSeq uint64 // seq of the last frame written to seg
 	for j := range p.ordered {
 		<-j.done
 		f := j.cur
@@ -289,9 +290,11 @@ func (p *Pipeline) write() {
 			next++
 		}
 		rec := j.out
-		if !rec.Key && seg.w.NextKey() {
-			// The segment was cut by size after this frame was encoded as a
-			// delta: re-encode it as the key frame a segment starts with.
+		if !rec.Key && (seg.w.NextKey() || j.prevSeq != lastSeq) {
+			// The delta's base is not the record before it — the segment was
+			// cut by size after this frame was encoded, or the base frame
+			// failed to encode — so it would decode wrong: re-encode it as
+			// a key frame.
 			var err error
 			rec, err = segment.EncodeFrame(nil, f.Pix, nil, p.cfg.Codec, true)
 			if err != nil {
@@ -308,6 +311,7 @@ func (p *Pipeline) write() {
 			f.Release()
 			continue
 		}
+		lastSeq = f.Seq
 		if seg.info.Frames == 0 {
 			seg.info.FirstSeq, seg.info.Start = f.Seq, f.Time
 		}

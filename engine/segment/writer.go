@@ -1,0 +1,242 @@
+package segment
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// Writer writes one segment to an io.Writer: the header at NewWriter, one
+// record per frame, and the index and trailer at Close. Every record is
+// written as soon as it is given, so whatever reached the io.Writer before a
+// crash is a readable prefix.
+//
+// A Writer is not safe for concurrent use; compress frames concurrently with
+// EncodeFrame and hand the results to one Writer in order.
+type Writer struct {
+	w   io.Writer
+	h   Header
+	off int64 // bytes written so far
+
+	index   []indexEntry
+	lastSeq uint64
+	run     int // records since and including the last key frame
+
+	prev    []byte // WriteFrame: raw pixels of the last frame it wrote
+	prevOK  bool
+	payload []byte // WriteFrame: payload buffer
+	rec     [recordHeaderSize]byte
+
+	err      error // sticky write error
+	closed   bool
+	closeErr error
+}
+
+type indexEntry struct {
+	seq   uint64
+	off   int64
+	time  int64
+	key   bool
+	codec Codec
+}
+
+// NewWriter validates h (filling its defaults: Version, Format RGBA8,
+// KeyInterval DefaultKeyInterval) and writes the segment header to w.
+// Close writes the index and trailer; it does not close w.
+func NewWriter(w io.Writer, h Header) (*Writer, error) {
+	h = h.withDefaults()
+	if err := h.validate(); err != nil {
+		return nil, fmt.Errorf("segment: NewWriter: %w", err)
+	}
+	sw := &Writer{w: w, h: h}
+	if err := sw.write(h.marshal()); err != nil {
+		return nil, err
+	}
+	return sw, nil
+}
+
+// Header returns the header as written, defaults filled in.
+func (w *Writer) Header() Header { return w.h }
+
+// Frames returns the number of records written.
+func (w *Writer) Frames() int { return len(w.index) }
+
+// BytesWritten returns the number of bytes written to the io.Writer so far,
+// including the index and trailer once Close has run.
+func (w *Writer) BytesWritten() int64 { return w.off }
+
+// NextKey reports whether the next record must be a key frame: it is the
+// first of the segment, or KeyInterval-1 delta records follow the last key.
+// WriteEncoded refuses a delta record when NextKey is true.
+func (w *Writer) NextKey() bool { return len(w.index) == 0 || w.run >= w.h.KeyInterval }
+
+// WriteFrame compresses pix (Width*Height*4 bytes in the header's pixel
+// format, rows top-down) with the header's Codec and writes it. It encodes a
+// key frame for the first frame and whenever NextKey says so, and otherwise
+// lets EncodeFrame choose key or delta against the previous WriteFrame
+// frame. seq must be greater than the previous record's and >= FirstSeq;
+// gaps are allowed and are visible to readers.
+//
+// Mixing WriteFrame and WriteEncoded in one segment is allowed, but after a
+// WriteEncoded the next WriteFrame encodes a key frame (it has no raw copy
+// of the previous frame).
+func (w *Writer) WriteFrame(seq uint64, t time.Time, pix []byte) error {
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if len(pix) != w.h.FrameBytes() {
+		return fmt.Errorf("segment: WriteFrame seq %d: %d bytes of pixels, a %dx%d frame needs %d",
+			seq, len(pix), w.h.Width, w.h.Height, w.h.FrameBytes())
+	}
+	if err := w.checkSeq(seq); err != nil {
+		return err
+	}
+	var prev []byte
+	if w.prevOK && !w.NextKey() {
+		prev = w.prev
+	}
+	f, err := EncodeFrame(w.payload, pix, prev, w.h.Codec, false)
+	if err != nil {
+		return err
+	}
+	w.payload = f.Payload
+	f.Seq, f.Time = seq, t
+	if err := w.WriteEncoded(f); err != nil {
+		return err
+	}
+	if w.prev == nil {
+		w.prev = make([]byte, len(pix))
+	}
+	copy(w.prev, pix)
+	w.prevOK = true
+	return nil
+}
+
+// WriteEncoded writes a frame compressed by EncodeFrame. A delta record must
+// have been encoded against the raw frame of the record written just before
+// it; the Writer cannot check that, but it refuses a delta as the first
+// record or when NextKey is true, a RawLen other than Width*Height*4, and a
+// Seq not greater than the previous record's or below FirstSeq.
+func (w *Writer) WriteEncoded(f EncodedFrame) error {
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if f.RawLen != w.h.FrameBytes() {
+		return fmt.Errorf("segment: WriteEncoded seq %d: RawLen %d, a %dx%d frame is %d bytes",
+			f.Seq, f.RawLen, w.h.Width, w.h.Height, w.h.FrameBytes())
+	}
+	if !f.Codec.valid() {
+		return fmt.Errorf("segment: WriteEncoded seq %d: unknown codec %d", f.Seq, f.Codec)
+	}
+	if len(f.Payload) == 0 || len(f.Payload) > f.RawLen {
+		return fmt.Errorf("segment: WriteEncoded seq %d: payload of %d bytes, want 1..%d", f.Seq, len(f.Payload), f.RawLen)
+	}
+	if f.Codec == CodecRaw && len(f.Payload) != f.RawLen {
+		return fmt.Errorf("segment: WriteEncoded seq %d: raw payload of %d bytes, want %d", f.Seq, len(f.Payload), f.RawLen)
+	}
+	if !f.Key && w.NextKey() {
+		if len(w.index) == 0 {
+			return fmt.Errorf("segment: WriteEncoded seq %d: the first record of a segment must be a key frame", f.Seq)
+		}
+		return fmt.Errorf("segment: WriteEncoded seq %d: %d records since the last key frame, key interval %d requires a key frame",
+			f.Seq, w.run, w.h.KeyInterval)
+	}
+	if err := w.checkSeq(f.Seq); err != nil {
+		return err
+	}
+	rh := recordHeader{
+		key:        f.Key,
+		codec:      f.Codec,
+		seq:        f.Seq,
+		time:       timeToNanos(f.Time),
+		payloadLen: uint32(len(f.Payload)),
+		payloadCRC: crc32c(f.Payload),
+	}
+	rh.marshal(w.rec[:])
+	off := w.off
+	if err := w.write(w.rec[:]); err != nil {
+		return err
+	}
+	if err := w.write(f.Payload); err != nil {
+		return err
+	}
+	w.index = append(w.index, indexEntry{seq: f.Seq, off: off, time: rh.time, key: f.Key, codec: f.Codec})
+	w.lastSeq = f.Seq
+	if f.Key {
+		w.run = 1
+	} else {
+		w.run++
+	}
+	w.prevOK = false // WriteFrame sets it again after this returns
+	return nil
+}
+
+// Close writes the index and the trailer. It does not close the underlying
+// io.Writer. Close is idempotent: later calls return the first call's result.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.closeErr
+	}
+	w.closed = true
+	if w.err != nil {
+		w.closeErr = w.err
+		return w.closeErr
+	}
+	b := make([]byte, indexHeaderSize+indexEntrySize*len(w.index)+trailerSize)
+	copy(b[0:4], indexMagic[:])
+	le.PutUint32(b[4:], uint32(len(w.index)))
+	p := b[indexHeaderSize:]
+	for _, e := range w.index {
+		le.PutUint64(p[0:], e.seq)
+		le.PutUint64(p[8:], uint64(e.off))
+		le.PutUint64(p[16:], uint64(e.time))
+		if e.key {
+			p[24] = flagKey
+		}
+		p[25] = byte(e.codec)
+		p = p[indexEntrySize:]
+	}
+	idxLen := indexHeaderSize + indexEntrySize*len(w.index)
+	t := b[idxLen:]
+	le.PutUint64(t[0:], uint64(w.off))
+	le.PutUint32(t[8:], uint32(len(w.index)))
+	le.PutUint32(t[12:], crc32c(b[:idxLen]))
+	le.PutUint32(t[20:], crc32c(t[:20]))
+	copy(t[24:], trailerMagic[:])
+	w.closeErr = w.write(b)
+	w.prev, w.payload = nil, nil
+	return w.closeErr
+}
+
+func (w *Writer) usable() error {
+	if w.closed {
+		return ErrClosed
+	}
+	return w.err
+}
+
+func (w *Writer) checkSeq(seq uint64) error {
+	if seq < w.h.FirstSeq {
+		return fmt.Errorf("segment: seq %d is below the segment's FirstSeq %d", seq, w.h.FirstSeq)
+	}
+	if len(w.index) > 0 && seq <= w.lastSeq {
+		return fmt.Errorf("segment: seq %d after seq %d: sequence numbers must increase", seq, w.lastSeq)
+	}
+	if uint64(len(w.index)) >= 1<<32-1 {
+		return fmt.Errorf("segment: seq %d: a segment holds at most %d records", seq, uint32(1<<32-1))
+	}
+	return nil
+}
+
+func (w *Writer) write(b []byte) error {
+	n, err := w.w.Write(b)
+	w.off += int64(n)
+	if err == nil && n != len(b) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		w.err = fmt.Errorf("segment: write at offset %d: %w", w.off, err)
+		return w.err
+	}
+	return nil
+}
