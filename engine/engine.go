@@ -160,7 +160,9 @@ func Run(game Game, opts Options) (err error) {
 		}
 	}
 	l.installCallbacks()
+	current = l
 	err = l.run()
+	current = nil
 	stats := l.stats.summary()
 	if l.rec != nil {
 		// Close waits for frames in flight and writes the last segment.

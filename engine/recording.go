@@ -174,3 +174,42 @@ func (l *loop) updateFPS(frameTime time.Duration) {
 		l.fps += (inst - l.fps) * 0.05
 	}
 }
+
+// current is the loop of the running Run, for the package-level capture
+// controls below. Only one Run runs at a time (it owns the render thread).
+var current *loop
+
+// RequestScreenshot asks for the next rendered frame to be saved as a PNG
+// in the configured screenshot directory (encoded off the render thread).
+// Call it from Update or Draw. It reports false when capture is off.
+func RequestScreenshot() bool {
+	if current == nil || current.rec == nil {
+		return false
+	}
+	current.rec.Screenshot()
+	return true
+}
+
+// SetRecording starts (a new session) or stops recording. Call it from
+// Update or Draw. It reports false when capture is off.
+func SetRecording(on bool) bool {
+	if current == nil || current.rec == nil {
+		return false
+	}
+	if err := current.rec.SetRecording(on); err != nil {
+		current.opts.Logger.Error("capture: set recording", "on", on, "err", err)
+	}
+	return true
+}
+
+// Recording reports whether frames are being recorded now.
+func Recording() bool { return current != nil && current.rec != nil && current.rec.Recording() }
+
+// CaptureMetrics returns the capture counters of the running game (zero
+// when capture is off or no game runs).
+func CaptureMetrics() capture.Metrics {
+	if current == nil || current.rec == nil {
+		return capture.Metrics{}
+	}
+	return current.rec.Metrics()
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-gl/gl/v4.1-core/gl"
@@ -64,6 +65,7 @@ type Recorder struct {
 	recording bool
 	session   string
 	pipe      *Pipeline
+	pipeRef   atomic.Pointer[Pipeline] // pipe, for Metrics from other goroutines
 	rb        readback
 	seq       uint64 // next capture sequence number of this session
 	frameN    uint64 // rendered frames since the session started
@@ -151,6 +153,7 @@ func (r *Recorder) SetRecording(on bool) error {
 		return err
 	}
 	r.pipe = pipe
+	r.pipeRef.Store(pipe)
 	submit := func(f *Frame) { pipe.Submit(f) }
 	if r.mode == ReadbackPBO {
 		r.rb = newPBOReadback(r.opts.PBOs, &r.pool, submit, &r.c, cfg.Drop == Block)
@@ -173,6 +176,7 @@ func (r *Recorder) stopSession() error {
 	if r.pipe != nil {
 		err = r.pipe.Close()
 		r.pipe = nil
+		r.pipeRef.Store(nil)
 	}
 	if err != nil {
 		r.errs = append(r.errs, err)
@@ -274,7 +278,7 @@ func writePNG(path string, img image.Image) error {
 // Metrics returns a snapshot of the counters (safe from any goroutine).
 func (r *Recorder) Metrics() Metrics {
 	m := r.c.snapshot()
-	if p := r.pipe; p != nil {
+	if p := r.pipeRef.Load(); p != nil {
 		m.QueueDepth = p.QueueDepth()
 	}
 	return m

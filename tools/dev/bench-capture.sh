@@ -28,7 +28,7 @@ TOML
 	echo "$out/$1-$2.toml"
 }
 
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" | head -1; }
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" | head -1; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); GL: $(DISPLAY=${DISPLAY:-} glxinfo -B 2>/dev/null | sed -n 's/.*OpenGL renderer string: //p' || echo unknown)"
 echo "frames per run: $frames, -autoplay -lockstep -seed 1 -vsync=false"
