@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/go-gl/gl/v4.1-core/gl"
@@ -57,6 +58,9 @@ type Options struct {
 	// MaxFPS paces frames to at most this rate (0: no limit beyond vsync),
 	// for steady-rate runs where vsync is unavailable (Xvfb) (-fps).
 	MaxFPS float64
+	// CPUProfile, when set, writes a Go CPU profile of the run to this file
+	// (-cpuprofile), for `go tool pprof`.
+	CPUProfile string
 	// Lockstep runs exactly one Update per frame, ignoring the clock, so a
 	// seeded autoplay run renders the same frames every time (-lockstep).
 	Lockstep bool
@@ -112,6 +116,17 @@ func Run(game Game, opts Options) (err error) {
 		return errors.New("engine: Run: game is nil")
 	}
 	opts.withDefaults()
+	if opts.CPUProfile != "" {
+		f, err := os.Create(opts.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("engine: cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("engine: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
@@ -350,16 +365,22 @@ func (l *loop) captureFrame(fbo uint32, w, h int) {
 	l.stats.recordCapture(time.Since(t0))
 }
 
-// pace sleeps until the next frame is due at MaxFPS.
+// pace sleeps until the current frame's deadline at MaxFPS. A frame that
+// overran its deadline gets no sleep; one more than a whole interval late
+// restarts the cadence instead of rushing frames to catch up.
 func (l *loop) pace() {
 	interval := time.Duration(float64(time.Second) / l.opts.MaxFPS)
 	now := time.Now()
-	if l.nextFrame.IsZero() || now.Sub(l.nextFrame) > interval {
-		l.nextFrame = now // first frame, or far behind: restart the cadence
+	if l.nextFrame.IsZero() {
+		l.nextFrame = now
 	}
 	l.nextFrame = l.nextFrame.Add(interval)
-	if d := time.Until(l.nextFrame); d > 0 {
+	d := l.nextFrame.Sub(now)
+	switch {
+	case d > 0:
 		time.Sleep(d)
+	case -d > interval:
+		l.nextFrame = now
 	}
 }
 

@@ -73,6 +73,7 @@ func ParseFlags(name string, args []string, usageOut io.Writer) (Options, error)
 		opts.MaxFPS = f
 		return nil
 	})
+	fs.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile to `FILE`")
 	fs.BoolVar(&opts.Lockstep, "lockstep", false, "exactly one tick per frame (repeatable recordings of -autoplay runs)")
 	capture := fs.Bool("capture", true, "record (when the config enables capture); -capture=false turns it off")
 	if err := fs.Parse(args); err != nil {

@@ -5,7 +5,7 @@
 # stored bytes per codec against PNG-per-frame. Run from the repository root
 # (`make bench-capture`); needs a display or runs under tools/dev/with-xvfb.sh.
 #
-#   FRAMES=600 tools/dev/bench-capture.sh
+#   FRAMES=600 GAMES="breakout arena" tools/dev/bench-capture.sh
 set -euo pipefail
 
 frames=${FRAMES:-600}
@@ -35,7 +35,7 @@ echo "frames per run: $frames, -autoplay -lockstep -seed 1 -vsync=false"
 echo
 echo "| game | size | capture (codec, readback) | fps | frame median ms | frame p99 ms | capture render-thread median ms | p99 ms | encode ms/frame | dropped | bytes/frame | PNG bytes/frame | PNG ÷ stored |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-for game in breakout arena; do
+for game in ${GAMES:-breakout arena}; do
 	for size in 1280x720 1920x1080; do
 		for mode in off zstd s2 zstd-pbo; do
 			args=(-autoplay -lockstep -seed 1 -frames "$frames" -size "$size" -vsync=false -bench)
