@@ -2,56 +2,21 @@ package capture_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"image"
 	"image/color"
-	"sort"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/skyloop-engine/skyloop/engine"
 	"github.com/skyloop-engine/skyloop/engine/capture"
+	"github.com/skyloop-engine/skyloop/engine/capture/capturetest"
 	"github.com/skyloop-engine/skyloop/engine/enginetest"
 	"github.com/skyloop-engine/skyloop/engine/gfx"
 	"github.com/skyloop-engine/skyloop/engine/input"
 	"github.com/skyloop-engine/skyloop/engine/segment"
 )
-
-type memSink struct {
-	mu   sync.Mutex
-	segs map[string][]byte
-}
-
-func (m *memSink) PutSegment(_ context.Context, info capture.SegmentInfo, data []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.segs == nil {
-		m.segs = map[string][]byte{}
-	}
-	m.segs[info.Key] = bytes.Clone(data)
-	return nil
-}
-
-func (m *memSink) frames(t *testing.T) []segment.Frame {
-	t.Helper()
-	var keys []string
-	for k := range m.segs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var all []segment.Frame
-	for _, k := range keys {
-		fs, err := segment.Decode(m.segs[k])
-		if err != nil {
-			t.Fatalf("%s: %v", k, err)
-		}
-		all = append(all, fs...)
-	}
-	return all
-}
 
 // sceneColor and sceneRects define frame n's picture; expected renders the
 // same picture on the CPU.
@@ -110,7 +75,7 @@ func TestCapturedFramesMatchWhatWasDrawn(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("%s/%dx%d", mode, size.X, size.Y), func(t *testing.T) {
 				defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-				sink := &memSink{}
+				sink := &capturetest.MemorySink{}
 				var stats engine.FrameStats
 				g := &sceneGame{w: size.X, h: size.Y}
 				err := engine.Run(g, engine.Options{
@@ -126,7 +91,7 @@ func TestCapturedFramesMatchWhatWasDrawn(t *testing.T) {
 				if stats.Readback != mode.String() {
 					t.Fatalf("readback %q, want %q", stats.Readback, mode)
 				}
-				got := sink.frames(t)
+				got := sink.Frames(t)
 				if len(got) != frames {
 					t.Fatalf("decoded %d frames, want %d (metrics: %s)", len(got), frames, stats.Capture)
 				}
@@ -164,7 +129,7 @@ func firstDiff(a, b []byte) int {
 func TestCaptureWindowSourceIsTheLetterboxedWindow(t *testing.T) {
 	enginetest.RequireDisplay(t)
 	const sw, sh, ww, wh, frames = 320, 240, 800, 480, 5
-	sink := &memSink{}
+	sink := &capturetest.MemorySink{}
 	err := engine.Run(&sceneGame{w: sw, h: sh}, engine.Options{
 		Width: ww, Height: wh, FixedSize: true, MaxFrames: frames, VSyncOff: true, Lockstep: true,
 		Capture: &capture.Options{
@@ -175,7 +140,7 @@ func TestCaptureWindowSourceIsTheLetterboxedWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := sink.frames(t)
+	got := sink.Frames(t)
 	if len(got) != frames {
 		t.Fatalf("%d frames, want %d", len(got), frames)
 	}

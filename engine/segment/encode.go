@@ -241,17 +241,7 @@ var (
 )
 
 func zstdEncoder() *zstd.Encoder {
-	zencOnce.Do(func() {
-		var err error
-		zenc, err = zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-			zstd.WithEncoderCRC(false), // records carry their own CRC32C
-		)
-		if err != nil {
-			panic("segment: zstd encoder: " + err.Error()) // only on invalid options
-		}
-	})
+	zencOnce.Do(func() { zenc = newZstdEncoder(zstd.SpeedFastest) })
 	return zenc
 }
 
@@ -261,18 +251,20 @@ var (
 )
 
 func zstdSparseEncoder() *zstd.Encoder {
-	zsparseOnce.Do(func() {
-		var err error
-		zsparse, err = zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
-			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-			zstd.WithEncoderCRC(false),
-		)
-		if err != nil {
-			panic("segment: zstd encoder: " + err.Error())
-		}
-	})
+	zsparseOnce.Do(func() { zsparse = newZstdEncoder(zstd.SpeedBetterCompression) })
 	return zsparse
+}
+
+func newZstdEncoder(level zstd.EncoderLevel) *zstd.Encoder {
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(level),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithEncoderCRC(false), // records carry their own CRC32C
+	)
+	if err != nil {
+		panic("segment: zstd encoder: " + err.Error()) // only on invalid options
+	}
+	return enc
 }
 
 func zstdDecoder() *zstd.Decoder {
