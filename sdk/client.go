@@ -199,6 +199,15 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 // Pid is the plugin process's id, or 0.
 func (c *Client) Pid() int { return c.pid }
 
+// Exited reports whether the plugin process has ended (crashed, killed or
+// closed). The engine's sync host relaunches a plugin that exited.
+func (c *Client) Exited() bool {
+	if c.closed.Load() {
+		return true
+	}
+	return c.pc != nil && c.pc.Exited()
+}
+
 // Close stops the plugin process (gracefully, then killed after two
 // seconds) and waits for it. It is idempotent and always returns nil.
 func (c *Client) Close() error {
