@@ -18,6 +18,7 @@ deps:
 build: deps
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./games/...
+	$(GO) build -o $(BIN)/skyloop-plugin-disk ./plugins/disk
 
 demo: build
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)

@@ -81,6 +81,9 @@ type Options struct {
 	// Logger for engine messages; nil uses slog.Default().
 	Logger *slog.Logger
 
+	// storage is the spool and plugins opened for capture (set by Run).
+	storage *storage
+
 	// afterPresent is a test hook, called after the frame is in the window's
 	// back buffer and before the swap.
 	afterPresent func(winW, winH int)
@@ -167,7 +170,13 @@ func Run(game Game, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
+	if opts.storage != nil {
+		// Deferred before the recorder's Close below runs, so the last
+		// segment is in the spool before delivery is awaited.
+		defer func() { err = errors.Join(err, opts.storage.close()) }()
+	}
 	l.hk = hk
+	l.canRecord = opts.storage != nil || opts.Capture != nil
 	if on {
 		co.Logger = opts.Logger
 		if l.rec, err = capture.NewRecorder(co); err != nil {
@@ -281,6 +290,7 @@ type loop struct {
 	screenW, screenH int
 
 	rec         *capture.Recorder // nil when capture is off
+	canRecord   bool              // a real sink is behind rec (else screenshots only)
 	hk          hotkeys
 	overlay     bool
 	overlayFace *gfx.Face
@@ -330,7 +340,7 @@ func (l *loop) hotkey(k input.Key) {
 			l.rec.Screenshot()
 		}
 	case l.hk.record:
-		if l.rec != nil {
+		if l.rec != nil && l.canRecord {
 			if err := l.rec.SetRecording(!l.rec.Recording()); err != nil {
 				l.opts.Logger.Error("capture: toggling recording failed", "err", err)
 			}

@@ -55,6 +55,9 @@ func keyFromName(name string) input.Key {
 
 // captureOptions builds the recorder's options from the config file and
 // the flags. ok is false when capture is off.
+//
+// When capture records, it also opens the spool and starts the sink plugins
+// (opts.storage); Run closes them.
 func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 	if opts.Capture != nil {
 		co := *opts.Capture
@@ -88,24 +91,17 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 	if err != nil {
 		return capture.Options{}, hk, false, err
 	}
-	// Until the sync host lands, segments go straight to the directory of
-	// the first disk sink.
+	// Segments go to the spool, which delivers them to every sink's plugin.
 	var sink capture.SegmentSink
-	for _, s := range cfg.Sinks {
-		if s.Plugin != "disk" {
-			opts.Logger.Warn("sink not served yet: only disk sinks receive recordings in this version", "sink", s.Name, "plugin", s.Plugin)
-			continue
+	if cc.Enabled && !opts.CaptureOff && len(cfg.Sinks) > 0 {
+		st, err := openStorage(cfg, opts.Logger)
+		if err != nil {
+			return capture.Options{}, hk, false, err
 		}
-		root, _ := s.Settings["root"].(string)
-		if root == "" {
-			return capture.Options{}, hk, false, fmt.Errorf("config: sink %q: settings.root must name a directory", s.Name)
+		if st != nil {
+			opts.storage = st
+			sink = st
 		}
-		if sink == nil {
-			sink = capture.DirSink{Root: root}
-		}
-	}
-	if sink == nil {
-		opts.Logger.Warn("capture is on but no disk sink is configured: nothing will be recorded")
 	}
 	co := capture.Options{
 		Game:          gameName(opts),
@@ -191,9 +187,10 @@ func RequestScreenshot() bool {
 }
 
 // SetRecording starts (a new session) or stops recording. Call it from
-// Update or Draw. It reports false when capture is off.
+// Update or Draw. It reports false when capture is off or has no sink to
+// record to.
 func SetRecording(on bool) bool {
-	if current == nil || current.rec == nil {
+	if current == nil || current.rec == nil || !current.canRecord {
 		return false
 	}
 	if err := current.rec.SetRecording(on); err != nil {

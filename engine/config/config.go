@@ -15,9 +15,19 @@ import (
 
 // Config is the whole file.
 type Config struct {
-	Player  string  `toml:"player"`
-	Capture Capture `toml:"capture"`
-	Sinks   []Sink  `toml:"sink"`
+	Player string `toml:"player"`
+	// PluginDir is searched for skyloop-plugin-NAME after the directory of
+	// the game's binary and before PATH.
+	PluginDir string `toml:"plugin_dir"`
+	// SpoolDir holds work not yet delivered to every sink.
+	SpoolDir string `toml:"spool_dir"`
+	// SpoolMB caps the spool; the oldest recordings go first, saves never.
+	SpoolMB float64 `toml:"spool_mb"`
+	// ExitWaitSeconds is how long a game waits at exit for the spool to
+	// deliver; what is left is delivered at the next start.
+	ExitWaitSeconds float64 `toml:"exit_wait_seconds"`
+	Capture         Capture `toml:"capture"`
+	Sinks           []Sink  `toml:"sink"`
 }
 
 // Capture configures engine/capture.
@@ -87,7 +97,10 @@ func sanitizeName(s string) string {
 // one disk sink under DataDir.
 func Default() Config {
 	return Config{
-		Player: defaultPlayer(),
+		Player:          defaultPlayer(),
+		SpoolDir:        filepath.Join(DataDir(), "spool"),
+		SpoolMB:         2048,
+		ExitWaitSeconds: 10,
 		Capture: Capture{
 			Enabled:        true,
 			Every:          1,
@@ -165,6 +178,15 @@ func (c *Config) Validate() error {
 	if c.Player == "" || sanitizeName(c.Player) != c.Player {
 		return fmt.Errorf("player %q: use letters, digits, '.', '_' or '-'", c.Player)
 	}
+	if c.SpoolMB < 0 {
+		return fmt.Errorf("spool_mb %g: want 0 (no cap) or more", c.SpoolMB)
+	}
+	if c.ExitWaitSeconds < 0 || c.ExitWaitSeconds > 3600 {
+		return fmt.Errorf("exit_wait_seconds %g: want 0..3600", c.ExitWaitSeconds)
+	}
+	if c.SpoolDir == "" {
+		return errors.New("spool_dir: must name a directory")
+	}
 	cp := &c.Capture
 	switch cp.Readback {
 	case "auto", "pbo", "sync":
@@ -227,6 +249,23 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// StringSettings returns the sink's settings as the strings plugins
+// receive: TOML numbers and booleans are formatted, nested tables refused.
+func (s Sink) StringSettings() (map[string]string, error) {
+	out := make(map[string]string, len(s.Settings))
+	for k, v := range s.Settings {
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case int64, float64, bool:
+			out[k] = fmt.Sprint(v)
+		default:
+			return nil, fmt.Errorf("sink %q: settings.%s: want a string, number or boolean, not %T", s.Name, k, v)
+		}
+	}
+	return out, nil
 }
 
 // SegmentDuration returns SegmentSeconds as a duration.

@@ -19,6 +19,9 @@ import (
 // BinaryPrefix is the file-name prefix of plugin binaries.
 const BinaryPrefix = "skyloop-plugin-"
 
+// ErrPluginNotFound means no skyloop-plugin-NAME binary was found.
+var ErrPluginNotFound = errors.New("plugin binary not found")
+
 // FindPlugin returns the path of skyloop-plugin-NAME: beside the running
 // executable first, then in each of dirs, then on PATH.
 func FindPlugin(name string, dirs ...string) (string, error) {
@@ -40,7 +43,7 @@ func FindPlugin(name string, dirs ...string) (string, error) {
 	if p, err := exec.LookPath(bin); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("sync: plugin %q not found: looked for %s in %v and on PATH; build it (make build puts plugins in bin/) or set plugin_dir", name, bin, tried)
+	return "", fmt.Errorf("sync: plugin %q: %w: looked for %s in %v and on PATH; build it (make build puts plugins in bin/) or set plugin_dir in the config", name, ErrPluginNotFound, bin, tried)
 }
 
 // SinkConfig is one [[sink]] of the config.
