@@ -719,6 +719,7 @@ func (s *Spool) Close(ctx context.Context) error {
 	s.mu.Unlock()
 	s.cancel()
 	s.acceptMu.Lock() // let an Accept in progress finish its commit
+	_ = s.closed      // (nothing to do under the lock: waiting for it is the point)
 	s.acceptMu.Unlock()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
