@@ -94,7 +94,7 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 	// Segments go to the spool, which delivers them to every sink's plugin.
 	var sink capture.SegmentSink
 	if cc.Enabled && !opts.CaptureOff && len(cfg.Sinks) > 0 {
-		st, err := openStorage(cfg, opts.Logger)
+		st, err := openStorage(cfg, gameName(opts), opts.Logger)
 		if err != nil {
 			return capture.Options{}, hk, false, err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/skyloop-engine/skyloop/engine/capture"
@@ -24,7 +25,11 @@ type storage struct {
 
 // openStorage starts a plugin per configured sink and opens the spool,
 // which replays what an earlier run left undelivered.
-func openStorage(cfg config.Config, logger *slog.Logger) (*storage, error) {
+//
+// Each game has its own spool under cfg.SpoolDir, so two different games
+// can run at once; a second instance of the same game is refused by the
+// spool's lock with a clear error.
+func openStorage(cfg config.Config, game string, logger *slog.Logger) (*storage, error) {
 	st := &storage{exitWait: time.Duration(cfg.ExitWaitSeconds * float64(time.Second)), logger: logger}
 	var spoolSinks []spool.Sink
 	for _, sc := range cfg.Sinks {
@@ -54,9 +59,12 @@ func openStorage(cfg config.Config, logger *slog.Logger) (*storage, error) {
 	if len(spoolSinks) == 0 {
 		return nil, nil // nothing to record to
 	}
-	sp, err := spool.Open(cfg.SpoolDir, spoolSinks, spool.Options{MaxBytes: int64(cfg.SpoolMB * (1 << 20)), Logger: logger})
+	sp, err := spool.Open(filepath.Join(cfg.SpoolDir, game), spoolSinks, spool.Options{MaxBytes: int64(cfg.SpoolMB * (1 << 20)), Logger: logger})
 	if err != nil {
 		st.closeSinks()
+		if errors.Is(err, spool.ErrLocked) {
+			err = fmt.Errorf("%w (is another %s already running?)", err, game)
+		}
 		return nil, fmt.Errorf("engine: spool: %w", err)
 	}
 	st.sp = sp

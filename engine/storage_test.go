@@ -86,7 +86,7 @@ root = %q
 		t.Fatalf("%d frames delivered, want 35", frames)
 	}
 	// Delivered items leave the spool.
-	if left, _ := filepath.Glob(filepath.Join(dir, "spool", "data", "*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, "spool", "spooltest", "data", "*")); len(left) != 0 {
 		t.Errorf("spool still holds %v", left)
 	}
 }
