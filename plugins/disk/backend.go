@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,33 +24,45 @@ import (
 	"github.com/skyloop-engine/skyloop/sdk"
 )
 
-// On-disk layout (see doc.go): a key's segments become nested directories;
-// every segment is escaped ('%' → "%25"), and the object itself is a file
-// named after its last segment plus objSuffix. Names holding a '%' that is
-// not part of "%25" therefore never collide with keys: objects ("x%o"),
-// temp files ("%t…") and the lock file ("%lock") live in separate name
-// spaces, and key "a" (file "a%o") can coexist with key "a/b" (directory
-// "a").
+// On-disk layout (see doc.go): a key's segments become nested directories
+// and the object is a plain file holding exactly its bytes, at
+// ROOT/<escaped key>. Every segment is escaped ('%' → "%25"), so names
+// holding a '%' that is not part of "%25" never collide with keys: they
+// hold the plugin's own files. The rare key that is also a prefix of other
+// keys ("a" and "a/b") is kept apart without moving anything: an object
+// whose name is taken by a directory lives inside it as selfName, and the
+// children of a segment whose name is taken by an object file live in the
+// directory named after it plus altSuffix.
 const (
-	objSuffix = "%o"
-	tmpPrefix = "%t"
-	lockName  = "%lock"
+	metaPrefix = "."  // sidecar of object file N, beside it: ".N%m", hidden
+	metaSuffix = "%m" // from ls and matching no "*.ext" glob of N's
+	selfName   = "%o" // object "a" when "a" is a directory of other keys
+	altSuffix  = "%d" // directory "a%d" holds "a/…" when "a" is an object file
+	tmpPrefix  = "%t" // temp files, in the root directory
+	lockName   = "%lock"
 )
 
-// Object file format: the content, then a JSON trailer (objTrailer), then
-// the trailer's length (uint32, big-endian) and trailerMagic. One file per
-// object means one rename publishes content, ETag and metadata together.
-const trailerMagic = "SKYLOOP\x01"
-
-const tailLen = 4 + len(trailerMagic)
-
-type objTrailer struct {
+// sidecar is the JSON in an object file's sidecar file. It is a cache: it holds
+// for the data file whose size and modification time (ns) it records; for
+// any other data file the ETag is recomputed and the sidecar rewritten.
+type sidecar struct {
 	Key      string            `json:"key"`
 	Size     int64             `json:"size"`
+	MtimeNS  int64             `json:"mtime_ns"`
 	ETag     string            `json:"etag"` // hex SHA-256 of the content
-	Modified time.Time         `json:"modified"`
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
+
+func (m sidecar) info() sdk.ObjectInfo {
+	return sdk.ObjectInfo{Key: m.Key, Size: m.Size, ETag: m.ETag, Modified: time.Unix(0, m.MtimeNS).UTC(), Metadata: m.Metadata}
+}
+
+// maxSegment is the longest escaped key segment: the common file-name
+// limit (255 bytes) less the longest prefix or suffix added to a name.
+const maxSegment = 255 - len(metaPrefix) - len(metaSuffix)
+
+// maxSidecar bounds what is read of a sidecar file.
+const maxSidecar = 1 << 20
 
 var diskInfo = sdk.Info{
 	Name:     "disk",
@@ -138,43 +149,6 @@ func unescapeSeg(s string) (string, bool) {
 	return strings.ReplaceAll(s, "%25", "%"), true
 }
 
-// paths maps a validated key to its directory and object file, relative to
-// the root.
-func paths(key string) (dir, file string) {
-	segs := strings.Split(key, "/")
-	for i, s := range segs {
-		segs[i] = escapeSeg(s)
-	}
-	segs[len(segs)-1] += objSuffix
-	file = path.Join(segs...)
-	dir = path.Dir(file)
-	return dir, file
-}
-
-// checkNoSymlinks refuses a path if any existing component of it (under
-// the root) is a symbolic link. os.Root already refuses links that leave
-// the root; this refuses links altogether, so that a key names one file.
-func (b *backend) checkNoSymlinks(op, key, rel string) error {
-	if rel == "." {
-		return nil
-	}
-	parts := strings.Split(rel, "/")
-	for i := range parts {
-		p := path.Join(parts[:i+1]...)
-		fi, err := b.root.Lstat(p)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return nil
-		}
-		if err != nil {
-			return b.fsError(op, key, err)
-		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			return sdk.PermanentError(op, key, fmt.Errorf("refusing path %s under root %s: it is a symbolic link", p, b.dir))
-		}
-	}
-	return nil
-}
-
 // fsError classifies a file-system error: missing → ErrNotFound;
 // permission, name too long, not a directory, symlinks leaving the root →
 // permanent; others (I/O, ENOSPC) retryable.
@@ -188,10 +162,13 @@ func (b *backend) fsError(op, key string, err error) error {
 	case errors.As(err, new(uploadError)), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		// The caller's reader or context: not ours to call retryable.
 		return &sdk.Error{Op: op, Key: key, Err: err}
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.ENAMETOOLONG), errors.Is(err, syscall.ENOTDIR),
-		errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EROFS),
+	case errors.Is(err, syscall.ENAMETOOLONG), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ELOOP),
 		strings.Contains(err.Error(), "path escapes from parent"):
+		// Nothing about this key will change by waiting.
 		return sdk.PermanentError(op, key, err)
+	// Permission, read-only, not-a-directory and full-disk errors are the
+	// storage's state, not the key's: an operator can fix them, so the
+	// engine keeps the items spooled and retries.
 	default:
 		return sdk.RetryableError(op, key, err)
 	}
@@ -218,127 +195,6 @@ func (b *backend) lock(key string) (func(), error) {
 	return func() { unlockFile(); unlockKey() }, nil
 }
 
-// readTrailer reads the trailer of an open object file.
-func readTrailer(f *os.File) (objTrailer, error) {
-	var t objTrailer
-	fi, err := f.Stat()
-	if err != nil {
-		return t, err
-	}
-	if !fi.Mode().IsRegular() {
-		return t, fmt.Errorf("%s is not a regular file", fi.Name())
-	}
-	size := fi.Size()
-	if size < int64(tailLen) {
-		return t, fmt.Errorf("corrupt object file (%d bytes, no trailer)", size)
-	}
-	var tail [tailLen]byte
-	if _, err := f.ReadAt(tail[:], size-int64(tailLen)); err != nil {
-		return t, err
-	}
-	if string(tail[4:]) != trailerMagic {
-		return t, errors.New("corrupt object file (bad trailer magic)")
-	}
-	n := int64(binary.BigEndian.Uint32(tail[:4]))
-	if n > size-int64(tailLen) || n > 1<<20 {
-		return t, fmt.Errorf("corrupt object file (trailer of %d bytes)", n)
-	}
-	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, size-int64(tailLen)-n); err != nil {
-		return t, err
-	}
-	if err := json.Unmarshal(buf, &t); err != nil {
-		return t, fmt.Errorf("corrupt object file trailer: %w", err)
-	}
-	if t.Size != size-int64(tailLen)-n {
-		return t, fmt.Errorf("corrupt object file (trailer says %d bytes, file holds %d)", t.Size, size-int64(tailLen)-n)
-	}
-	return t, nil
-}
-
-func (t objTrailer) info() sdk.ObjectInfo {
-	return sdk.ObjectInfo{Key: t.Key, Size: t.Size, ETag: t.ETag, Modified: t.Modified, Metadata: t.Metadata}
-}
-
-// open opens key's object file and reads its trailer.
-func (b *backend) open(op, key string) (*os.File, objTrailer, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return nil, objTrailer{}, err
-	}
-	_, file := paths(key)
-	if err := b.checkNoSymlinks(op, key, file); err != nil {
-		return nil, objTrailer{}, err
-	}
-	f, err := b.root.OpenFile(file, os.O_RDONLY|noFollow, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ENOTDIR) {
-			err = fs.ErrNotExist
-		}
-		return nil, objTrailer{}, b.fsError(op, key, err)
-	}
-	t, err := readTrailer(f)
-	if err != nil {
-		f.Close()
-		return nil, objTrailer{}, sdk.PermanentError(op, key, err)
-	}
-	t.Key = key
-	return f, t, nil
-}
-
-// current returns the committed object's trailer, or ok false if none.
-func (b *backend) current(op, key string) (t objTrailer, ok bool, err error) {
-	f, t, err := b.open(op, key)
-	if errors.Is(err, sdk.ErrNotFound) {
-		return t, false, nil
-	}
-	if err != nil {
-		return t, false, err
-	}
-	f.Close()
-	return t, true, nil
-}
-
-func (b *backend) checkPrecondition(key string, opts sdk.PutOptions) error {
-	if !opts.IfNoneMatch && opts.IfMatch == "" {
-		return nil
-	}
-	cur, exists, err := b.current("put", key)
-	switch {
-	case err != nil:
-		return err
-	case opts.IfNoneMatch && exists:
-		return sdk.PreconditionFailed("put", key, "object exists (If-None-Match)")
-	case opts.IfMatch != "" && !exists:
-		return sdk.PreconditionFailed("put", key, "object does not exist (If-Match)")
-	case opts.IfMatch != "" && cur.ETag != opts.IfMatch:
-		return sdk.PreconditionFailed("put", key, fmt.Sprintf("ETag is %s, not %s (If-Match)", cur.ETag, opts.IfMatch))
-	}
-	return nil
-}
-
-// createTemp creates a temp file in dir, creating dir if missing (created
-// says so, and that its ancestors' entries need an fsync too). A concurrent
-// Delete may remove an empty dir between MkdirAll and the create: retry.
-func (b *backend) createTemp(dir string) (f *os.File, name string, created bool, err error) {
-	for range 5 {
-		if _, serr := b.root.Stat(dir); serr != nil {
-			created = true
-		}
-		if err = b.root.MkdirAll(dir, 0o755); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, "", false, err
-		}
-		name = path.Join(dir, tmpPrefix+randHex())
-		f, err = b.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err == nil {
-			return f, name, created, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, "", false, err
-		}
-	}
-	return nil, "", false, err
-}
-
 const copyBuf = 256 << 10
 
 // uploadError is a failure of the caller's reader.
@@ -346,124 +202,6 @@ type uploadError struct{ err error }
 
 func (e uploadError) Error() string { return "reading upload: " + e.err.Error() }
 func (e uploadError) Unwrap() error { return e.err }
-
-func (b *backend) Put(ctx context.Context, key string, r io.Reader, opts sdk.PutOptions) (sdk.ObjectInfo, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return sdk.ObjectInfo{}, err
-	}
-	dir, file := paths(key)
-	if err := b.checkNoSymlinks("put", key, file); err != nil {
-		return sdk.ObjectInfo{}, err
-	}
-	// Fail fast before uploading; checked again, under the lock, below.
-	if err := b.checkPrecondition(key, opts); err != nil {
-		return sdk.ObjectInfo{}, err
-	}
-	f, tmp, created, err := b.createTemp(dir)
-	if err != nil {
-		return sdk.ObjectInfo{}, b.fsError("put", key, err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			f.Close()
-			_ = b.root.Remove(tmp)
-		}
-	}()
-	t, err := b.write(ctx, f, key, r, opts)
-	if err != nil {
-		return sdk.ObjectInfo{}, b.fsError("put", key, err)
-	}
-	if err := f.Close(); err != nil {
-		return sdk.ObjectInfo{}, b.fsError("put", key, err)
-	}
-
-	unlock, err := b.lock(key)
-	if err != nil {
-		return sdk.ObjectInfo{}, b.fsError("put", key, err)
-	}
-	err = b.checkPrecondition(key, opts)
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err == nil {
-		// Checked again: a link planted while we wrote must not be followed.
-		err = b.checkNoSymlinks("put", key, file)
-	}
-	if err == nil {
-		err = b.root.Rename(tmp, file)
-		committed = err == nil
-	}
-	unlock()
-	if err != nil {
-		return sdk.ObjectInfo{}, b.fsError("put", key, err)
-	}
-	if b.fsync {
-		// The new entry, and the entries of directories made for it.
-		for d := dir; ; d = path.Dir(d) {
-			if err := b.syncDir(d); err != nil {
-				return sdk.ObjectInfo{}, b.fsError("put", key, err)
-			}
-			if !created || d == "." {
-				break
-			}
-		}
-	}
-	return t.info(), nil
-}
-
-// write copies r into f, honouring ctx, then appends the trailer and
-// fsyncs if configured.
-func (b *backend) write(ctx context.Context, f *os.File, key string, r io.Reader, opts sdk.PutOptions) (objTrailer, error) {
-	h := sha256.New()
-	buf := make([]byte, copyBuf)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return objTrailer{}, err
-		}
-		m, rerr := r.Read(buf)
-		if m > 0 {
-			h.Write(buf[:m])
-			if _, err := f.Write(buf[:m]); err != nil {
-				return objTrailer{}, err
-			}
-			n += int64(m)
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return objTrailer{}, uploadError{rerr}
-		}
-	}
-	if opts.Size >= 0 && opts.Size != n && !(opts.Size == 0 && n > 0) {
-		// Size 0 may be a zero PutOptions rather than a promise.
-		return objTrailer{}, fmt.Errorf("upload was %d bytes, PutOptions.Size said %d", n, opts.Size)
-	}
-	t := objTrailer{
-		Key:      key,
-		Size:     n,
-		ETag:     hex.EncodeToString(h.Sum(nil)),
-		Modified: time.Now().UTC(),
-		Metadata: maps.Clone(opts.Metadata),
-	}
-	js, err := json.Marshal(t)
-	if err != nil {
-		return objTrailer{}, err
-	}
-	js = binary.BigEndian.AppendUint32(js, uint32(len(js)))
-	js = append(js, trailerMagic...)
-	if _, err := f.Write(js); err != nil {
-		return objTrailer{}, err
-	}
-	if b.fsync {
-		if err := f.Sync(); err != nil {
-			return objTrailer{}, err
-		}
-	}
-	return t, nil
-}
 
 func (b *backend) syncDir(dir string) error {
 	if !b.fsync {
@@ -503,60 +241,470 @@ func copyRange(ctx context.Context, w io.Writer, f *os.File, lo, hi int64) error
 	return nil
 }
 
+func notExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// lstat describes p without following links: nil, nil if nothing is
+// there; a permanent error if p is a symbolic link (os.Root refuses links
+// that leave the root; this refuses links altogether, so a key names one
+// file).
+func (b *backend) lstat(op, key, p string) (fs.FileInfo, error) {
+	fi, err := b.root.Lstat(p)
+	if notExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, b.fsError(op, key, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, sdk.PermanentError(op, key, fmt.Errorf("refusing path %s under root %s: it is a symbolic link", p, b.dir))
+	}
+	return fi, nil
+}
+
+// conflict is the permanent error for a path the plugin did not make.
+func (b *backend) conflict(op, key, p string, fi fs.FileInfo) error {
+	return sdk.PermanentError(op, key, fmt.Errorf("path %s under root %s is in the way of key %q: it is a %v, neither an object file nor a directory", p, b.dir, key, fi.Mode().Type()))
+}
+
+// resolveDir maps key segments to the directory holding their children:
+// segment s is directory s+altSuffix if that exists, else directory s.
+// With create (only under the commit lock) missing directories are made,
+// as s+altSuffix where s is an object file; made lists the directories
+// whose entries changed. Without create, ok is false when a directory is
+// missing.
+func (b *backend) resolveDir(op, key string, segs []string, create bool) (dir string, made []string, ok bool, err error) {
+	cur := "."
+	for _, s := range segs {
+		e := escapeSeg(s)
+		alt := path.Join(cur, e+altSuffix)
+		fi, err := b.lstat(op, key, alt)
+		if err != nil {
+			return "", nil, false, err
+		}
+		if fi != nil {
+			if !fi.IsDir() {
+				return "", nil, false, b.conflict(op, key, alt, fi)
+			}
+			cur = alt
+			continue
+		}
+		plain := path.Join(cur, e)
+		if fi, err = b.lstat(op, key, plain); err != nil {
+			return "", nil, false, err
+		}
+		next := plain
+		switch {
+		case fi != nil && fi.IsDir():
+			cur = plain
+			continue
+		case fi != nil && fi.Mode().IsRegular():
+			next = alt // an object "…/s" exists: its children go to "s%d"
+		case fi != nil:
+			return "", nil, false, b.conflict(op, key, plain, fi)
+		}
+		if !create {
+			return "", nil, false, nil
+		}
+		if err := b.root.Mkdir(next, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", nil, false, b.fsError(op, key, err)
+		}
+		made = append(made, cur)
+		cur = next
+	}
+	return cur, made, true, nil
+}
+
+// location is where a key's object lives, relative to the root.
+type location struct {
+	data, meta string
+	made       []string // directories whose entries changed making it
+}
+
+// metaName is the name of the sidecar of the object file name.
+func metaName(name string) string { return metaPrefix + name + metaSuffix }
+
+func metaOf(data string) string {
+	return path.Join(path.Dir(data), metaName(path.Base(data)))
+}
+
+// locate finds key's data file; exists says whether there is one. With
+// create (under the commit lock) missing directories are made.
+func (b *backend) locate(op, key string, create bool) (loc location, exists bool, err error) {
+	segs := strings.Split(key, "/")
+	dir, made, ok, err := b.resolveDir(op, key, segs[:len(segs)-1], create)
+	if err != nil || !ok {
+		return location{}, false, err
+	}
+	p := path.Join(dir, escapeSeg(segs[len(segs)-1]))
+	fi, err := b.lstat(op, key, p)
+	if err != nil {
+		return location{}, false, err
+	}
+	switch {
+	case fi == nil:
+	case fi.Mode().IsRegular():
+		exists = true
+	case fi.IsDir(): // "a" when "a/…" keys exist: the object is "a/%o"
+		p = path.Join(p, selfName)
+		if fi, err = b.lstat(op, key, p); err != nil {
+			return location{}, false, err
+		}
+		if fi != nil && !fi.Mode().IsRegular() {
+			return location{}, false, b.conflict(op, key, p, fi)
+		}
+		exists = fi != nil
+	default:
+		return location{}, false, b.conflict(op, key, p, fi)
+	}
+	return location{data: p, meta: metaOf(p), made: made}, exists, nil
+}
+
+// readSidecar reads the sidecar at meta; ok is false if it is missing or
+// unreadable.
+func (b *backend) readSidecar(meta string) (m sidecar, ok bool) {
+	f, err := b.root.OpenFile(meta, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return m, false
+	}
+	defer f.Close()
+	js, err := io.ReadAll(io.LimitReader(f, maxSidecar))
+	if err != nil || json.Unmarshal(js, &m) != nil {
+		return sidecar{}, false
+	}
+	return m, true
+}
+
+// errReplaced: the data file being described was replaced by a Put.
+var errReplaced = errors.New("object replaced while read")
+
+// describe returns the info of the open data file f (at loc): the
+// sidecar's, if it matches f's size and modification time; otherwise the
+// ETag is recomputed from the content and the sidecar rewritten (under the
+// commit lock, taken here unless locked says the caller holds it).
+func (b *backend) describe(op, key string, f *os.File, loc location, locked bool) (sdk.ObjectInfo, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return sdk.ObjectInfo{}, b.fsError(op, key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return sdk.ObjectInfo{}, sdk.PermanentError(op, key, fmt.Errorf("%s is not a regular file", loc.data))
+	}
+	valid := func(m sidecar, ok bool) bool {
+		return ok && m.Size == fi.Size() && m.MtimeNS == fi.ModTime().UnixNano() && len(m.ETag) == 2*sha256.Size
+	}
+	m, ok := b.readSidecar(loc.meta)
+	if valid(m, ok) {
+		m.Key = key
+		return m.info(), nil
+	}
+	// Stale (a crash between the data and sidecar renames, or the file was
+	// changed behind our back) or missing: the data file wins.
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, fi.Size())); err != nil {
+		return sdk.ObjectInfo{}, b.fsError(op, key, err)
+	}
+	repair := true
+	if !locked {
+		if unlock, err := b.lock(key); err == nil {
+			defer unlock()
+			// A Put may have been between its two renames when we
+			// looked: its sidecar is in place now.
+			if m, ok = b.readSidecar(loc.meta); valid(m, ok) {
+				m.Key = key
+				return m.info(), nil
+			}
+		} else {
+			repair = false // a read-only root, say: serve, do not fix
+		}
+		// If a Put replaced f meanwhile, f's sidecar is gone: start over.
+		cur, err := b.root.Lstat(loc.data)
+		if err != nil || !os.SameFile(cur, fi) || cur.Size() != fi.Size() || !cur.ModTime().Equal(fi.ModTime()) {
+			return sdk.ObjectInfo{}, errReplaced
+		}
+	}
+	// Metadata of a stale sidecar is kept.
+	m = sidecar{Key: key, Size: fi.Size(), MtimeNS: fi.ModTime().UnixNano(), ETag: hex.EncodeToString(h.Sum(nil)), Metadata: m.Metadata}
+	// Best effort: a read does not fail because the cache cannot be fixed.
+	if !repair {
+		return m.info(), nil
+	}
+	if tmp, err := b.writeTemp(func(w io.Writer) error { return json.NewEncoder(w).Encode(m) }); err == nil {
+		if b.root.Rename(tmp, loc.meta) != nil {
+			_ = b.root.Remove(tmp)
+		} else {
+			_ = b.syncDir(path.Dir(loc.meta))
+		}
+	}
+	return m.info(), nil
+}
+
+// open opens key's data file and describes it. A reader that loses races
+// with overwrites (see describe) starts over, and after a few tries takes
+// the commit lock.
+func (b *backend) open(op, key string, locked bool) (*os.File, sdk.ObjectInfo, error) {
+	if err := sdk.ValidateKey(key); err != nil {
+		return nil, sdk.ObjectInfo{}, err
+	}
+	for range 3 {
+		f, info, err := b.openOnce(op, key, locked)
+		if err != errReplaced {
+			return f, info, err
+		}
+	}
+	unlock, err := b.lock(key)
+	if err != nil {
+		return nil, sdk.ObjectInfo{}, b.fsError(op, key, err)
+	}
+	defer unlock()
+	return b.openOnce(op, key, true)
+}
+
+func (b *backend) openOnce(op, key string, locked bool) (*os.File, sdk.ObjectInfo, error) {
+	loc, exists, err := b.locate(op, key, false)
+	if err != nil {
+		return nil, sdk.ObjectInfo{}, err
+	}
+	if !exists {
+		return nil, sdk.ObjectInfo{}, sdk.NotFound(op, key)
+	}
+	f, err := b.root.OpenFile(loc.data, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		if notExist(err) {
+			err = fs.ErrNotExist // deleted meanwhile
+		}
+		return nil, sdk.ObjectInfo{}, b.fsError(op, key, err)
+	}
+	info, err := b.describe(op, key, f, loc, locked)
+	if err != nil {
+		f.Close()
+		return nil, sdk.ObjectInfo{}, err
+	}
+	return f, info, nil
+}
+
+// current returns the committed object's info, or ok false if none.
+func (b *backend) current(op, key string, locked bool) (info sdk.ObjectInfo, ok bool, err error) {
+	f, info, err := b.open(op, key, locked)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return info, false, nil
+	}
+	if err != nil {
+		return info, false, err
+	}
+	f.Close()
+	return info, true, nil
+}
+
+func (b *backend) checkPrecondition(key string, opts sdk.PutOptions, locked bool) error {
+	if !opts.IfNoneMatch && opts.IfMatch == "" {
+		return nil
+	}
+	cur, exists, err := b.current("put", key, locked)
+	switch {
+	case err != nil:
+		return err
+	case opts.IfNoneMatch && exists:
+		return sdk.PreconditionFailed("put", key, "object exists (If-None-Match)")
+	case opts.IfMatch != "" && !exists:
+		return sdk.PreconditionFailed("put", key, "object does not exist (If-Match)")
+	case opts.IfMatch != "" && cur.ETag != opts.IfMatch:
+		return sdk.PreconditionFailed("put", key, fmt.Sprintf("ETag is %s, not %s (If-Match)", cur.ETag, opts.IfMatch))
+	}
+	return nil
+}
+
+// writeTemp writes a temp file in the root directory with fill, fsyncs it
+// if configured and returns its name. Temp files are renamed into their
+// key's directory (one file system), so a key's directories need only
+// exist, and be chosen, under the commit lock.
+func (b *backend) writeTemp(fill func(io.Writer) error) (string, error) {
+	name := tmpPrefix + randHex()
+	f, err := b.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	err = fill(f)
+	if err == nil && b.fsync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = b.root.Remove(name)
+		return "", err
+	}
+	return name, nil
+}
+
+func (b *backend) Put(ctx context.Context, key string, r io.Reader, opts sdk.PutOptions) (sdk.ObjectInfo, error) {
+	if err := sdk.ValidateKey(key); err != nil {
+		return sdk.ObjectInfo{}, err
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if e := escapeSeg(seg); len(e) > maxSegment {
+			// Refused before anything is renamed: the sidecar's name
+			// (metaName) must fit as well as the object's.
+			return sdk.ObjectInfo{}, sdk.PermanentError("put", key, fmt.Errorf("key segment of %d bytes (escaped) is longer than %d: %w", len(e), maxSegment, syscall.ENAMETOOLONG))
+		}
+	}
+	// Fail fast (symlinks, conflicts, preconditions) before uploading;
+	// checked again, under the lock, below.
+	if _, _, err := b.locate("put", key, false); err != nil {
+		return sdk.ObjectInfo{}, err
+	}
+	if err := b.checkPrecondition(key, opts, false); err != nil {
+		return sdk.ObjectInfo{}, err
+	}
+	var n int64
+	h := sha256.New()
+	data, err := b.writeTemp(func(w io.Writer) error {
+		var err error
+		n, err = upload(ctx, io.MultiWriter(w, h), r)
+		return err
+	})
+	if err != nil {
+		return sdk.ObjectInfo{}, b.fsError("put", key, err)
+	}
+	pending := []string{data} // temp files to remove on failure
+	defer func() {
+		for _, p := range pending {
+			_ = b.root.Remove(p)
+		}
+	}()
+	if opts.Size >= 0 && opts.Size != n && !(opts.Size == 0 && n > 0) {
+		// Size 0 may be a zero PutOptions rather than a promise.
+		return sdk.ObjectInfo{}, b.fsError("put", key, fmt.Errorf("upload was %d bytes, PutOptions.Size said %d", n, opts.Size))
+	}
+	fi, err := b.root.Lstat(data)
+	if err != nil {
+		return sdk.ObjectInfo{}, b.fsError("put", key, err)
+	}
+	m := sidecar{Key: key, Size: n, MtimeNS: fi.ModTime().UnixNano(), ETag: hex.EncodeToString(h.Sum(nil)), Metadata: maps.Clone(opts.Metadata)}
+	meta, err := b.writeTemp(func(w io.Writer) error { return json.NewEncoder(w).Encode(m) })
+	if err != nil {
+		return sdk.ObjectInfo{}, b.fsError("put", key, err)
+	}
+	pending = append(pending, meta)
+
+	unlock, err := b.lock(key)
+	if err != nil {
+		return sdk.ObjectInfo{}, b.fsError("put", key, err)
+	}
+	defer unlock()
+	if err := b.checkPrecondition(key, opts, true); err != nil {
+		return sdk.ObjectInfo{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return sdk.ObjectInfo{}, b.fsError("put", key, err)
+	}
+	// Resolved again under the lock: a link planted while we wrote must
+	// not be followed, and directories are only made here.
+	loc, _, err := b.locate("put", key, true)
+	if err != nil {
+		return sdk.ObjectInfo{}, err
+	}
+	// Data first: a crash before the sidecar's rename leaves a sidecar
+	// that does not match the data file, which readers detect and repair.
+	if err := b.root.Rename(data, loc.data); err != nil {
+		return sdk.ObjectInfo{}, b.fsError("put", key, err)
+	}
+	pending = pending[1:]
+	if err := b.root.Rename(meta, loc.meta); err != nil {
+		return sdk.ObjectInfo{}, b.fsError("put", key, err)
+	}
+	pending = nil
+	// The new entries, and the entries of directories made for them.
+	for _, d := range append([]string{path.Dir(loc.data)}, loc.made...) {
+		if err := b.syncDir(d); err != nil {
+			return sdk.ObjectInfo{}, b.fsError("put", key, err)
+		}
+	}
+	return m.info(), nil
+}
+
+// upload copies r to w, honouring ctx.
+func upload(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
+	buf := make([]byte, copyBuf)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		m, rerr := r.Read(buf)
+		if m > 0 {
+			if _, err := w.Write(buf[:m]); err != nil {
+				return n, err
+			}
+			n += int64(m)
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, uploadError{rerr}
+		}
+	}
+}
+
 func (b *backend) Get(ctx context.Context, key string, w io.Writer, opts sdk.GetOptions) (sdk.ObjectInfo, error) {
-	f, t, err := b.open("get", key)
+	f, info, err := b.open("get", key, false)
 	if err != nil {
 		return sdk.ObjectInfo{}, err
 	}
 	defer f.Close()
-	if opts.Offset < 0 || opts.Offset > t.Size {
+	if opts.Offset < 0 || opts.Offset > info.Size {
 		return sdk.ObjectInfo{}, sdk.PermanentError("get", key,
-			fmt.Errorf("range offset %d outside object of %d bytes", opts.Offset, t.Size))
+			fmt.Errorf("range offset %d outside object of %d bytes", opts.Offset, info.Size))
 	}
-	lo, hi := opts.Offset, t.Size
+	lo, hi := opts.Offset, info.Size
 	if opts.Length > 0 || (opts.Length == 0 && opts.Offset != 0) {
-		hi = lo + min(opts.Length, t.Size-lo) // no overflow for huge lengths
+		hi = lo + min(opts.Length, info.Size-lo) // no overflow for huge lengths
 	}
 	if err := copyRange(ctx, w, f, lo, hi); err != nil {
 		return sdk.ObjectInfo{}, b.fsError("get", key, err)
 	}
-	return t.info(), nil
+	return info, nil
 }
 
 func (b *backend) Stat(ctx context.Context, key string) (sdk.ObjectInfo, error) {
-	f, t, err := b.open("stat", key)
+	f, info, err := b.open("stat", key, false)
 	if err != nil {
 		return sdk.ObjectInfo{}, err
 	}
 	f.Close()
-	return t.info(), nil
+	return info, nil
 }
 
 func (b *backend) Delete(ctx context.Context, key string) error {
 	if err := sdk.ValidateKey(key); err != nil {
 		return err
 	}
-	dir, file := paths(key)
-	if err := b.checkNoSymlinks("delete", key, file); err != nil {
-		return err
-	}
 	unlock, err := b.lock(key)
 	if err != nil {
 		return b.fsError("delete", key, err)
 	}
-	err = b.root.Remove(file)
-	unlock()
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil
+	defer unlock()
+	loc, exists, err := b.locate("delete", key, false)
+	if err != nil || !exists {
+		return err
 	}
-	if err != nil {
+	// Data first: a crash before the sidecar goes leaves an orphan sidecar,
+	// which no key shows, rather than an object without its metadata.
+	if err := b.root.Remove(loc.data); err != nil && !notExist(err) {
 		return b.fsError("delete", key, err)
 	}
+	if err := b.root.Remove(loc.meta); err != nil && !notExist(err) {
+		return b.fsError("delete", key, err)
+	}
+	dir := path.Dir(loc.data)
 	if err := b.syncDir(dir); err != nil {
 		return b.fsError("delete", key, err)
 	}
-	// Remove directories left empty, up to the root. Put retries if it
-	// loses a race with this.
+	// Remove directories left empty, up to the root (under the lock, so no
+	// Put is placing a file in them).
 	for d := dir; d != "."; d = path.Dir(d) {
 		if b.root.Remove(d) != nil {
 			break
@@ -567,7 +715,7 @@ func (b *backend) Delete(ctx context.Context, key string) error {
 
 type listEntry struct {
 	sortKey string // the key segment, with '/' appended for directories
-	name    string // on disk
+	name    string // on disk, relative to the listed directory
 	dir     bool
 }
 
@@ -579,14 +727,14 @@ func (b *backend) List(ctx context.Context, prefix string, fn func(sdk.ObjectInf
 	start, keyBase := ".", ""
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		keyBase = prefix[:i+1]
-		segs := strings.Split(prefix[:i], "/")
-		for j, s := range segs {
-			segs[j] = escapeSeg(s)
-		}
-		start = path.Join(segs...)
-		if err := b.checkNoSymlinks("list", prefix, start); err != nil {
+		dir, _, ok, err := b.resolveDir("list", prefix, strings.Split(prefix[:i], "/"), false)
+		if err != nil {
 			return err
 		}
+		if !ok {
+			return nil
+		}
+		start = dir
 	}
 	return b.walk(ctx, start, keyBase, prefix, fn)
 }
@@ -599,7 +747,7 @@ func (b *backend) walk(ctx context.Context, dir, keyBase, prefix string, fn func
 		return err
 	}
 	d, err := b.root.Open(dir)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+	if notExist(err) {
 		return nil // nothing here, or removed while we listed
 	}
 	if err != nil {
@@ -615,17 +763,25 @@ func (b *backend) walk(ctx context.Context, dir, keyBase, prefix string, fn func
 		name := e.Name()
 		switch {
 		case e.Type().IsDir():
-			if seg, ok := unescapeSeg(name); ok {
+			if seg, ok := unescapeSeg(strings.TrimSuffix(name, altSuffix)); ok && strings.HasSuffix(name, altSuffix) {
 				list = append(list, listEntry{seg + "/", name, true})
+			} else if seg, ok := unescapeSeg(name); ok {
+				list = append(list, listEntry{seg + "/", name, true})
+				// The object named like this directory, if any, sorts
+				// as itself: before "seg-x", not at "seg/".
+				if fi, err := b.root.Lstat(path.Join(dir, name, selfName)); err == nil && fi.Mode().IsRegular() {
+					list = append(list, listEntry{seg, path.Join(name, selfName), false})
+				}
 			}
-		case e.Type().IsRegular() && strings.HasSuffix(name, objSuffix):
-			if seg, ok := unescapeSeg(strings.TrimSuffix(name, objSuffix)); ok {
+		case e.Type().IsRegular():
+			if seg, ok := unescapeSeg(name); ok {
 				list = append(list, listEntry{seg, name, false})
 			}
 		}
-		// Symlinks, temp files, the lock file and foreign names are skipped.
+		// Symlinks, sidecars, temp files, the lock file and foreign names
+		// are skipped.
 	}
-	slices.SortFunc(list, func(a, b listEntry) int { return strings.Compare(a.sortKey, b.sortKey) })
+	slices.SortStableFunc(list, func(a, b listEntry) int { return strings.Compare(a.sortKey, b.sortKey) })
 	for _, e := range list {
 		full := keyBase + e.sortKey
 		rel := path.Join(dir, e.name)
@@ -640,22 +796,44 @@ func (b *backend) walk(ctx context.Context, dir, keyBase, prefix string, fn func
 		if !strings.HasPrefix(full, prefix) {
 			continue
 		}
-		f, err := b.root.OpenFile(rel, os.O_RDONLY|noFollow, 0)
-		if errors.Is(err, fs.ErrNotExist) {
+		info, ok, err := b.listInfo(full, rel)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			continue // deleted while we listed
 		}
-		if err != nil {
-			return b.fsError("list", full, err)
-		}
-		t, err := readTrailer(f)
-		f.Close()
-		if err != nil {
-			return sdk.PermanentError("list", full, err)
-		}
-		t.Key = full
-		if err := fn(t.info()); err != nil {
+		if err := fn(info); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// listInfo describes the object file rel of key; ok is false if it is gone.
+func (b *backend) listInfo(key, rel string) (info sdk.ObjectInfo, ok bool, err error) {
+	loc := location{data: rel, meta: metaOf(rel)}
+	once := func(locked bool) (sdk.ObjectInfo, bool, error) {
+		f, err := b.root.OpenFile(rel, os.O_RDONLY|noFollow, 0)
+		if notExist(err) {
+			return sdk.ObjectInfo{}, false, nil
+		}
+		if err != nil {
+			return sdk.ObjectInfo{}, false, b.fsError("list", key, err)
+		}
+		defer f.Close()
+		info, err := b.describe("list", key, f, loc, locked)
+		return info, err == nil, err
+	}
+	for range 3 {
+		if info, ok, err = once(false); err != errReplaced {
+			return info, ok, err
+		}
+	}
+	unlock, err := b.lock(key)
+	if err != nil {
+		return sdk.ObjectInfo{}, false, b.fsError("list", key, err)
+	}
+	defer unlock()
+	return once(true)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/skyloop-engine/skyloop/sdk"
@@ -75,7 +78,7 @@ func TestSymlinkEscapeRefused(t *testing.T) {
 	if err := os.MkdirAll(outside, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(outside, "secret%o"), []byte("secret"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	b := newTestBackend(t, root, nil)
@@ -84,7 +87,7 @@ func TestSymlinkEscapeRefused(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(root, "evil")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(filepath.Join(outside, "secret%o"), filepath.Join(root, "ok", "link%o")); err != nil {
+	if err := os.Symlink(filepath.Join(outside, "secret"), filepath.Join(root, "ok", "link")); err != nil {
 		t.Fatal(err)
 	}
 	// A link that stays inside the root is refused too.
@@ -115,7 +118,7 @@ func TestSymlinkEscapeRefused(t *testing.T) {
 	if got := list(t, b, ""); len(got) != 1 || got[0] != "ok/key" {
 		t.Errorf("List(\"\") = %q, want only ok/key (symlinks are skipped)", got)
 	}
-	got, err := os.ReadFile(filepath.Join(outside, "secret%o"))
+	got, err := os.ReadFile(filepath.Join(outside, "secret"))
 	if err != nil || string(got) != "secret" {
 		t.Errorf("file outside the root changed: %q, %v", got, err)
 	}
@@ -124,22 +127,18 @@ func TestSymlinkEscapeRefused(t *testing.T) {
 	}
 }
 
-// TestCrashLeavesNoHalfObject simulates a crash mid-upload: the temp file
-// is left behind, and so is a truncated object file planted by hand.
+// TestCrashLeavesNoHalfObject simulates crashes: temp files left behind
+// by a crash before the rename (in the root, where Put writes them), and a
+// crash between the data and sidecar renames.
 func TestCrashLeavesNoHalfObject(t *testing.T) {
 	root := t.TempDir()
 	b := newTestBackend(t, root, nil)
 	put(t, b, "g/p/saves/slot1", "v1")
-	dir := filepath.Join(root, "g", "p", "saves")
-	// What a crash between create and rename leaves.
-	if err := os.WriteFile(filepath.Join(dir, tmpPrefix+"deadbeef"), []byte("half of v2"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(root, "g", "p", "sessions"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "g", "p", "sessions", tmpPrefix+"0123"), []byte("partial segment"), 0o644); err != nil {
-		t.Fatal(err)
+	// What a crash between create and rename leaves: data and sidecar temps.
+	for name, data := range map[string]string{tmpPrefix + "deadbeef": "half of v2", tmpPrefix + "0123": `{"etag":"x"}`} {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if got := list(t, b, ""); len(got) != 1 || got[0] != "g/p/saves/slot1" {
 		t.Errorf("List = %q, want only the committed object", got)
@@ -149,27 +148,46 @@ func TestCrashLeavesNoHalfObject(t *testing.T) {
 	if err != nil || buf.String() != "v1" || info.Size != 2 {
 		t.Errorf("Get = %q, %+v, %v; want v1", buf.String(), info, err)
 	}
-	// Temp names are not keys: no key maps to them.
-	for _, key := range []string{"g/p/saves/" + tmpPrefix + "deadbeef", "g/p/sessions/" + tmpPrefix + "0123"} {
+	// Temp and sidecar names are not keys: no key maps to them.
+	for _, key := range []string{tmpPrefix + "deadbeef", "g/p/saves/" + metaName("slot1"), "g/p/saves/slot1" + altSuffix} {
 		if _, err := b.Stat(t.Context(), key); !errors.Is(err, sdk.ErrNotFound) {
 			t.Errorf("Stat(%q) = %v, want not found", key, err)
 		}
 	}
-	// A truncated object file (no trailer) is reported, not returned as data.
-	if err := os.WriteFile(filepath.Join(dir, "slot2"+objSuffix), []byte("trunc"), 0o644); err != nil {
+	// A crash after the data rename, before the sidecar's: the new content
+	// with the old sidecar, or (new key) with none.
+	dir := filepath.Join(root, "g", "p", "saves")
+	sc, err := os.ReadFile(filepath.Join(dir, metaName("slot1")))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Get(t.Context(), "g/p/saves/slot2", &buf, sdk.GetOptions{}); err == nil {
-		t.Error("Get of a corrupt object file succeeded")
-	} else {
-		t.Logf("corrupt object: %v", err)
+	if err := os.WriteFile(filepath.Join(dir, "slot1"), []byte("v2!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "slot2"), []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"g/p/saves/slot1": "v2!", "g/p/saves/slot2": "new"} {
+		buf.Reset()
+		info, err := b.Get(t.Context(), key, &buf, sdk.GetOptions{Length: -1})
+		if err != nil || buf.String() != want || info.Size != int64(len(want)) || info.ETag != sha(want) {
+			t.Errorf("Get(%q) = %q, %+v, %v; want %q with ETag %s", key, buf.String(), info, err, want, sha(want))
+		}
+	}
+	if sc2, _ := os.ReadFile(filepath.Join(dir, metaName("slot1"))); bytes.Equal(sc, sc2) {
+		t.Error("stale sidecar not rewritten")
 	}
 	// Writing over the leftovers works.
-	put(t, b, "g/p/saves/slot1", "v2")
-	put(t, b, "g/p/saves/slot2", "v2")
+	put(t, b, "g/p/saves/slot1", "v3")
+	put(t, b, "g/p/saves/slot2", "v3")
 	if got := list(t, b, "g/p/saves/"); len(got) != 2 {
 		t.Errorf("List = %q", got)
 	}
+}
+
+func sha(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
 
 func TestRootUnwritable(t *testing.T) {
@@ -235,31 +253,140 @@ func TestSettings(t *testing.T) {
 	}
 }
 
-// TestLayout pins the on-disk names: objects end in objSuffix, '%' is
-// escaped, and a key may be both an object and a prefix of others.
+// TestLayout pins the on-disk names: objects are plain files at their
+// key's path, '%' is escaped, sidecars sit beside them, and a key may be
+// both an object and a prefix of others (in either order of creation).
 func TestLayout(t *testing.T) {
 	root := t.TempDir()
 	b := newTestBackend(t, root, nil)
 	put(t, b, "a", "1")
-	put(t, b, "a/b", "2")
-	put(t, b, "100%/x%o", "3")
-	for _, p := range []string{"a%o", "a/b%o", "100%25/x%25o%o"} {
-		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
-			t.Errorf("expected file %s: %v", p, err)
+	put(t, b, "a/b", "2") // "a" is a file: children go to "a%d"
+	put(t, b, "c/d", "3") // "c" is a directory first
+	put(t, b, "c", "4")   // …so the object is "c/%o"
+	put(t, b, "100%/x%o", "5")
+	files := map[string]string{
+		"a": "1", "a%d/b": "2", "c/d": "3", "c/%o": "4", "100%25/x%25o": "5",
+	}
+	for p, want := range files {
+		got, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil || string(got) != want {
+			t.Errorf("file %s = %q, %v; want %q", p, got, err, want)
+		}
+		sc := filepath.Join(root, filepath.Dir(p), metaName(filepath.Base(p)))
+		if fi, err := os.Stat(sc); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("sidecar %s: %v", sc, err)
+		}
+		if fi, err := os.Stat(filepath.Join(root, p)); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("file %s: mode %v, %v; want 0644", p, fi.Mode(), err)
 		}
 	}
-	if got := list(t, b, ""); strings.Join(got, ",") != "100%/x%o,a,a/b" {
+	if fi, err := os.Stat(filepath.Join(root, "100%25")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("directory mode %v, %v; want 0755", fi.Mode(), err)
+	}
+	if got := list(t, b, ""); strings.Join(got, ",") != "100%/x%o,a,a/b,c,c/d" {
 		t.Errorf("List = %q", got)
 	}
-	// Deleting the last object removes the directories it leaves empty.
-	if err := b.Delete(t.Context(), "100%/x%o"); err != nil {
-		t.Fatal(err)
+	for _, p := range []string{"a/", "a", "a/b", "c", "c/"} {
+		t.Logf("List(%q) = %q", p, list(t, b, p))
 	}
-	if _, err := os.Stat(filepath.Join(root, "100%25")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("empty directory left behind: %v", err)
+	if got := list(t, b, "a/"); strings.Join(got, ",") != "a/b" {
+		t.Errorf("List(a/) = %q", got)
+	}
+	if got := list(t, b, "c"); strings.Join(got, ",") != "c,c/d" {
+		t.Errorf("List(c) = %q", got)
+	}
+	// Deleting the last object removes the directories it leaves empty.
+	for _, k := range []string{"100%/x%o", "a/b", "c/d", "c"} {
+		if err := b.Delete(t.Context(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{"100%25", "a%d", "c"} {
+		if _, err := os.Stat(filepath.Join(root, p)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("empty directory %s left behind: %v", p, err)
+		}
+	}
+	if got := list(t, b, ""); strings.Join(got, ",") != "a" {
+		t.Errorf("List = %q", got)
 	}
 	if _, err := os.Stat(root); err != nil {
 		t.Errorf("root removed: %v", err)
+	}
+}
+
+// TestPlainSegmentFile: a stored segment is a plain file at ROOT/<key>,
+// byte-identical to what was Put; a data file replaced behind the plugin's
+// back yields the new content's ETag, and the sidecar is repaired.
+func TestPlainSegmentFile(t *testing.T) {
+	root := t.TempDir()
+	b := newTestBackend(t, root, nil)
+	ctx := t.Context()
+	key := "breakout/alice/sessions/S/00000000.seg"
+	seg := make([]byte, 3<<20+17)
+	for i := range seg {
+		seg[i] = byte(i*7 + i>>11)
+	}
+	info, err := b.Put(ctx, key, bytes.NewReader(seg), sdk.PutOptions{Size: int64(len(seg)), Metadata: map[string]string{"frames": "60"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(root, "breakout", "alice", "sessions", "S", "00000000.seg")
+	got, err := os.ReadFile(file)
+	if err != nil || !bytes.Equal(got, seg) {
+		t.Fatalf("%s: %d bytes, %v; want the %d bytes Put, byte for byte", file, len(got), err, len(seg))
+	}
+	if info.ETag != sha(string(seg)) {
+		t.Errorf("ETag %s, want SHA-256 %s", info.ETag, sha(string(seg)))
+	}
+	ents, _ := os.ReadDir(filepath.Dir(file))
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != ".00000000.seg%m,00000000.seg" {
+		t.Errorf("directory holds %q, want the segment and its sidecar", names)
+	}
+	// Readers that glob for segments find only the segment.
+	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(file), "*.seg")); len(m) != 1 || m[0] != file {
+		t.Errorf("Glob(*.seg) = %q", m)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 2 { // breakout, %lock
+		t.Errorf("root holds %v: temp files left behind?", ents)
+	}
+
+	// Replaced behind the plugin's back (same size, so only the time and
+	// content differ).
+	repl := bytes.Clone(seg)
+	repl[12345] ^= 0xff
+	if err := os.WriteFile(file+".new", repl, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(file+".new", file); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // repaired, then served from the repaired sidecar
+		st, err := b.Stat(ctx, key)
+		if err != nil || st.ETag != sha(string(repl)) || st.Size != int64(len(repl)) || st.Metadata["frames"] != "60" {
+			t.Errorf("Stat = %+v, %v; want ETag %s", st, err, sha(string(repl)))
+		}
+	}
+	var buf bytes.Buffer
+	gi, err := b.Get(ctx, key, &buf, sdk.GetOptions{Length: -1})
+	if err != nil || !bytes.Equal(buf.Bytes(), repl) || gi.ETag != sha(string(repl)) {
+		t.Errorf("Get = %d bytes, %+v, %v", buf.Len(), gi, err)
+	}
+	// Conditional writes see the new ETag.
+	if _, err := b.Put(ctx, key, strings.NewReader("x"), sdk.PutOptions{Size: 1, IfMatch: info.ETag}); !errors.Is(err, sdk.ErrPreconditionFailed) {
+		t.Errorf("If-Match with the old ETag: %v, want precondition failed", err)
+	}
+	if _, err := b.Put(ctx, key, strings.NewReader("x"), sdk.PutOptions{Size: 1, IfMatch: sha(string(repl))}); err != nil {
+		t.Errorf("If-Match with the recomputed ETag: %v", err)
+	}
+	if err := b.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 1 {
+		t.Errorf("after Delete root holds %v, want only the lock file", ents)
 	}
 }
 
@@ -342,5 +469,67 @@ func TestTwoProcessesOneRoot(t *testing.T) {
 	}
 	if total != 50 {
 		t.Errorf("%d IfNoneMatch creates won across two processes, want exactly 50", total)
+	}
+}
+
+// TestMetadataFollowsContent: readers racing overwrites (some caught
+// between a Put's data and sidecar renames) always get the metadata and
+// ETag of the content they read.
+func TestMetadataFollowsContent(t *testing.T) {
+	b := newTestBackend(t, t.TempDir(), map[string]string{"fsync": "false"})
+	ctx := t.Context()
+	const key = "race/meta"
+	content := func(i int) string { return fmt.Sprintf("version %d %s", i, strings.Repeat("x", i%7*100)) }
+	put(t, b, key, content(0))
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	errs := make(chan error, 100)
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var buf bytes.Buffer
+				info, err := b.Get(ctx, key, &buf, sdk.GetOptions{Length: -1})
+				if err != nil {
+					errs <- err
+					return
+				}
+				var v int
+				fmt.Sscan(info.Metadata["v"], &v)
+				if want := content(v); buf.String() != want || info.ETag != sha(want) {
+					errs <- fmt.Errorf("Get: %q with metadata v=%q and ETag %s", buf.String(), info.Metadata["v"], info.ETag)
+					return
+				}
+			}
+		})
+	}
+	for i := 1; i <= 300; i++ {
+		c := content(i)
+		if _, err := b.Put(ctx, key, strings.NewReader(c), sdk.PutOptions{Size: -1, Metadata: map[string]string{"v": fmt.Sprint(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestLongSegmentRefused(t *testing.T) {
+	root := t.TempDir()
+	b := newTestBackend(t, root, nil)
+	put(t, b, "long/"+strings.Repeat("s", maxSegment), "fits")
+	_, err := b.Put(t.Context(), "long/"+strings.Repeat("s", maxSegment+1), strings.NewReader("x"), sdk.PutOptions{Size: 1})
+	if err == nil || sdk.IsRetryable(err) || !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("Put of a %d-byte segment: %v, want a permanent error", maxSegment+1, err)
+	}
+	if got := list(t, b, ""); len(got) != 1 {
+		t.Errorf("List = %q", got)
 	}
 }

@@ -5,7 +5,7 @@ package main
 import "os"
 
 // noFollow is not available here; os.Root still refuses links that leave
-// the root, and checkNoSymlinks refuses the rest.
+// the root, and backend.lstat refuses the rest.
 const noFollow = 0
 
 // lockRoot is a no-op without flock: commits are serialised per key within
