@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,7 +14,32 @@ import (
 	"github.com/skyloop-engine/skyloop/sdk"
 )
 
-// The disk sink's root disappears (replaced by a plain file) for a while:
+// setWritable makes dir unwritable or writable again. Root ignores mode
+// bits, so as root the directory is made immutable (chattr +i) instead.
+func setWritable(t *testing.T, dir string, on bool) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		mode := os.FileMode(0o555)
+		if on {
+			mode = 0o755
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	flag := "+i"
+	if on {
+		flag = "-i"
+	} else {
+		t.Cleanup(func() { exec.Command("chattr", "-i", dir).Run() })
+	}
+	if out, err := exec.Command("chattr", flag, dir).CombinedOutput(); err != nil {
+		t.Fatalf("chattr %s %s (needed to make a directory unwritable as root; needs e2fsprogs and a file system with the immutable attribute): %v %s", flag, dir, err, out)
+	}
+}
+
+// The disk sink's root becomes unwritable for a while:
 // Accept keeps taking items, they wait in the spool, and all of them reach
 // the sink once the root is back.
 func TestItemsWaitOutABackendOutage(t *testing.T) {
@@ -47,13 +73,8 @@ func TestItemsWaitOutABackendOutage(t *testing.T) {
 	}
 	waitPending(func(n int) bool { return n == 0 }, "before the outage")
 
-	// Outage: the root is moved away and a file takes its place.
-	if err := os.Rename(root, root+".away"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(root, []byte("not a directory"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// Outage: the root becomes unwritable.
+	setWritable(t, root, false)
 	for i := 3; i < 13; i++ {
 		want[i] = accept(i)
 	}
@@ -63,12 +84,7 @@ func TestItemsWaitOutABackendOutage(t *testing.T) {
 	}
 
 	// Recovery.
-	if err := os.Remove(root); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(root+".away", root); err != nil {
-		t.Fatal(err)
-	}
+	setWritable(t, root, true)
 	waitPending(func(n int) bool { return n == 0 }, "after recovery")
 	if err := sp.Close(ctx); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ packages=(
 	libgl1-mesa-dri libgl1-mesa-dev  # Mesa llvmpipe: OpenGL 4.5 core in software
 	libx11-dev libxrandr-dev libxinerama-dev libxcursor-dev libxi-dev libxxf86vm-dev
 	pkg-config gcc
+	e2fsprogs                        # chattr: tests make a directory unwritable as root
 )
 
 missing=()
