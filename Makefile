@@ -22,12 +22,12 @@ build: deps
 
 demo: build
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
-	@printf '[capture]\nsource = "window"\n[[sink]]\nname = "local"\nplugin = "disk"\n[sink.settings]\nroot = "%s"\n' "$(CURDIR)/$(DEMO_OUT)/sink" > $(DEMO_OUT)/config.toml
-	@echo "demo: breakout plays itself for 300 frames in a 1280x720 window, recording (under Xvfb when DISPLAY is unset)…"
+	@printf 'spool_dir = "%s"\n[capture]\nsource = "window"\n[[sink]]\nname = "local"\nplugin = "disk"\n[sink.settings]\nroot = "%s"\n' "$(CURDIR)/$(DEMO_OUT)/spool" "$(CURDIR)/$(DEMO_OUT)/sink" > $(DEMO_OUT)/config.toml
+	@echo "demo: breakout plays itself for 300 frames in a 1280x720 window, recording through the spool to the disk plugin (under Xvfb when DISPLAY is unset)…"
 	@$(XVFB) $(BIN)/breakout -autoplay -seed 1 -frames 300 -size 1280x720 -vsync=false -bench -config $(DEMO_OUT)/config.toml 2>&1 | tee $(DEMO_OUT)/breakout.log
 	@$(GO) build -o $(BIN)/ ./tools/dev/segstat
 	@session=$$(ls -d $(DEMO_OUT)/sink/breakout/*/sessions/*/ | head -1); \
-	echo; echo "demo: the recording is in $$session:"; ls -l $$session; \
+	echo; echo "demo: the disk plugin (bin/skyloop-plugin-disk) stored the recording in $$session:"; ls -l $$session; \
 	echo "demo: decoded and checked: $$($(BIN)/segstat $$session)"; \
 	echo "demo: config used: $(DEMO_OUT)/config.toml; log: $(DEMO_OUT)/breakout.log"
 
