@@ -33,6 +33,7 @@ plugin_dir = %q
 spool_dir = %q
 [capture]
 segment_frames = 10
+drop = "block"
 [[sink]]
 name = "local"
 plugin = "disk"

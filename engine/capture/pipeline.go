@@ -78,6 +78,7 @@ type Pipeline struct {
 	queue   chan *Frame
 	work    chan *job
 	ordered chan *job
+	done    chan *segmentState // finished segments on their way to the sink
 
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -118,8 +119,12 @@ func NewPipeline(cfg PipelineConfig, c *counters) (*Pipeline, error) {
 		queue:   make(chan *Frame, cfg.Queue),
 		work:    make(chan *job, cfg.Workers),
 		ordered: make(chan *job, 2*cfg.Workers),
+		// A few finished segments may wait for the sink (a spool fsyncs
+		// each), so a slow Accept does not stall encoding.
+		done: make(chan *segmentState, 4),
 	}
-	p.wg.Add(2 + cfg.Workers)
+	p.wg.Add(3 + cfg.Workers)
+	go p.deliver()
 	go p.sequence()
 	for i := 0; i < cfg.Workers; i++ {
 		go p.encodeWorker()
@@ -262,6 +267,7 @@ type segmentState struct {
 // the sink.
 func (p *Pipeline) write() {
 	defer p.wg.Done()
+	defer close(p.done)
 	var seg *segmentState
 	var next uint64
 	var lastSeq uint64 // seq of the last frame written to seg
@@ -344,12 +350,24 @@ func (p *Pipeline) startSegment(index uint64, first *Frame) (*segmentState, erro
 	return s, nil
 }
 
-// finish closes the segment and hands it to the sink.
+// finish closes the segment and queues it for the sink.
 func (p *Pipeline) finish(s *segmentState) {
 	if err := s.w.Close(); err != nil {
 		p.cfg.Logger.Error("capture: close segment", "key", s.info.Key, "err", err)
 		return
 	}
+	p.done <- s
+}
+
+// deliver hands finished segments to the sink, in order.
+func (p *Pipeline) deliver() {
+	defer p.wg.Done()
+	for s := range p.done {
+		p.put(s)
+	}
+}
+
+func (p *Pipeline) put(s *segmentState) {
 	if err := p.cfg.Sink.PutSegment(context.Background(), s.info, s.buf.Bytes()); err != nil {
 		p.c.sinkErrors.Add(1)
 		p.cfg.Logger.Error("capture: sink refused segment", "key", s.info.Key, "err", err)
