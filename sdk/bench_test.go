@@ -31,35 +31,48 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkTransportPut measures host→plugin throughput over the gRPC
-// stream (1 MiB chunks) into a real plugin process, and the CPU both sides
-// spend per MB. The plugin is the in-memory test backend, so the numbers
-// include one copy into its map.
+// BenchmarkTransportPut measures host→plugin throughput into a real
+// plugin process, over the gRPC stream (1 MiB chunks; grpc/…) and over the
+// shared-memory region (shm/…: Put's default, which still sends payloads
+// under shmThreshold over the stream), and the CPU both sides spend per
+// MB. The plugin is the in-memory test backend in its benchmark mode
+// (ETags without hashing, buffers reused), so the numbers include one copy
+// into its map.
 func BenchmarkTransportPut(b *testing.B) {
-	for _, size := range []int{1 << 10, 1 << 20, 8 << 20} {
-		b.Run(fmt.Sprintf("grpc/%dKiB", size>>10), func(b *testing.B) {
-			c, err := Launch(context.Background(), LaunchOptions{Path: testPlugin, Stderr: os.Stderr})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			payload := bytes.Repeat([]byte{0xa5}, size)
-			ctx := context.Background()
-			if _, err := c.Put(ctx, "bench/warm", bytes.NewReader(payload), PutOptions{Size: int64(size)}); err != nil {
-				b.Fatal(err)
-			}
-			hostStart, pluginStart := selfCPU(), cpuTime(c.Pid())
-			b.SetBytes(int64(size))
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := c.Put(ctx, "bench/obj", bytes.NewReader(payload), PutOptions{Size: int64(size)}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			mb := float64(size) * float64(b.N) / 1e6
-			b.ReportMetric(float64(selfCPU()-hostStart)/1e6/mb, "host-cpu-ms/MB")
-			b.ReportMetric(float64(cpuTime(c.Pid())-pluginStart)/1e6/mb, "plugin-cpu-ms/MB")
-		})
+	for _, mode := range []string{"grpc", "shm"} {
+		for _, size := range []int{1 << 10, 1 << 20, 8 << 20} {
+			benchmarkTransportPut(b, mode, size)
+		}
 	}
+}
+
+func benchmarkTransportPut(b *testing.B, mode string, size int) {
+	b.Run(fmt.Sprintf("%s/%dKiB", mode, size>>10), func(b *testing.B) {
+		b.Setenv("SKYLOOP_TESTPLUGIN_BENCH", "1")
+		c, err := Launch(context.Background(), LaunchOptions{Path: testPlugin, Stderr: os.Stderr, noShm: mode == "grpc"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		payload := bytes.Repeat([]byte{0xa5}, size)
+		ctx := context.Background()
+		if _, err := c.Put(ctx, "bench/warm", bytes.NewReader(payload), PutOptions{Size: int64(size)}); err != nil {
+			b.Fatal(err)
+		}
+		if mode == "shm" && size >= shmThreshold && c.sharedPuts.Load() == 0 {
+			b.Fatal("the shared region was not used")
+		}
+		hostStart, pluginStart := selfCPU(), cpuTime(c.Pid())
+		b.SetBytes(int64(size))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := c.Put(ctx, "bench/obj", bytes.NewReader(payload), PutOptions{Size: int64(size)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		mb := float64(size) * float64(b.N) / 1e6
+		b.ReportMetric(float64(selfCPU()-hostStart)/1e6/mb, "host-cpu-ms/MB")
+		b.ReportMetric(float64(cpuTime(c.Pid())-pluginStart)/1e6/mb, "plugin-cpu-ms/MB")
+	})
 }

@@ -23,18 +23,23 @@ import (
 )
 
 // Client is the host's handle on a storage plugin process: a Backend whose
-// calls cross the process boundary over gRPC (payloads in ChunkSize
-// chunks). Keys are validated before they are sent. It is safe for
-// concurrent use. Close stops the plugin process.
+// calls cross the process boundary over gRPC. Keys are validated before
+// they are sent. It is safe for concurrent use. Close stops the plugin
+// process.
 //
-// A shared-memory data plane (a memfd passed as fd 3 through the plugin
-// command's ExtraFiles) would plug in under Put and Get here and in
-// grpcServer: the stream would then carry offsets into the shared region
-// instead of chunk bytes, with the control messages unchanged.
+// On Linux, Put payloads travel through a shared-memory region (a memfd
+// passed to the plugin as file descriptor 3) with gRPC carrying only their
+// offsets (PutShared). Small payloads, payloads that do not fit in the
+// region's free space, and plugins without the region use the gRPC stream
+// in ChunkSize chunks. Get always uses the stream.
 type Client struct {
 	rpc storagev1.StorageClient
 	pc  *plugin.Client // nil when not started by Launch
 	pid int
+
+	shm        *shmRegion   // nil: stream only
+	shmOff     atomic.Bool  // the plugin answered PutShared with Unimplemented
+	sharedPuts atomic.Int64 // Puts completed through the region (for tests)
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -68,11 +73,23 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 	return infoFromWire(r), nil
 }
 
-// Put implements Backend: a header message, then r's bytes in chunks.
+// Put implements Backend: through the shared region when there is one and
+// the payload is not known to be small, else over the stream.
 func (c *Client) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (ObjectInfo, error) {
 	if err := c.check("put", key); err != nil {
 		return ObjectInfo{}, err
 	}
+	if c.shm != nil && !c.shmOff.Load() && (opts.Size < 0 || opts.Size >= shmThreshold) {
+		return c.putShared(ctx, key, r, opts)
+	}
+	return c.putStream(ctx, key, r, opts)
+}
+
+// chunkPool holds ChunkSize buffers for putStream.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
+
+// putStream sends a header message, then r's bytes in chunks.
+func (c *Client) putStream(ctx context.Context, key string, r io.Reader, opts PutOptions) (ObjectInfo, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.rpc.Put(ctx)
@@ -81,7 +98,15 @@ func (c *Client) Put(ctx context.Context, key string, r io.Reader, opts PutOptio
 	}
 	hdr := &storagev1.PutHeader{Key: key, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch, Size: opts.Size, Metadata: opts.Metadata}
 	sendErr := stream.Send(&storagev1.PutRequest{Msg: &storagev1.PutRequest_Header{Header: hdr}})
-	buf := make([]byte, ChunkSize)
+	var buf []byte
+	if opts.Size >= 0 && opts.Size < ChunkSize {
+		// A small payload: one read fills the buffer, the next sees EOF.
+		buf = make([]byte, opts.Size+1)
+	} else {
+		bp := chunkPool.Get().(*[]byte)
+		defer chunkPool.Put(bp)
+		buf = *bp
+	}
 	for sendErr == nil {
 		n, rerr := io.ReadFull(r, buf)
 		if n > 0 {
@@ -97,6 +122,12 @@ func (c *Client) Put(ctx context.Context, key string, r io.Reader, opts PutOptio
 			// partial object is left behind.
 			cancel()
 			return ObjectInfo{}, &Error{Op: "put", Key: key, Err: fmt.Errorf("reading payload: %w", rerr)}
+		}
+		if len(buf) < ChunkSize {
+			// The payload is longer than announced: full-size chunks.
+			bp := chunkPool.Get().(*[]byte)
+			defer chunkPool.Put(bp)
+			buf = *bp
 		}
 	}
 	// io.EOF from Send means the plugin ended the stream early (an error
@@ -216,6 +247,9 @@ func (c *Client) Close() error {
 		if c.pc != nil {
 			c.pc.Kill()
 		}
+		if c.shm != nil {
+			c.shm.close()
+		}
 	})
 	return nil
 }
@@ -238,6 +272,11 @@ type LaunchOptions struct {
 	Args []string
 	// StartTimeout bounds the handshake; 0 means 30 seconds.
 	StartTimeout time.Duration
+
+	// noShm makes Puts use the gRPC stream only (tests, benchmarks).
+	noShm bool
+	// shmSize is the shared region's size; 0 means shmDefaultSize.
+	shmSize int
 }
 
 // Launch starts the plugin at opts.Path, checks its SHA-256 pin, performs
@@ -293,7 +332,31 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 		timeout = 30 * time.Second
 	}
 	cmd := exec.Command(path, opts.Args...)
-	cmd.Env = os.Environ()
+	cmd.Env = withoutEnv(os.Environ(), envShmSize)
+	var shm *shmRegion
+	if !opts.noShm {
+		size := opts.shmSize
+		if size <= 0 {
+			size = shmDefaultSize
+		}
+		size = min(size/shmSlotSize, 64) * shmSlotSize
+		if size > 0 {
+			// Without the region (not Linux, no memfd) Puts use the stream.
+			if f, region, err := createShm(size); err == nil {
+				defer f.Close() // the plugin has its own copy once started
+				cmd.ExtraFiles = []*os.File{f}
+				cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", envShmSize, size))
+				shm = region
+			} else {
+				logger.Debug("no shared-memory region; payloads use the gRPC stream", "error", err)
+			}
+		}
+	}
+	defer func() {
+		if shm != nil {
+			shm.close() // unless the Client took it
+		}
+	}()
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: pluginSets(nil),
@@ -340,6 +403,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 	}
 	c := raw.(*Client)
 	c.pc = pc
+	c.shm, shm = shm, nil
 	if cmd.Process != nil {
 		c.pid = cmd.Process.Pid
 	}
@@ -352,6 +416,17 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 		return nil, fmt.Errorf("plugin %s: configure: %w", path, fromStatus(ctx, "configure", "", err))
 	}
 	return c, nil
+}
+
+// withoutEnv drops the variable name from env.
+func withoutEnv(env []string, name string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func handshakeError(path string, err error, stderrTail string) error {

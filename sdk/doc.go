@@ -14,7 +14,10 @@
 // checks the binary (and its optional SHA-256 pin), performs the
 // handshake, sends the settings (Configure) and returns a Client — itself
 // a Backend, so the engine cannot tell a plugin from an in-process
-// backend. Payloads cross in 1 MiB chunks (ChunkSize); errors travel as
-// gRPC status codes with a detail that rebuilds the sentinel errors on the
-// host, so errors.Is and IsRetryable work across the boundary.
+// backend. On Linux, Put payloads cross through a shared-memory region (a
+// memfd the plugin receives as file descriptor 3) with gRPC carrying only
+// offsets (PutShared); otherwise, and for Get, they cross in 1 MiB chunks
+// (ChunkSize) of a gRPC stream. Errors travel as gRPC status codes with a
+// detail that rebuilds the sentinel errors on the host, so errors.Is and
+// IsRetryable work across the boundary.
 package sdk

@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	storagev1 "github.com/skyloop-engine/skyloop/sdk/proto/v1"
 )
@@ -254,4 +258,96 @@ func objectFromWire(w *storagev1.ObjectInfo) ObjectInfo {
 		o.Modified = time.Unix(0, w.GetModifiedUnixNano())
 	}
 	return o
+}
+
+// servedRegion is the shared-memory region the host passed to this plugin
+// process (mapped read-only by Serve), or nil.
+var servedRegion []byte
+
+// errNoSharedRegion is PutShared's answer when the plugin has no region;
+// the host then falls back to Put.
+var errNoSharedRegion = status.Error(codes.Unimplemented, "no shared-memory region in this plugin process")
+
+// PutShared is Put with the payload in the shared region: the messages
+// name its extents as the host fills them, and one may cancel the Put.
+// The handler returns only once Backend.Put has returned, so the host may
+// reuse the extents when the answer arrives.
+func (s *grpcServer) PutShared(stream storagev1.Storage_PutSharedServer) error {
+	mem := servedRegion
+	if mem == nil {
+		return errNoSharedRegion
+	}
+	b, err := s.get("put")
+	if err != nil {
+		return err
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return toStatus(PermanentError("put", "", errors.New("protocol error: the first message of a PutShared stream must carry the header")))
+	}
+	if err := ValidateKey(h.Key); err != nil {
+		return toStatus(err)
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	more := make(chan []extent, 16)
+	var protoErr atomic.Pointer[error]
+	// The receiver hands the extents to the reader until the last ones; a
+	// cancel message, a bad extent or the end of the stream before the
+	// last extents cancel the Put. It ends when the handler returns (which
+	// ends the stream).
+	go func() {
+		m := first
+		ended := false
+		for {
+			if m.GetCancel() {
+				cancel()
+				return
+			}
+			if !ended {
+				ext := make([]extent, 0, len(m.GetExtents()))
+				for _, x := range m.GetExtents() {
+					ext = append(ext, extent{off: x.GetOffset(), n: x.GetLength()})
+				}
+				if err := checkExtents(ext, int64(len(mem))); err != nil {
+					protoErr.Store(&err)
+					cancel()
+					return
+				}
+				if len(ext) > 0 {
+					select {
+					case more <- ext:
+					case <-ctx.Done():
+						return
+					}
+				}
+				if m.GetLast() {
+					close(more)
+					ended = true
+				}
+			}
+			var err error
+			if m, err = stream.Recv(); err != nil {
+				if !ended || err != io.EOF {
+					cancel()
+				}
+				return
+			}
+		}
+	}()
+	r := &extentReader{mem: mem, more: more, done: ctx.Done(), ctxErr: ctx.Err}
+	opts := PutOptions{IfMatch: h.IfMatch, IfNoneMatch: h.IfNoneMatch, Size: h.Size, Metadata: h.Metadata}
+	info, err := b.Put(ctx, h.Key, r, opts)
+	r.closed.Store(true)
+	if perr := protoErr.Load(); perr != nil {
+		return toStatus(PermanentError("put", h.Key, *perr))
+	}
+	if err != nil {
+		return toStatus(err)
+	}
+	return stream.Send(objectToWire(info))
 }

@@ -42,6 +42,7 @@ func Serve(p Plugin) {
 	if os.Getenv(Handshake.MagicCookieKey) == Handshake.MagicCookieValue {
 		os.Stdout = stdio.Reserve()
 		go watchParent()
+		servedRegion = openShm()
 	}
 	logger := hclog.New(&hclog.LoggerOptions{
 		Name:       p.Info.Name,

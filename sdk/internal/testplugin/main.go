@@ -6,6 +6,10 @@
 // Serve must keep away from the protocol). The environment variable
 // SKYLOOP_TESTPLUGIN_STDOUT_BEFORE=1 makes main print to stdout before
 // calling Serve, which the host must report clearly.
+// SKYLOOP_TESTPLUGIN_BENCH=1 makes ETags generation numbers instead of
+// content hashes and lets a Put reuse the buffer of the object it
+// replaces, so that transport benchmarks measure the transport rather than
+// SHA-256 and the allocator.
 package main
 
 import (
@@ -20,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skyloop-engine/skyloop/sdk"
@@ -43,7 +48,7 @@ func main() {
 			if v := settings["fail_configure"]; v != "" {
 				return nil, fmt.Errorf("fail_configure=%s: %w", v, sdk.ErrInvalidSettings)
 			}
-			m := &memory{objects: map[string]object{}, print: settings["print_stdout"] != ""}
+			m := &memory{objects: map[string]object{}, print: settings["print_stdout"] != "", bench: os.Getenv("SKYLOOP_TESTPLUGIN_BENCH") != ""}
 			if m.print {
 				fmt.Println("hello from New")
 			}
@@ -61,6 +66,8 @@ type memory struct {
 	mu      sync.Mutex
 	objects map[string]object
 	print   bool
+	bench   bool
+	gen     atomic.Int64
 }
 
 func (m *memory) Info(ctx context.Context) (sdk.Info, error) {
@@ -75,15 +82,34 @@ func (m *memory) Put(ctx context.Context, key string, r io.Reader, opts sdk.PutO
 	if err := m.check(key, opts); err != nil {
 		return sdk.ObjectInfo{}, err
 	}
-	data, err := io.ReadAll(r)
-	if err != nil {
+	// One copy of the payload, sized up front when the host knows it.
+	var buf bytes.Buffer
+	if m.bench {
+		// Benchmarks measure the transport, not the allocator: reuse the
+		// buffer of the object this one replaces (a concurrent Get of the
+		// key may then see the new bytes early; only benchmarks set bench).
+		m.mu.Lock()
+		buf = *bytes.NewBuffer(m.objects[key].data[:0])
+		m.mu.Unlock()
+	}
+	if opts.Size > 0 && opts.Size < 1<<30 {
+		buf.Grow(int(opts.Size) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
 		return sdk.ObjectInfo{}, sdk.PermanentError("put", key, err)
 	}
+	data := buf.Bytes()
 	if err := ctx.Err(); err != nil {
 		return sdk.ObjectInfo{}, err
 	}
-	sum := sha256.Sum256(data)
-	info := sdk.ObjectInfo{Key: key, Size: int64(len(data)), ETag: hex.EncodeToString(sum[:8]), Modified: time.Now(), Metadata: opts.Metadata}
+	var etag string
+	if m.bench {
+		etag = fmt.Sprintf("g%d", m.gen.Add(1))
+	} else {
+		sum := sha256.Sum256(data)
+		etag = hex.EncodeToString(sum[:8])
+	}
+	info := sdk.ObjectInfo{Key: key, Size: int64(len(data)), ETag: etag, Modified: time.Now(), Metadata: opts.Metadata}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.checkLocked(key, opts); err != nil {

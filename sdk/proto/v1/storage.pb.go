@@ -7,7 +7,8 @@
 // Protocol major version 1 between the skyloop host and a storage plugin.
 // Payloads travel in chunks of at most 1 MiB (sdk.ChunkSize), far below
 // gRPC's 4 MB default message limit; both sides still raise the receive
-// limit to 16 MiB. Errors are gRPC statuses carrying an ErrorDetail.
+// limit to 16 MiB. PutShared carries only offsets into a shared-memory
+// region instead. Errors are gRPC statuses carrying an ErrorDetail.
 
 package storagev1
 
@@ -506,6 +507,131 @@ func (*PutRequest_Header) isPutRequest_Msg() {}
 
 func (*PutRequest_Chunk) isPutRequest_Msg() {}
 
+// SharedExtent is a byte range of the shared-memory region.
+type SharedExtent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offset        int64                  `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length        int64                  `protobuf:"varint,2,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SharedExtent) Reset() {
+	*x = SharedExtent{}
+	mi := &file_storage_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SharedExtent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SharedExtent) ProtoMessage() {}
+
+func (x *SharedExtent) ProtoReflect() protoreflect.Message {
+	mi := &file_storage_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SharedExtent.ProtoReflect.Descriptor instead.
+func (*SharedExtent) Descriptor() ([]byte, []int) {
+	return file_storage_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SharedExtent) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *SharedExtent) GetLength() int64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+type PutSharedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set in the first message only.
+	Header *PutHeader `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// The next ranges of the region holding the payload, in order.
+	Extents []*SharedExtent `protobuf:"bytes,2,rep,name=extents,proto3" json:"extents,omitempty"`
+	// The host gave up: the Put must fail.
+	Cancel bool `protobuf:"varint,3,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	// These are the payload's final extents.
+	Last          bool `protobuf:"varint,4,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutSharedRequest) Reset() {
+	*x = PutSharedRequest{}
+	mi := &file_storage_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutSharedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutSharedRequest) ProtoMessage() {}
+
+func (x *PutSharedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storage_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutSharedRequest.ProtoReflect.Descriptor instead.
+func (*PutSharedRequest) Descriptor() ([]byte, []int) {
+	return file_storage_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PutSharedRequest) GetHeader() *PutHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *PutSharedRequest) GetExtents() []*SharedExtent {
+	if x != nil {
+		return x.Extents
+	}
+	return nil
+}
+
+func (x *PutSharedRequest) GetCancel() bool {
+	if x != nil {
+		return x.Cancel
+	}
+	return false
+}
+
+func (x *PutSharedRequest) GetLast() bool {
+	if x != nil {
+		return x.Last
+	}
+	return false
+}
+
 type GetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -517,7 +643,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_storage_proto_msgTypes[8]
+	mi := &file_storage_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +655,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[8]
+	mi := &file_storage_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +668,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{8}
+	return file_storage_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetRequest) GetKey() string {
@@ -579,7 +705,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_storage_proto_msgTypes[9]
+	mi := &file_storage_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +717,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[9]
+	mi := &file_storage_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +730,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{9}
+	return file_storage_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetResponse) GetMsg() isGetResponse_Msg {
@@ -657,7 +783,7 @@ type StatRequest struct {
 
 func (x *StatRequest) Reset() {
 	*x = StatRequest{}
-	mi := &file_storage_proto_msgTypes[10]
+	mi := &file_storage_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +795,7 @@ func (x *StatRequest) String() string {
 func (*StatRequest) ProtoMessage() {}
 
 func (x *StatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[10]
+	mi := &file_storage_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +808,7 @@ func (x *StatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatRequest.ProtoReflect.Descriptor instead.
 func (*StatRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{10}
+	return file_storage_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StatRequest) GetKey() string {
@@ -701,7 +827,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_storage_proto_msgTypes[11]
+	mi := &file_storage_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +839,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[11]
+	mi := &file_storage_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +852,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{11}
+	return file_storage_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListRequest) GetPrefix() string {
@@ -745,7 +871,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_storage_proto_msgTypes[12]
+	mi := &file_storage_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +883,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[12]
+	mi := &file_storage_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +896,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{12}
+	return file_storage_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteRequest) GetKey() string {
@@ -788,7 +914,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_storage_proto_msgTypes[13]
+	mi := &file_storage_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +926,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[13]
+	mi := &file_storage_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +939,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{13}
+	return file_storage_proto_rawDescGZIP(), []int{15}
 }
 
 // ErrorDetail rides in a gRPC status's details so the host can rebuild
@@ -834,7 +960,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_storage_proto_msgTypes[14]
+	mi := &file_storage_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +972,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[14]
+	mi := &file_storage_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +985,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{14}
+	return file_storage_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ErrorDetail) GetKind() string {
@@ -941,7 +1067,15 @@ const file_storage_proto_rawDesc = "" +
 	"PutRequest\x127\n" +
 	"\x06header\x18\x01 \x01(\v2\x1d.skyloop.storage.v1.PutHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
-	"\x03msg\"N\n" +
+	"\x03msg\">\n" +
+	"\fSharedExtent\x12\x16\n" +
+	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x16\n" +
+	"\x06length\x18\x02 \x01(\x03R\x06length\"\xb1\x01\n" +
+	"\x10PutSharedRequest\x125\n" +
+	"\x06header\x18\x01 \x01(\v2\x1d.skyloop.storage.v1.PutHeaderR\x06header\x12:\n" +
+	"\aextents\x18\x02 \x03(\v2 .skyloop.storage.v1.SharedExtentR\aextents\x12\x16\n" +
+	"\x06cancel\x18\x03 \x01(\bR\x06cancel\x12\x12\n" +
+	"\x04last\x18\x04 \x01(\bR\x04last\"N\n" +
 	"\n" +
 	"GetRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
@@ -963,7 +1097,7 @@ const file_storage_proto_rawDesc = "" +
 	"\tretryable\x18\x02 \x01(\bR\tretryable\x12\x0e\n" +
 	"\x02op\x18\x03 \x01(\tR\x02op\x12\x10\n" +
 	"\x03key\x18\x04 \x01(\tR\x03key\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessage2\xa6\x04\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage2\xfd\x04\n" +
 	"\aStorage\x12X\n" +
 	"\tConfigure\x12$.skyloop.storage.v1.ConfigureRequest\x1a%.skyloop.storage.v1.ConfigureResponse\x12I\n" +
 	"\x04Info\x12\x1f.skyloop.storage.v1.InfoRequest\x1a .skyloop.storage.v1.InfoResponse\x12G\n" +
@@ -971,7 +1105,8 @@ const file_storage_proto_rawDesc = "" +
 	"\x03Get\x12\x1e.skyloop.storage.v1.GetRequest\x1a\x1f.skyloop.storage.v1.GetResponse0\x01\x12G\n" +
 	"\x04Stat\x12\x1f.skyloop.storage.v1.StatRequest\x1a\x1e.skyloop.storage.v1.ObjectInfo\x12I\n" +
 	"\x04List\x12\x1f.skyloop.storage.v1.ListRequest\x1a\x1e.skyloop.storage.v1.ObjectInfo0\x01\x12O\n" +
-	"\x06Delete\x12!.skyloop.storage.v1.DeleteRequest\x1a\".skyloop.storage.v1.DeleteResponseB:Z8github.com/skyloop-engine/skyloop/sdk/proto/v1;storagev1b\x06proto3"
+	"\x06Delete\x12!.skyloop.storage.v1.DeleteRequest\x1a\".skyloop.storage.v1.DeleteResponse\x12U\n" +
+	"\tPutShared\x12$.skyloop.storage.v1.PutSharedRequest\x1a\x1e.skyloop.storage.v1.ObjectInfo(\x010\x01B:Z8github.com/skyloop-engine/skyloop/sdk/proto/v1;storagev1b\x06proto3"
 
 var (
 	file_storage_proto_rawDescOnce sync.Once
@@ -985,7 +1120,7 @@ func file_storage_proto_rawDescGZIP() []byte {
 	return file_storage_proto_rawDescData
 }
 
-var file_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_storage_proto_goTypes = []any{
 	(*ConfigureRequest)(nil),  // 0: skyloop.storage.v1.ConfigureRequest
 	(*ConfigureResponse)(nil), // 1: skyloop.storage.v1.ConfigureResponse
@@ -995,43 +1130,49 @@ var file_storage_proto_goTypes = []any{
 	(*ObjectInfo)(nil),        // 5: skyloop.storage.v1.ObjectInfo
 	(*PutHeader)(nil),         // 6: skyloop.storage.v1.PutHeader
 	(*PutRequest)(nil),        // 7: skyloop.storage.v1.PutRequest
-	(*GetRequest)(nil),        // 8: skyloop.storage.v1.GetRequest
-	(*GetResponse)(nil),       // 9: skyloop.storage.v1.GetResponse
-	(*StatRequest)(nil),       // 10: skyloop.storage.v1.StatRequest
-	(*ListRequest)(nil),       // 11: skyloop.storage.v1.ListRequest
-	(*DeleteRequest)(nil),     // 12: skyloop.storage.v1.DeleteRequest
-	(*DeleteResponse)(nil),    // 13: skyloop.storage.v1.DeleteResponse
-	(*ErrorDetail)(nil),       // 14: skyloop.storage.v1.ErrorDetail
-	nil,                       // 15: skyloop.storage.v1.ConfigureRequest.SettingsEntry
-	nil,                       // 16: skyloop.storage.v1.ObjectInfo.MetadataEntry
-	nil,                       // 17: skyloop.storage.v1.PutHeader.MetadataEntry
+	(*SharedExtent)(nil),      // 8: skyloop.storage.v1.SharedExtent
+	(*PutSharedRequest)(nil),  // 9: skyloop.storage.v1.PutSharedRequest
+	(*GetRequest)(nil),        // 10: skyloop.storage.v1.GetRequest
+	(*GetResponse)(nil),       // 11: skyloop.storage.v1.GetResponse
+	(*StatRequest)(nil),       // 12: skyloop.storage.v1.StatRequest
+	(*ListRequest)(nil),       // 13: skyloop.storage.v1.ListRequest
+	(*DeleteRequest)(nil),     // 14: skyloop.storage.v1.DeleteRequest
+	(*DeleteResponse)(nil),    // 15: skyloop.storage.v1.DeleteResponse
+	(*ErrorDetail)(nil),       // 16: skyloop.storage.v1.ErrorDetail
+	nil,                       // 17: skyloop.storage.v1.ConfigureRequest.SettingsEntry
+	nil,                       // 18: skyloop.storage.v1.ObjectInfo.MetadataEntry
+	nil,                       // 19: skyloop.storage.v1.PutHeader.MetadataEntry
 }
 var file_storage_proto_depIdxs = []int32{
-	15, // 0: skyloop.storage.v1.ConfigureRequest.settings:type_name -> skyloop.storage.v1.ConfigureRequest.SettingsEntry
+	17, // 0: skyloop.storage.v1.ConfigureRequest.settings:type_name -> skyloop.storage.v1.ConfigureRequest.SettingsEntry
 	3,  // 1: skyloop.storage.v1.InfoResponse.capabilities:type_name -> skyloop.storage.v1.Capabilities
-	16, // 2: skyloop.storage.v1.ObjectInfo.metadata:type_name -> skyloop.storage.v1.ObjectInfo.MetadataEntry
-	17, // 3: skyloop.storage.v1.PutHeader.metadata:type_name -> skyloop.storage.v1.PutHeader.MetadataEntry
+	18, // 2: skyloop.storage.v1.ObjectInfo.metadata:type_name -> skyloop.storage.v1.ObjectInfo.MetadataEntry
+	19, // 3: skyloop.storage.v1.PutHeader.metadata:type_name -> skyloop.storage.v1.PutHeader.MetadataEntry
 	6,  // 4: skyloop.storage.v1.PutRequest.header:type_name -> skyloop.storage.v1.PutHeader
-	5,  // 5: skyloop.storage.v1.GetResponse.info:type_name -> skyloop.storage.v1.ObjectInfo
-	0,  // 6: skyloop.storage.v1.Storage.Configure:input_type -> skyloop.storage.v1.ConfigureRequest
-	2,  // 7: skyloop.storage.v1.Storage.Info:input_type -> skyloop.storage.v1.InfoRequest
-	7,  // 8: skyloop.storage.v1.Storage.Put:input_type -> skyloop.storage.v1.PutRequest
-	8,  // 9: skyloop.storage.v1.Storage.Get:input_type -> skyloop.storage.v1.GetRequest
-	10, // 10: skyloop.storage.v1.Storage.Stat:input_type -> skyloop.storage.v1.StatRequest
-	11, // 11: skyloop.storage.v1.Storage.List:input_type -> skyloop.storage.v1.ListRequest
-	12, // 12: skyloop.storage.v1.Storage.Delete:input_type -> skyloop.storage.v1.DeleteRequest
-	1,  // 13: skyloop.storage.v1.Storage.Configure:output_type -> skyloop.storage.v1.ConfigureResponse
-	4,  // 14: skyloop.storage.v1.Storage.Info:output_type -> skyloop.storage.v1.InfoResponse
-	5,  // 15: skyloop.storage.v1.Storage.Put:output_type -> skyloop.storage.v1.ObjectInfo
-	9,  // 16: skyloop.storage.v1.Storage.Get:output_type -> skyloop.storage.v1.GetResponse
-	5,  // 17: skyloop.storage.v1.Storage.Stat:output_type -> skyloop.storage.v1.ObjectInfo
-	5,  // 18: skyloop.storage.v1.Storage.List:output_type -> skyloop.storage.v1.ObjectInfo
-	13, // 19: skyloop.storage.v1.Storage.Delete:output_type -> skyloop.storage.v1.DeleteResponse
-	13, // [13:20] is the sub-list for method output_type
-	6,  // [6:13] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	6,  // 5: skyloop.storage.v1.PutSharedRequest.header:type_name -> skyloop.storage.v1.PutHeader
+	8,  // 6: skyloop.storage.v1.PutSharedRequest.extents:type_name -> skyloop.storage.v1.SharedExtent
+	5,  // 7: skyloop.storage.v1.GetResponse.info:type_name -> skyloop.storage.v1.ObjectInfo
+	0,  // 8: skyloop.storage.v1.Storage.Configure:input_type -> skyloop.storage.v1.ConfigureRequest
+	2,  // 9: skyloop.storage.v1.Storage.Info:input_type -> skyloop.storage.v1.InfoRequest
+	7,  // 10: skyloop.storage.v1.Storage.Put:input_type -> skyloop.storage.v1.PutRequest
+	10, // 11: skyloop.storage.v1.Storage.Get:input_type -> skyloop.storage.v1.GetRequest
+	12, // 12: skyloop.storage.v1.Storage.Stat:input_type -> skyloop.storage.v1.StatRequest
+	13, // 13: skyloop.storage.v1.Storage.List:input_type -> skyloop.storage.v1.ListRequest
+	14, // 14: skyloop.storage.v1.Storage.Delete:input_type -> skyloop.storage.v1.DeleteRequest
+	9,  // 15: skyloop.storage.v1.Storage.PutShared:input_type -> skyloop.storage.v1.PutSharedRequest
+	1,  // 16: skyloop.storage.v1.Storage.Configure:output_type -> skyloop.storage.v1.ConfigureResponse
+	4,  // 17: skyloop.storage.v1.Storage.Info:output_type -> skyloop.storage.v1.InfoResponse
+	5,  // 18: skyloop.storage.v1.Storage.Put:output_type -> skyloop.storage.v1.ObjectInfo
+	11, // 19: skyloop.storage.v1.Storage.Get:output_type -> skyloop.storage.v1.GetResponse
+	5,  // 20: skyloop.storage.v1.Storage.Stat:output_type -> skyloop.storage.v1.ObjectInfo
+	5,  // 21: skyloop.storage.v1.Storage.List:output_type -> skyloop.storage.v1.ObjectInfo
+	15, // 22: skyloop.storage.v1.Storage.Delete:output_type -> skyloop.storage.v1.DeleteResponse
+	5,  // 23: skyloop.storage.v1.Storage.PutShared:output_type -> skyloop.storage.v1.ObjectInfo
+	16, // [16:24] is the sub-list for method output_type
+	8,  // [8:16] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_storage_proto_init() }
@@ -1043,7 +1184,7 @@ func file_storage_proto_init() {
 		(*PutRequest_Header)(nil),
 		(*PutRequest_Chunk)(nil),
 	}
-	file_storage_proto_msgTypes[9].OneofWrappers = []any{
+	file_storage_proto_msgTypes[11].OneofWrappers = []any{
 		(*GetResponse_Info)(nil),
 		(*GetResponse_Chunk)(nil),
 	}
@@ -1053,7 +1194,7 @@ func file_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_storage_proto_rawDesc), len(file_storage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -7,7 +7,8 @@
 // Protocol major version 1 between the skyloop host and a storage plugin.
 // Payloads travel in chunks of at most 1 MiB (sdk.ChunkSize), far below
 // gRPC's 4 MB default message limit; both sides still raise the receive
-// limit to 16 MiB. Errors are gRPC statuses carrying an ErrorDetail.
+// limit to 16 MiB. PutShared carries only offsets into a shared-memory
+// region instead. Errors are gRPC statuses carrying an ErrorDetail.
 
 package storagev1
 
@@ -31,6 +32,7 @@ const (
 	Storage_Stat_FullMethodName      = "/skyloop.storage.v1.Storage/Stat"
 	Storage_List_FullMethodName      = "/skyloop.storage.v1.Storage/List"
 	Storage_Delete_FullMethodName    = "/skyloop.storage.v1.Storage/Delete"
+	Storage_PutShared_FullMethodName = "/skyloop.storage.v1.Storage/PutShared"
 )
 
 // StorageClient is the client API for Storage service.
@@ -49,6 +51,17 @@ type StorageClient interface {
 	Stat(ctx context.Context, in *StatRequest, opts ...grpc.CallOption) (*ObjectInfo, error)
 	List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ObjectInfo], error)
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
+	// PutShared: Put with the payload in the shared-memory region that the
+	// host passed to the plugin at launch (file descriptor 3, its size in
+	// SKYLOOP_SHM_SIZE). The first message carries the header; each message
+	// carries the next extents of the payload as the host fills them, the
+	// final one with last set. A message with cancel set cancels the Put
+	// (the host does not cancel the RPC itself, so that it learns when the
+	// plugin has stopped reading the region). The plugin answers with one
+	// ObjectInfo once its backend's Put returned; the host reuses the
+	// extents only then. A plugin without the region answers Unimplemented,
+	// and the host falls back to Put.
+	PutShared(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PutSharedRequest, ObjectInfo], error)
 }
 
 type storageClient struct {
@@ -150,6 +163,19 @@ func (c *storageClient) Delete(ctx context.Context, in *DeleteRequest, opts ...g
 	return out, nil
 }
 
+func (c *storageClient) PutShared(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PutSharedRequest, ObjectInfo], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Storage_ServiceDesc.Streams[3], Storage_PutShared_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PutSharedRequest, ObjectInfo]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Storage_PutSharedClient = grpc.BidiStreamingClient[PutSharedRequest, ObjectInfo]
+
 // StorageServer is the server API for Storage service.
 // All implementations must embed UnimplementedStorageServer
 // for forward compatibility.
@@ -166,6 +192,17 @@ type StorageServer interface {
 	Stat(context.Context, *StatRequest) (*ObjectInfo, error)
 	List(*ListRequest, grpc.ServerStreamingServer[ObjectInfo]) error
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
+	// PutShared: Put with the payload in the shared-memory region that the
+	// host passed to the plugin at launch (file descriptor 3, its size in
+	// SKYLOOP_SHM_SIZE). The first message carries the header; each message
+	// carries the next extents of the payload as the host fills them, the
+	// final one with last set. A message with cancel set cancels the Put
+	// (the host does not cancel the RPC itself, so that it learns when the
+	// plugin has stopped reading the region). The plugin answers with one
+	// ObjectInfo once its backend's Put returned; the host reuses the
+	// extents only then. A plugin without the region answers Unimplemented,
+	// and the host falls back to Put.
+	PutShared(grpc.BidiStreamingServer[PutSharedRequest, ObjectInfo]) error
 	mustEmbedUnimplementedStorageServer()
 }
 
@@ -196,6 +233,9 @@ func (UnimplementedStorageServer) List(*ListRequest, grpc.ServerStreamingServer[
 }
 func (UnimplementedStorageServer) Delete(context.Context, *DeleteRequest) (*DeleteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Delete not implemented")
+}
+func (UnimplementedStorageServer) PutShared(grpc.BidiStreamingServer[PutSharedRequest, ObjectInfo]) error {
+	return status.Error(codes.Unimplemented, "method PutShared not implemented")
 }
 func (UnimplementedStorageServer) mustEmbedUnimplementedStorageServer() {}
 func (UnimplementedStorageServer) testEmbeddedByValue()                 {}
@@ -319,6 +359,13 @@ func _Storage_Delete_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Storage_PutShared_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(StorageServer).PutShared(&grpc.GenericServerStream[PutSharedRequest, ObjectInfo]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Storage_PutSharedServer = grpc.BidiStreamingServer[PutSharedRequest, ObjectInfo]
+
 // Storage_ServiceDesc is the grpc.ServiceDesc for Storage service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -358,6 +405,12 @@ var Storage_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "List",
 			Handler:       _Storage_List_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "PutShared",
+			Handler:       _Storage_PutShared_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "storage.proto",
