@@ -18,25 +18,30 @@ import (
 // bits, so as root the directory is made immutable (chattr +i) instead.
 func setWritable(t *testing.T, dir string, on bool) {
 	t.Helper()
+	if !on {
+		t.Cleanup(func() { changeWritable(dir, true) })
+	}
+	if err := changeWritable(dir, on); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func changeWritable(dir string, on bool) error {
 	if os.Geteuid() != 0 {
 		mode := os.FileMode(0o555)
 		if on {
 			mode = 0o755
 		}
-		if err := os.Chmod(dir, mode); err != nil {
-			t.Fatal(err)
-		}
-		return
+		return os.Chmod(dir, mode)
 	}
 	flag := "+i"
 	if on {
 		flag = "-i"
-	} else {
-		t.Cleanup(func() { exec.Command("chattr", "-i", dir).Run() })
 	}
 	if out, err := exec.Command("chattr", flag, dir).CombinedOutput(); err != nil {
-		t.Fatalf("chattr %s %s (needed to make a directory unwritable as root; needs e2fsprogs and a file system with the immutable attribute): %v %s", flag, dir, err, out)
+		return fmt.Errorf("chattr %s %s (needed to make a directory unwritable as root; needs e2fsprogs and a file system with the immutable attribute): %v %s", flag, dir, err, out)
 	}
+	return nil
 }
 
 // The disk sink's root becomes unwritable for a while:

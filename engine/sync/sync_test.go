@@ -18,8 +18,13 @@ import (
 
 var pluginDir string
 
-// TestMain builds the real disk plugin once.
+// TestMain builds the real disk plugin once. With SKYLOOP_SYNC_HELPER set
+// the binary is instead a host process for TestHostKilledMidRun.
 func TestMain(m *testing.M) {
+	if os.Getenv("SKYLOOP_SYNC_HELPER") != "" {
+		helperHost()
+		return
+	}
 	dir, err := os.MkdirTemp("", "skyloop-sync-test")
 	if err != nil {
 		panic(err)
