@@ -59,8 +59,12 @@ type SinkConfig struct {
 // Options tune restarts.
 type Options struct {
 	MinBackoff, MaxBackoff time.Duration // defaults 100 ms, 10 s
-	Logger                 *slog.Logger
-	Stderr                 io.Writer // plugin stderr; default os.Stderr
+	// HealthInterval is how often an idle plugin is checked (an Info call)
+	// and relaunched if it died, so it is back before the next segment;
+	// default 5 s.
+	HealthInterval time.Duration
+	Logger         *slog.Logger
+	Stderr         io.Writer // plugin stderr; default os.Stderr
 }
 
 // Sink is a running plugin seen as a spool sink.
@@ -76,6 +80,9 @@ type Sink struct {
 	failures int       // consecutive failed launches
 	nextTry  time.Time // no relaunch before this
 	closed   bool
+
+	stopHealth chan struct{}
+	healthDone chan struct{}
 }
 
 // Start finds and launches the plugin and checks its settings. Errors here
@@ -94,6 +101,9 @@ func Start(ctx context.Context, cfg SinkConfig, opts Options) (*Sink, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
+	if opts.HealthInterval <= 0 {
+		opts.HealthInterval = 5 * time.Second
+	}
 	path := cfg.Path
 	if path == "" {
 		var err error
@@ -101,11 +111,33 @@ func Start(ctx context.Context, cfg SinkConfig, opts Options) (*Sink, error) {
 			return nil, fmt.Errorf("sink %q: %w", cfg.Name, err)
 		}
 	}
-	s := &Sink{cfg: cfg, opts: opts, path: path}
+	s := &Sink{cfg: cfg, opts: opts, path: path, stopHealth: make(chan struct{}), healthDone: make(chan struct{})}
 	if err := s.launch(ctx); err != nil {
 		return nil, fmt.Errorf("sink %q: %w", cfg.Name, err)
 	}
+	go s.watch()
 	return s, nil
+}
+
+// watch health-checks the plugin until Close.
+func (s *Sink) watch() {
+	defer close(s.healthDone)
+	t := time.NewTicker(s.opts.HealthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopHealth:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// call relaunches a dead plugin (within its backoff).
+		err := s.call(ctx, "health", func(c *sdk.Client) error { _, err := c.Info(ctx); return err })
+		cancel()
+		if err != nil {
+			s.opts.Logger.Warn("plugin health check failed", "sink", s.cfg.Name, "err", err)
+		}
+	}
 }
 
 func (s *Sink) launch(ctx context.Context) error {
@@ -227,17 +259,20 @@ func (s *Sink) List(ctx context.Context, prefix string, fn func(sdk.ObjectInfo) 
 	return s.call(ctx, "list", func(c *sdk.Client) error { return c.List(ctx, prefix, fn) })
 }
 
-// Close stops the plugin process. It is idempotent.
+// Close stops the health check and the plugin process. It is idempotent.
 func (s *Sink) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
+	close(s.stopHealth)
 	if s.client != nil {
 		s.client.Close()
 		s.client = nil
 	}
+	s.mu.Unlock()
+	<-s.healthDone
 	return nil
 }

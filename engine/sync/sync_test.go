@@ -73,6 +73,29 @@ func TestStartErrorsNameTheSink(t *testing.T) {
 	}
 }
 
+// A plugin that dies while idle is relaunched by the health check, before
+// anything needs it.
+func TestHealthCheckRelaunchesIdlePlugin(t *testing.T) {
+	s, err := Start(context.Background(), SinkConfig{Name: "local", Plugin: "disk", Dirs: []string{pluginDir}, Settings: map[string]string{"root": t.TempDir()}},
+		Options{MinBackoff: 20 * time.Millisecond, HealthInterval: 30 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pid := s.Pid()
+	syscall.Kill(pid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Restarts() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("idle plugin not relaunched")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p := s.Pid(); p == pid || p == 0 {
+		t.Fatalf("pid %d after relaunch (was %d)", p, pid)
+	}
+}
+
 // A plugin SIGKILLed between calls is relaunched; the call that meets the
 // dead process fails as retryable, and later calls succeed.
 func TestCrashedPluginIsRelaunched(t *testing.T) {
