@@ -11,8 +11,8 @@
 // for. Frames (pooled buffers, rows top-down, with a sequence number and a
 // capture time) go into a bounded queue; encoder workers turn them into
 // key or XOR-delta records (engine/segment), which are packed in order into
-// self-contained segments and handed to a SegmentSink — a local directory
-// now, the spool and sync plugins later.
+// self-contained segments and handed to a SegmentSink — in a game, the
+// engine's spool, which delivers them to every sink's plugin.
 //
 // When the queue is full the configured drop policy applies (drop the
 // newest frame, drop the oldest queued frame, or block — tests only); every

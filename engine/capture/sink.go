@@ -3,9 +3,6 @@ package capture
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -41,45 +38,4 @@ func SegmentKey(prefix string, index uint64) string {
 // millisecond, plus a suffix against collisions.
 func NewSessionID(start time.Time) string {
 	return start.UTC().Format("20060102T150405.000Z") + fmt.Sprintf("-%04x", start.UnixNano()&0xffff)
-}
-
-// DirSink writes each segment to Root/KEY atomically (temporary file,
-// fsync, rename), so a reader never sees half a segment.
-type DirSink struct {
-	Root string
-}
-
-// PutSegment implements SegmentSink.
-func (d DirSink) PutSegment(_ context.Context, info SegmentInfo, data []byte) error {
-	if strings.Contains(info.Key, "..") || strings.HasPrefix(info.Key, "/") {
-		return fmt.Errorf("capture: segment key %q escapes the sink root", info.Key)
-	}
-	path := filepath.Join(d.Root, filepath.FromSlash(info.Key))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("capture: segment directory: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*.seg")
-	if err != nil {
-		return fmt.Errorf("capture: segment file: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("capture: segment file mode: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("capture: write segment %s: %w", info.Key, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("capture: sync segment %s: %w", info.Key, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("capture: close segment %s: %w", info.Key, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("capture: publish segment %s: %w", info.Key, err)
-	}
-	return nil
 }
