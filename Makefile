@@ -19,6 +19,7 @@ build: deps
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./games/...
 	$(GO) build -o $(BIN)/skyloop-plugin-disk ./plugins/disk
+	$(GO) build -o $(BIN)/skyloop-plugin-s3 ./plugins/s3
 
 demo: build
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
@@ -45,6 +46,7 @@ lint: deps fmt-check vet
 # display (Xvfb + Mesa llvmpipe). SKYLOOP_REQUIRE_DISPLAY=1 turns any GL
 # test that would skip for lack of a display into a failure.
 test: deps lint
+	@tools/dev/deps.sh test
 	SKYLOOP_REQUIRE_DISPLAY=1 $(XVFB) $(GO) test -count=1 -timeout 20m ./...
 
 # Go benchmarks (segment encoding, pipeline) and the game/capture tables of

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing skyloop needs on Debian/Ubuntu, when it
 # is missing: Xvfb and Mesa (OpenGL without a GPU or display), and the X11
-# headers GLFW's cgo build compiles against. As root it runs apt-get; as
-# anyone else it prints the exact command and fails.
+# headers GLFW's cgo build compiles against; with the argument "test" also
+# the servers the tests start (versitygw for S3). As root it runs apt-get;
+# as anyone else it prints the exact command and fails.
 set -euo pipefail
 
 packages=(
@@ -22,6 +23,11 @@ done
 if ! command -v go >/dev/null; then
 	echo "deps: Go is not on PATH; install Go 1.26 from https://go.dev/dl/" >&2
 	exit 1
+fi
+if [ "${1:-}" = test ] && ! command -v versitygw >/dev/null && [ ! -x "$(go env GOPATH)/bin/versitygw" ]; then
+	# The S3 server the plugins/s3 tests start on 127.0.0.1.
+	echo "deps: installing versitygw v1.8.0 (go install, about 2 minutes)" >&2
+	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
