@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -15,8 +14,7 @@ import (
 	"github.com/skyloop-engine/skyloop/sdk"
 )
 
-// lockGame makes the sink's root unwritable in its first tick (as root,
-// with chattr +i, since root ignores mode bits).
+// lockGame makes the sink's root unwritable in its first tick.
 type lockGame struct {
 	sceneGame
 	root string
@@ -25,29 +23,9 @@ type lockGame struct {
 
 func (g *lockGame) Update(in *input.State) error {
 	if g.ticks == 0 {
-		g.err = setLocked(g.root, true)
+		g.err = enginetest.SetWritable(g.root, false)
 	}
 	return g.sceneGame.Update(in)
-}
-
-// setLocked makes dir unwritable or writable again: chmod for ordinary
-// users, the immutable attribute for root (root ignores mode bits).
-func setLocked(dir string, locked bool) error {
-	if os.Geteuid() != 0 {
-		mode := os.FileMode(0o755)
-		if locked {
-			mode = 0o555
-		}
-		return os.Chmod(dir, mode)
-	}
-	flag := "-i"
-	if locked {
-		flag = "+i"
-	}
-	if out, err := exec.Command("chattr", flag, dir).CombinedOutput(); err != nil {
-		return fmt.Errorf("chattr %s %s (needs e2fsprogs and a file system with the immutable attribute): %v %s", flag, dir, err, out)
-	}
-	return nil
 }
 
 // A sink that fails for a whole game session loses nothing: the game
@@ -56,12 +34,9 @@ func setLocked(dir string, locked bool) error {
 func TestSinkOutageAcrossGameSessions(t *testing.T) {
 	enginetest.RequireDisplay(t)
 	dir := t.TempDir()
-	pluginDir := filepath.Join(dir, "bin")
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(pluginDir, "skyloop-plugin-disk"), "github.com/skyloop-engine/skyloop/plugins/disk").CombinedOutput(); err != nil {
-		t.Fatalf("build disk plugin: %v\n%s", err, out)
-	}
+	pluginDir := enginetest.BuildPlugin(t, "disk")
 	root := filepath.Join(dir, "sink")
-	t.Cleanup(func() { setLocked(root, false) })
+	t.Cleanup(func() { enginetest.SetWritable(root, true) })
 	cfg := filepath.Join(dir, "config.toml")
 	doc := fmt.Sprintf("player = \"tester\"\nplugin_dir = %q\nspool_dir = %q\nexit_wait_seconds = 0.3\n[capture]\nsegment_frames = 10\ndrop = \"block\"\n[[sink]]\nname = \"local\"\nplugin = \"disk\"\n[sink.settings]\nroot = %q\n",
 		pluginDir, filepath.Join(dir, "spool"), root)
@@ -86,7 +61,7 @@ func TestSinkOutageAcrossGameSessions(t *testing.T) {
 	}
 
 	// Session 2, sink healthy: it replays session 1's segments too.
-	if err := setLocked(root, false); err != nil {
+	if err := enginetest.SetWritable(root, true); err != nil {
 		t.Fatal(err)
 	}
 	var second FrameStats

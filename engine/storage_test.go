@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -22,10 +21,7 @@ import (
 func TestRecordingReachesTheDiskPluginThroughTheSpool(t *testing.T) {
 	enginetest.RequireDisplay(t)
 	dir := t.TempDir()
-	pluginDir := filepath.Join(dir, "bin")
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(pluginDir, "skyloop-plugin-disk"), "github.com/skyloop-engine/skyloop/plugins/disk").CombinedOutput(); err != nil {
-		t.Fatalf("build disk plugin: %v\n%s", err, out)
-	}
+	pluginDir := enginetest.BuildPlugin(t, "disk")
 	root := filepath.Join(dir, "sink")
 	cfg := filepath.Join(dir, "config.toml")
 	doc := fmt.Sprintf(`player = "tester"

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skyloop-engine/skyloop/engine/enginetest"
 	"github.com/skyloop-engine/skyloop/engine/spool"
 	"github.com/skyloop-engine/skyloop/sdk"
 )
@@ -32,7 +33,7 @@ func helperHost() {
 		os.Exit(1)
 	}
 	// The sink fails from now on: nothing accepted below is delivered.
-	if err := changeWritable(root, false); err != nil {
+	if err := enginetest.SetWritable(root, false); err != nil {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
@@ -60,7 +61,7 @@ func TestHostKilledMidRun(t *testing.T) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { changeWritable(root, true) }) // the helper locks it
+	t.Cleanup(func() { enginetest.SetWritable(root, true) }) // the helper locks it
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "SKYLOOP_SYNC_HELPER=1", "SKYLOOP_SYNC_SPOOL="+spoolDir, "SKYLOOP_SYNC_ROOT="+root, "SKYLOOP_SYNC_PLUGINS="+pluginDir)
 	cmd.Stderr = os.Stderr
@@ -93,7 +94,7 @@ func TestHostKilledMidRun(t *testing.T) {
 	}
 
 	// Next start, with the sink healthy again: everything accepted arrives.
-	if err := changeWritable(root, true); err != nil {
+	if err := enginetest.SetWritable(root, true); err != nil {
 		t.Fatal(err)
 	}
 	if files, _ := filepath.Glob(filepath.Join(root, "g", "*")); len(files) != 0 {

@@ -4,44 +4,25 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/skyloop-engine/skyloop/engine/enginetest"
 	"github.com/skyloop-engine/skyloop/engine/spool"
 	"github.com/skyloop-engine/skyloop/sdk"
 )
 
-// setWritable makes dir unwritable or writable again. Root ignores mode
-// bits, so as root the directory is made immutable (chattr +i) instead.
+// setWritable fakes a storage outage (see enginetest.SetWritable); the
+// directory is made writable again when the test ends.
 func setWritable(t *testing.T, dir string, on bool) {
 	t.Helper()
 	if !on {
-		t.Cleanup(func() { changeWritable(dir, true) })
+		t.Cleanup(func() { enginetest.SetWritable(dir, true) })
 	}
-	if err := changeWritable(dir, on); err != nil {
+	if err := enginetest.SetWritable(dir, on); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func changeWritable(dir string, on bool) error {
-	if os.Geteuid() != 0 {
-		mode := os.FileMode(0o555)
-		if on {
-			mode = 0o755
-		}
-		return os.Chmod(dir, mode)
-	}
-	flag := "+i"
-	if on {
-		flag = "-i"
-	}
-	if out, err := exec.Command("chattr", flag, dir).CombinedOutput(); err != nil {
-		return fmt.Errorf("chattr %s %s (needed to make a directory unwritable as root; needs e2fsprogs and a file system with the immutable attribute): %v %s", flag, dir, err, out)
-	}
-	return nil
 }
 
 // The disk sink's root becomes unwritable for a while:
