@@ -68,6 +68,12 @@ type backend struct {
 	caps     sdk.Capabilities
 	sse      types.ServerSideEncryption
 	kmsKey   string
+
+	// orphans are multipart uploads (id → full key) whose abort failed,
+	// typically because the server was unreachable; they are aborted again
+	// after the next successful Put, so no parts are left behind.
+	orphanMu sync.Mutex
+	orphans  map[string]string
 }
 
 // newBackend builds the S3 client from settings and probes the bucket: it
@@ -366,7 +372,14 @@ func (b *backend) Put(ctx context.Context, key string, r io.Reader, opts sdk.Put
 		// again on one that is not, so no parts are left behind.
 		var mf manager.MultiUploadFailure
 		if errors.As(err, &mf) && mf.UploadID() != "" {
-			b.abort(ctx, *in.Key, mf.UploadID())
+			if aerr := b.abort(ctx, *in.Key, mf.UploadID()); aerr != nil {
+				b.orphanMu.Lock()
+				if b.orphans == nil {
+					b.orphans = map[string]string{}
+				}
+				b.orphans[mf.UploadID()] = *in.Key
+				b.orphanMu.Unlock()
+			}
 		}
 		g.mu.Lock()
 		rerr := g.rerr
@@ -381,18 +394,42 @@ func (b *backend) Put(ctx context.Context, key string, r io.Reader, opts sdk.Put
 		}
 		return sdk.ObjectInfo{}, b.classify("put", key, err)
 	}
+	b.abortOrphans(ctx)
 	g.mu.Lock()
 	n := g.n
 	g.mu.Unlock()
 	return sdk.ObjectInfo{Key: key, Size: n, ETag: aws.ToString(out.ETag), Modified: time.Now().UTC(), Metadata: opts.Metadata}, nil
 }
 
-// abort ends a multipart upload, ignoring errors (NoSuchUpload when the
-// manager's own abort went through).
-func (b *backend) abort(ctx context.Context, key, id string) {
+// abort ends a multipart upload. NoSuchUpload (the manager's own abort
+// went through) counts as done; any other error is returned.
+func (b *backend) abort(ctx context.Context, key, id string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &b.bucket, Key: &key, UploadId: &id})
+	_, err := b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &b.bucket, Key: &key, UploadId: &id})
+	if err != nil && (errorCode(err) == "NoSuchUpload" || status(err) == http.StatusNotFound) {
+		return nil
+	}
+	return err
+}
+
+// abortOrphans retries the aborts that failed earlier; the server has just
+// answered a Put, so it is reachable again.
+func (b *backend) abortOrphans(ctx context.Context) {
+	b.orphanMu.Lock()
+	todo := b.orphans
+	b.orphans = nil
+	b.orphanMu.Unlock()
+	for id, key := range todo {
+		if err := b.abort(ctx, key, id); err != nil {
+			b.orphanMu.Lock()
+			if b.orphans == nil {
+				b.orphans = map[string]string{}
+			}
+			b.orphans[id] = key
+			b.orphanMu.Unlock()
+		}
+	}
 }
 
 func (b *backend) Get(ctx context.Context, key string, w io.Writer, opts sdk.GetOptions) (sdk.ObjectInfo, error) {
