@@ -171,8 +171,8 @@ func Run(game Game, opts Options) (err error) {
 		return err
 	}
 	if opts.storage != nil {
-		// Deferred before the recorder's Close below runs, so the last
-		// segment is in the spool before delivery is awaited.
+		// Runs when Run returns, after the recorder's Close below has put
+		// the last segment into the spool, so delivery of it is awaited.
 		defer func() { err = errors.Join(err, opts.storage.close()) }()
 	}
 	l.hk = hk
@@ -185,8 +185,8 @@ func Run(game Game, opts Options) (err error) {
 	}
 	l.installCallbacks()
 	current = l
+	defer func() { current = nil }()
 	err = l.run()
-	current = nil
 	stats := l.stats.summary()
 	if l.rec != nil {
 		// Close waits for frames in flight and writes the last segment.
