@@ -83,21 +83,35 @@ func (s *grpcServer) Info(ctx context.Context, _ *storagev1.InfoRequest) (*stora
 	return infoToWire(info), nil
 }
 
+// putMessage is a message of a Put or PutShared stream; the first one of
+// either must carry the header.
+type putMessage interface{ GetHeader() *storagev1.PutHeader }
+
+// recvPutHeader reads the first message of a Put-like stream and returns
+// it with its header (key validated), or the error status to end the call.
+func recvPutHeader[M putMessage](recv func() (M, error), rpc string) (first M, h *storagev1.PutHeader, err error) {
+	first, err = recv()
+	if err != nil {
+		return first, nil, err
+	}
+	h = first.GetHeader()
+	if h == nil {
+		return first, nil, toStatus(PermanentError("put", "", fmt.Errorf("protocol error: the first message of a %s stream must carry its header", rpc)))
+	}
+	if err := ValidateKey(h.Key); err != nil {
+		return first, nil, toStatus(err)
+	}
+	return first, h, nil
+}
+
 func (s *grpcServer) Put(stream storagev1.Storage_PutServer) error {
 	b, err := s.get("put")
 	if err != nil {
 		return err
 	}
-	first, err := stream.Recv()
+	_, h, err := recvPutHeader(stream.Recv, "Put")
 	if err != nil {
 		return err
-	}
-	h := first.GetHeader()
-	if h == nil {
-		return toStatus(PermanentError("put", "", errors.New("protocol error: the first message of a Put stream must be its header")))
-	}
-	if err := ValidateKey(h.Key); err != nil {
-		return toStatus(err)
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
@@ -281,16 +295,9 @@ func (s *grpcServer) PutShared(stream storagev1.Storage_PutSharedServer) error {
 	if err != nil {
 		return err
 	}
-	first, err := stream.Recv()
+	first, h, err := recvPutHeader(stream.Recv, "PutShared")
 	if err != nil {
 		return err
-	}
-	h := first.GetHeader()
-	if h == nil {
-		return toStatus(PermanentError("put", "", errors.New("protocol error: the first message of a PutShared stream must carry the header")))
-	}
-	if err := ValidateKey(h.Key); err != nil {
-		return toStatus(err)
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
