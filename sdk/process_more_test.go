@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -13,19 +14,22 @@ import (
 	"github.com/hashicorp/go-plugin"
 )
 
-// TestNotConfigured dispenses a client without calling Configure: every
-// call fails, saying why.
-func TestNotConfigured(t *testing.T) {
+// dispenseUnconfigured starts the test plugin through go-plugin directly
+// and dispenses its Client without Launch's Configure call (and without a
+// shared region). The process is killed when the test ends.
+func dispenseUnconfigured(t *testing.T) *Client {
+	t.Helper()
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: pluginSets(nil),
 		Cmd:              exec.Command(testPlugin),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		Stderr:           os.Stderr,
 		Logger:           hclog.NewNullLogger(),
 		GRPCDialOptions:  grpcDialOptions(),
 	})
-	defer pc.Kill()
+	t.Cleanup(pc.Kill)
 	rpc, err := pc.Client()
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +38,13 @@ func TestNotConfigured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := raw.(*Client)
+	return raw.(*Client)
+}
+
+// TestNotConfigured dispenses a client without calling Configure: every
+// call fails, saying why.
+func TestNotConfigured(t *testing.T) {
+	c := dispenseUnconfigured(t)
 	ctx := context.Background()
 	if _, err := c.Stat(ctx, "a/b"); err == nil || !strings.Contains(err.Error(), "plugin not configured") {
 		t.Fatalf("Stat before Configure: %v", err)

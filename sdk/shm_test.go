@@ -7,15 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 
 	storagev1 "github.com/skyloop-engine/skyloop/sdk/proto/v1"
 )
@@ -278,26 +273,7 @@ func TestSharedFallbackUnimplemented(t *testing.T) {
 		t.Skip(err)
 	}
 	f.Close()
-	pc := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  Handshake,
-		VersionedPlugins: pluginSets(nil),
-		Cmd:              exec.Command(testPlugin),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		Stderr:           os.Stderr,
-		Logger:           hclog.NewNullLogger(),
-		GRPCDialOptions:  grpcDialOptions(),
-	})
-	defer pc.Kill()
-	rpc, err := pc.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := rpc.Dispense(pluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := raw.(*Client)
+	c := dispenseUnconfigured(t)
 	c.shm = region
 	defer c.Close()
 	ctx := context.Background()
