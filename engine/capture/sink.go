@@ -2,8 +2,9 @@ package capture
 
 import (
 	"context"
-	"fmt"
 	"time"
+
+	"github.com/skyloop-engine/skyloop/engine/segment"
 )
 
 // SegmentInfo describes a completed segment.
@@ -24,18 +25,13 @@ type SegmentSink interface {
 }
 
 // SessionKeyPrefix returns GAME/PLAYER/sessions/SESSION/, the prefix of a
-// session's segment keys in every sink.
+// session's segment keys in every sink (segment.SessionPrefix).
 func SessionKeyPrefix(game, player, session string) string {
-	return game + "/" + player + "/sessions/" + session + "/"
+	return segment.SessionPrefix(game, player, session)
 }
 
-// SegmentKey returns the key of segment index of a session.
-func SegmentKey(prefix string, index uint64) string {
-	return fmt.Sprintf("%s%08d.seg", prefix, index)
-}
+// SegmentKey returns the key of segment index of a session (segment.Key).
+func SegmentKey(prefix string, index uint64) string { return segment.Key(prefix, index) }
 
-// NewSessionID returns an id that sorts by start time: UTC to the
-// millisecond, plus a suffix against collisions.
-func NewSessionID(start time.Time) string {
-	return start.UTC().Format("20060102T150405.000Z") + fmt.Sprintf("-%04x", start.UnixNano()&0xffff)
-}
+// NewSessionID returns an id that sorts by start time (segment.NewSessionID).
+func NewSessionID(start time.Time) string { return segment.NewSessionID(start) }

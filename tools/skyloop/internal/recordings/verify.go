@@ -1,0 +1,103 @@
+package recordings
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/skyloop-engine/skyloop/engine/segment"
+)
+
+// Report is what Verify found.
+type Report struct {
+	Width, Height   int
+	Segments        int       // segments stored
+	Frames          int       // frames decoded intact
+	LastSeq         uint64    // highest sequence number decoded
+	Gaps            []Gap     // sequence numbers with no intact frame, 0..LastSeq
+	MissingSegments []uint64  // segment numbers absent from the sink
+	Problems        []Problem // corruption and truncation, per segment and frame
+}
+
+// Complete reports whether every frame from 0 to LastSeq is present and
+// decodes, and nothing is damaged. A session that lost its last segments
+// entirely cannot be told from a shorter one: segments carry no total.
+func (r Report) Complete() bool {
+	return r.Frames > 0 && len(r.Gaps) == 0 && len(r.MissingSegments) == 0 && len(r.Problems) == 0
+}
+
+// Verify fetches every segment of s and decodes every frame, checking the
+// CRCs (the segment reader does), header consistency and the continuity of
+// segment numbers and frame sequence numbers. progress, if not nil, is
+// called after each segment. Damage is reported in the Report; the error is
+// for a failing store or a cancelled ctx.
+func Verify(ctx context.Context, st Store, s *Session, progress func(done, total int)) (Report, error) {
+	rep := Report{Segments: len(s.Segments)}
+	var sum Summary // for checkHeader
+	var seqs []uint64
+	var expect uint64
+	for i, ref := range s.Segments {
+		for ; expect < ref.Index; expect++ {
+			rep.MissingSegments = append(rep.MissingSegments, expect)
+		}
+		expect = ref.Index + 1
+		data, err := fetch(ctx, st, ref.Key, ref.Size)
+		if err != nil {
+			return rep, err
+		}
+		rep.Problems = append(rep.Problems, verifySegment(ref, data, &sum, &seqs)...)
+		if progress != nil {
+			progress(i+1, len(s.Segments))
+		}
+	}
+	rep.Width, rep.Height = sum.Width, sum.Height
+	slices.Sort(seqs)
+	seqs = slices.Compact(seqs)
+	rep.Frames = len(seqs)
+	index := make([]FrameInfo, len(seqs))
+	for i, q := range seqs {
+		index[i].Seq = q
+	}
+	rep.Gaps = gapsOf(index)
+	if len(seqs) > 0 {
+		rep.LastSeq = seqs[len(seqs)-1]
+	}
+	return rep, nil
+}
+
+func verifySegment(ref SegmentRef, data []byte, sum *Summary, seqs *[]uint64) []Problem {
+	var problems []Problem
+	if int64(len(data)) != ref.Size {
+		problems = append(problems, Problem{Key: ref.Key, Offset: -1, Msg: fmt.Sprintf("listed as %d bytes, read %d (changed while verifying?)", ref.Size, len(data))})
+	}
+	r, err := segment.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return append(problems, problemOf(ref.Key, err))
+	}
+	defer r.Close()
+	if p, bad := checkHeader(sum, ref, r.Header()); bad {
+		problems = append(problems, p)
+	}
+	for {
+		f, err := r.NextView()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			p := problemOf(ref.Key, err)
+			// The deltas after a damaged frame fail the same way, one by
+			// one: report them as one run.
+			if n := len(problems); n > 0 && p.HasSeq && problems[n-1].HasSeq && problems[n-1].Msg == p.Msg && problems[n-1].ToSeq < p.Seq {
+				problems[n-1].ToSeq = p.Seq
+				continue
+			}
+			problems = append(problems, p)
+			continue
+		}
+		*seqs = append(*seqs, f.Seq)
+	}
+	return problems
+}
