@@ -1,0 +1,13 @@
+// Command brokenplugin is a deliberately broken storage plugin for the
+// tests of `skyloop plugin check`: synctest's in-memory reference backend,
+// served with sdk.Serve, except that a Put with IfMatch ignores a stale
+// ETag (it only checks that the object exists) and overwrites the object.
+// Of the conformance suite exactly one check, "IfMatch/Stale", catches
+// that; every other check passes.
+//
+// Where it sits in the flow: nowhere in production; it stands in for a
+// third-party plugin with a contract bug. Its memory lives in its process,
+// and `plugin check` starts one process per check, so every check sees an
+// empty backend. It declares one optional setting, "prefix", which it
+// ignores, so that the tool's scratch handling is exercised too.
+package main
