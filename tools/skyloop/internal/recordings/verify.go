@@ -16,7 +16,7 @@ type Report struct {
 	Width, Height   int
 	Segments        int       // segments stored
 	Frames          int       // frames decoded intact
-	LastSeq         uint64    // highest sequence number decoded
+	LastSeq         uint64    // highest sequence number stored (decodable or not)
 	Gaps            []Gap     // sequence numbers with no intact frame, 0..LastSeq
 	MissingSegments []uint64  // segment numbers absent from the sink
 	Problems        []Problem // corruption and truncation, per segment and frame
@@ -38,6 +38,7 @@ func Verify(ctx context.Context, st Store, s *Session, progress func(done, total
 	rep := Report{Segments: len(s.Segments)}
 	var sum Summary // for checkHeader
 	var seqs []uint64
+	var listedEnd uint64 // 1 + the highest seq any segment lists, decodable or not; 0: none
 	var expect uint64
 	for i, ref := range s.Segments {
 		for ; expect < ref.Index; expect++ {
@@ -48,7 +49,7 @@ func Verify(ctx context.Context, st Store, s *Session, progress func(done, total
 		if err != nil {
 			return rep, err
 		}
-		rep.Problems = append(rep.Problems, verifySegment(ref, data, &sum, &seqs)...)
+		rep.Problems = append(rep.Problems, verifySegment(ref, data, &sum, &seqs, &listedEnd)...)
 		if progress != nil {
 			progress(i+1, len(s.Segments))
 		}
@@ -61,14 +62,22 @@ func Verify(ctx context.Context, st Store, s *Session, progress func(done, total
 	for i, q := range seqs {
 		index[i].Seq = q
 	}
-	rep.Gaps = gapsOf(index)
+	var next uint64 // 1 + the highest seq that decodes
 	if len(seqs) > 0 {
-		rep.LastSeq = seqs[len(seqs)-1]
+		next = seqs[len(seqs)-1] + 1
+	}
+	listedEnd = max(listedEnd, next)
+	if listedEnd > 0 {
+		rep.LastSeq = listedEnd - 1
+	}
+	rep.Gaps = gapsOf(index)
+	if next < listedEnd { // frames listed after the last one that decodes
+		rep.Gaps = append(rep.Gaps, Gap{From: next, To: listedEnd - 1})
 	}
 	return rep, nil
 }
 
-func verifySegment(ref SegmentRef, data []byte, sum *Summary, seqs *[]uint64) []Problem {
+func verifySegment(ref SegmentRef, data []byte, sum *Summary, seqs *[]uint64, listedEnd *uint64) []Problem {
 	var problems []Problem
 	if int64(len(data)) != ref.Size {
 		problems = append(problems, Problem{Key: ref.Key, Offset: -1, Msg: fmt.Sprintf("listed as %d bytes, read %d (changed while verifying?)", ref.Size, len(data))})
@@ -80,6 +89,9 @@ func verifySegment(ref SegmentRef, data []byte, sum *Summary, seqs *[]uint64) []
 	defer r.Close()
 	if p, bad := checkHeader(sum, ref, r.Header()); bad {
 		problems = append(problems, p)
+	}
+	if idx := r.Index(); len(idx) > 0 {
+		*listedEnd = max(*listedEnd, idx[len(idx)-1].Seq+1)
 	}
 	for {
 		f, err := r.NextView()
