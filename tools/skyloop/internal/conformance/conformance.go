@@ -156,6 +156,9 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 			n++
 			c, buf, err := r.launch(ctx, n)
 			if err != nil {
+				if ctx.Err() != nil {
+					t.Fatalf("not run: %s (%v)", cause(ctx, opts.Timeout), err)
+				}
 				t.Fatal(err)
 			}
 			r.mu.Lock()

@@ -42,6 +42,10 @@
 //
 // Limits: a panic inside the suite (not in the plugin: a plugin that
 // crashes is a failed check) ends the process, as it would end `go test`.
-// Inside a coverage-instrumented test binary (go test -cover) the inner
-// m.Run also writes the coverage report the outer run registered.
+// testing.MainStart and testDeps are internal to `go test` and may change
+// with a Go release; this package's tests (which run the runner inside a
+// `go test` binary, the harder case) catch that. Inside a `go test -cover`
+// binary the inner m.Run also calls the coverage tear-down the outer run
+// registered, with no profile flag set; the outer profile is still written
+// (checked with Go 1.26).
 package conformance

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/skyloop-engine/skyloop/sdk/synctest"
+)
+
+var (
+	pluginsOnce sync.Once
+	pluginsDir  string
+	pluginsErr  error
+)
+
+// plugins builds the disk plugin and the broken test plugin once per test
+// binary (CGO_ENABLED=0, as shipped) and returns their paths.
+func plugins(t *testing.T) (disk, broken string) {
+	t.Helper()
+	pluginsOnce.Do(func() {
+		// testDir is made and removed by TestMain (main_test.go).
+		pluginsDir = filepath.Join(testDir, "plugin-check")
+		if pluginsErr = os.MkdirAll(pluginsDir, 0o755); pluginsErr != nil {
+			return
+		}
+		for name, pkg := range map[string]string{
+			"skyloop-plugin-disk":   "github.com/skyloop-engine/skyloop/plugins/disk",
+			"skyloop-plugin-broken": "github.com/skyloop-engine/skyloop/tools/skyloop/internal/brokenplugin",
+		} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(pluginsDir, name), pkg)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				pluginsErr = err
+				t.Logf("go build %s: %s", pkg, out)
+				return
+			}
+		}
+	})
+	if pluginsErr != nil {
+		t.Fatalf("build plugins: %v", pluginsErr)
+	}
+	return filepath.Join(pluginsDir, "skyloop-plugin-disk"), filepath.Join(pluginsDir, "skyloop-plugin-broken")
+}
+
+func runPlugin(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	t.Logf("skyloop %s → %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errb.String())
+	return code, out.String(), errb.String()
+}
+
+// resultRe matches a table row: check name, result, time.
+var resultRe = regexp.MustCompile(`(?m)^(\S+)\s+(pass|fail|skip)\s+\S+`)
+
+func tableResults(stdout string) map[string]string {
+	m := map[string]string{}
+	for _, row := range resultRe.FindAllStringSubmatch(stdout, -1) {
+		m[row[1]] = row[2]
+	}
+	return m
+}
+
+// The common case: the real disk plugin, no settings (root becomes a
+// temporary directory), every check of the suite listed, none failed.
+func TestPluginCheckDisk(t *testing.T) {
+	disk, _ := plugins(t)
+	code, stdout, stderr := runPlugin(t, "plugin", "check", disk)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	got := tableResults(stdout)
+	for _, name := range synctest.Checks() {
+		switch got[name] {
+		case "pass", "skip":
+		default:
+			t.Errorf("check %s: result %q in the table, want pass or skip", name, got[name])
+		}
+	}
+	if len(got) != len(synctest.Checks()) {
+		t.Errorf("table has %d rows, want %d", len(got), len(synctest.Checks()))
+	}
+	if !strings.Contains(stdout, " 0 failed") {
+		t.Errorf("summary does not say 0 failed")
+	}
+	if !strings.Contains(stderr, "temporary directory") {
+		t.Errorf("stderr does not mention the temporary root")
+	}
+}
+
+// An explicit root and --run: only the matching checks run, each in its own
+// directory under root, and the run leaves root as it found it.
+func TestPluginCheckRunSubsetWithRoot(t *testing.T) {
+	disk, _ := plugins(t)
+	root := t.TempDir()
+	code, stdout, _ := runPlugin(t, "plugin", "check", disk, "--set", "root="+root, "--set", "fsync=false", "--run", "^(IfMatch|Range/Head)")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	got := tableResults(stdout)
+	want := []string{"IfMatch/Current", "IfMatch/Stale", "IfMatch/Missing", "Range/Head"}
+	if len(got) != len(want) {
+		t.Errorf("table rows %v, want %v", got, want)
+	}
+	for _, name := range want {
+		if got[name] != "pass" {
+			t.Errorf("check %s: %q, want pass", name, got[name])
+		}
+	}
+	if !strings.Contains(stdout, "4 passed, 0 skipped, 0 failed") {
+		t.Errorf("summary line missing or wrong")
+	}
+	if ents, err := os.ReadDir(root); err != nil || len(ents) != 0 {
+		t.Errorf("root after the run: %v entries (%v), want it empty", len(ents), err)
+	}
+}
+
+// The broken plugin ignores stale If-Match ETags: exactly IfMatch/Stale
+// fails, the run exits 1 and names it, its log goes to stderr.
+func TestPluginCheckBroken(t *testing.T) {
+	_, broken := plugins(t)
+	code, stdout, stderr := runPlugin(t, "plugin", "check", broken)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	got := tableResults(stdout)
+	for _, name := range synctest.Checks() {
+		want := "pass"
+		if name == "IfMatch/Stale" {
+			want = "fail"
+		}
+		if got[name] != want {
+			t.Errorf("check %s: %q, want %s", name, got[name], want)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^IfMatch/Stale\s+fail\s+\S+\s+Put with a stale IfMatch ETag`).MatchString(stdout) {
+		t.Errorf("table row of IfMatch/Stale lacks the failure's first line")
+	}
+	if !strings.Contains(stdout, "42 passed, 0 skipped, 1 failed") {
+		t.Errorf("summary line missing or wrong")
+	}
+	if !strings.Contains(stderr, "--- FAIL: IfMatch/Stale") || !strings.Contains(stderr, "suite.go:") {
+		t.Errorf("stderr lacks the failing check's log")
+	}
+	if !strings.Contains(stderr, "fails 1 of 43 checks: IfMatch/Stale") {
+		t.Errorf("stderr does not name the failing check")
+	}
+}
+
+func TestPluginCheckUsage(t *testing.T) {
+	disk, _ := plugins(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plugin", "check", disk, "--set", "root"}, `--set "root": want the form key=value`},
+		{[]string{"plugin", "check", disk, "--set", "=x"}, `want the form key=value`},
+		{[]string{"plugin", "check", disk, "--run", "("}, `--run "("`},
+		{[]string{"plugin", "check"}, "want exactly one argument"},
+		{[]string{"plugin", "check", disk, "--scratch", "bucket"}, `--scratch "bucket": plugin disk declares no such setting`},
+		{[]string{"plugin", "check", disk, "--sha256", "xyz"}, "--sha256"},
+		{[]string{"plugin", "check", disk, "--nope"}, "unknown flag"},
+		{[]string{"plugin", "frobnicate"}, "unknown subcommand"},
+	} {
+		code, _, stderr := runPlugin(t, tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+func TestPluginCheckErrors(t *testing.T) {
+	disk, _ := plugins(t)
+	notExec := filepath.Join(t.TempDir(), "plain")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plugin", "check", filepath.Join(t.TempDir(), "skyloop-plugin-none")}, "not found"},
+		{[]string{"plugin", "check", notExec}, "not executable"},
+		{[]string{"plugin", "check", disk, "--sha256", strings.Repeat("ab", 32)}, "not the pinned"},
+		// The plugin's own errors reach the user.
+		{[]string{"plugin", "check", disk, "--set", "fsync=maybe"}, `fsync = "maybe" is not a boolean`},
+		{[]string{"plugin", "check", disk, "--set", "bogus=1"}, `unknown setting "bogus"`},
+		{[]string{"plugin", "check", disk, "--run", "NoSuchCheck"}, "no check matches"},
+	} {
+		code, _, stderr := runPlugin(t, tc.args...)
+		if code != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit 1 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+func TestPluginDescribe(t *testing.T) {
+	disk, _ := plugins(t)
+	code, stdout, _ := runPlugin(t, "plugin", "describe", disk)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, re := range []string{`(?m)^name:\s+disk$`, `(?m)^\s+root\s+required\s+directory`, `(?m)^\s+fsync\s+optional`, `conditional writes:\s+yes`} {
+		if !regexp.MustCompile(re).MatchString(stdout) {
+			t.Errorf("describe output lacks %s", re)
+		}
+	}
+
+	code, stdout, _ = runPlugin(t, "plugin", "describe", "--json", disk)
+	if code != 0 {
+		t.Fatalf("--json: exit %d", code)
+	}
+	var d pluginDescription
+	if err := json.Unmarshal([]byte(stdout), &d); err != nil {
+		t.Fatalf("--json output does not parse: %v", err)
+	}
+	if d.Info.Name != "disk" || len(d.Settings) == 0 || d.Settings[0].Name != "root" || !d.Settings[0].Required || !d.Info.Capabilities.ConditionalWrites {
+		t.Errorf("--json: %+v", d)
+	}
+}
+
+func TestPluginDescribeErrors(t *testing.T) {
+	dir := t.TempDir()
+	notPlugin := filepath.Join(dir, "not-a-plugin")
+	if err := os.WriteFile(notPlugin, []byte("#!/bin/sh\necho hello\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{filepath.Join(dir, "missing"), "not found"},
+		{dir, "is a directory"},
+		{notPlugin, "not a skyloop plugin description"},
+	} {
+		code, _, stderr := runPlugin(t, "plugin", "describe", tc.path)
+		if code != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("describe %s: exit %d, stderr %q; want exit 1 and %q", tc.path, code, stderr, tc.want)
+		}
+	}
+}
