@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,5 +245,31 @@ func TestPluginDescribeErrors(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("describe %s: exit %d, stderr %q; want exit 1 and %q", tc.path, code, stderr, tc.want)
 		}
+	}
+}
+
+// Checks that need a capability the plugin denies are skipped, with the
+// reason in the table; skips do not fail the run.
+func TestPluginCheckSkips(t *testing.T) {
+	_, broken := plugins(t)
+	code, stdout, _ := runPlugin(t, "-v", "plugin", "check", broken, "--set", "no_ranged_reads=1", "--run", "^(Info|Range/)")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	got := tableResults(stdout)
+	if got["Info"] != "pass" {
+		t.Errorf("Info: %q, want pass", got["Info"])
+	}
+	var ranges int
+	for _, name := range synctest.Checks() {
+		if strings.HasPrefix(name, "Range/") {
+			ranges++
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\s+skip\s+\S+\s+backend lacks capability RangedReads$`).MatchString(stdout) {
+				t.Errorf("%s: no skip row naming the capability", name)
+			}
+		}
+	}
+	if want := fmt.Sprintf("1 passed, %d skipped, 0 failed", ranges); !strings.Contains(stdout, want) {
+		t.Errorf("summary is not %q", want)
 	}
 }

@@ -8,6 +8,7 @@
 // Where it sits in the flow: nowhere in production; it stands in for a
 // third-party plugin with a contract bug. Its memory lives in its process,
 // and `plugin check` starts one process per check, so every check sees an
-// empty backend. It declares one optional setting, "prefix", which it
-// ignores, so that the tool's scratch handling is exercised too.
+// empty backend. Settings: "prefix" (ignored; declared so that the tool's
+// scratch handling is exercised) and "no_ranged_reads" (non-empty: Info
+// denies RangedReads, so the suite skips the Range checks).
 package main

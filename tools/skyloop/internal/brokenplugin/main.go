@@ -17,9 +17,10 @@ func main() {
 		},
 		Settings: []sdk.Setting{
 			{Name: "prefix", Help: "ignored: every process has its own empty memory"},
+			{Name: "no_ranged_reads", Help: "non-empty: Info denies the RangedReads capability"},
 		},
 		New: func(ctx context.Context, settings map[string]string) (sdk.Backend, error) {
-			return &staleIfMatch{Backend: synctest.NewMemoryBackend()}, nil
+			return &staleIfMatch{Backend: synctest.NewMemoryBackend(), noRanged: settings["no_ranged_reads"] != ""}, nil
 		},
 	})
 }
@@ -28,11 +29,15 @@ func main() {
 // succeeds whenever the object exists, whatever its current ETag.
 type staleIfMatch struct {
 	sdk.Backend
+	noRanged bool
 }
 
 func (b *staleIfMatch) Info(ctx context.Context) (sdk.Info, error) {
 	info, err := b.Backend.Info(ctx)
 	info.Name, info.Version = "broken", "0.0.1"
+	if b.noRanged {
+		info.Capabilities.RangedReads = false
+	}
 	return info, err
 }
 
