@@ -199,6 +199,13 @@ func (a *app) pluginCheck(cmd *cobra.Command, path string, f checkFlags) error {
 			fmt.Fprintf(a.stderr, "plugin check: root not set (--set root=DIR); using the temporary directory %s, removed afterwards\n", dir)
 		}
 	}
+	if scratch == "root" && settings["root"] != "" {
+		// A local root: make it now, so that the per-check directories
+		// are made (and removed afterwards) under it.
+		if err := os.MkdirAll(settings["root"], 0o755); err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("root %s: %w", settings["root"], err)}
+		}
+	}
 	if scratch == "" {
 		fmt.Fprintf(a.stderr, "plugin check: warning: no scratch setting (--scratch): every check shares one backend, which must be empty; checks may see each other's objects\n")
 	}

@@ -101,7 +101,7 @@ func TestPluginCheckDisk(t *testing.T) {
 // directory under root, and the run leaves root as it found it.
 func TestPluginCheckRunSubsetWithRoot(t *testing.T) {
 	disk, _ := plugins(t)
-	root := t.TempDir()
+	root := filepath.Join(t.TempDir(), "not-yet")
 	code, stdout, _ := runPlugin(t, "plugin", "check", disk, "--set", "root="+root, "--set", "fsync=false", "--run", "^(IfMatch|Range/Head)")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0", code)
