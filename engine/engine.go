@@ -55,6 +55,7 @@ type Options struct {
 	Seed           int64
 	ConfigPath     string // the player's config file (-config); "" for defaults
 	PrintFrameTime bool   // print FrameStats to stderr when Run ends (-bench)
+	StatsJSON      string // write FrameStats as JSON to this file when Run ends (-bench-json), for skyloop bench
 	// MaxFPS paces frames to at most this rate (0: no limit beyond vsync),
 	// for steady-rate runs where vsync is unavailable (Xvfb) (-fps).
 	MaxFPS float64
@@ -200,6 +201,9 @@ func Run(game Game, opts Options) (err error) {
 	}
 	if opts.PrintFrameTime {
 		fmt.Fprintln(os.Stderr, stats)
+	}
+	if opts.StatsJSON != "" {
+		err = errors.Join(err, stats.writeJSON(opts.StatsJSON))
 	}
 	return err
 }

@@ -65,6 +65,7 @@ func ParseFlags(name string, args []string, usageOut io.Writer) (Options, error)
 	fs.Func("tps", "game ticks (Updates) per `second` (default 60)", intRange(&opts.TPS, 1, 1000))
 	fs.BoolVar(&opts.Fullscreen, "fullscreen", false, "fullscreen on the primary monitor")
 	fs.BoolVar(&opts.PrintFrameTime, "bench", false, "print frame-time statistics (median, p99, fps) and capture counters on exit")
+	fs.StringVar(&opts.StatsJSON, "bench-json", "", "write the -bench statistics as JSON to `FILE` on exit (read by skyloop bench capture)")
 	fs.Func("fps", "cap the frame rate at `N` frames per second (default 0: no cap beyond vsync)", func(v string) error {
 		var f float64
 		if _, err := fmt.Sscanf(v, "%g", &f); err != nil || f < 0 || f > 10000 {

@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
-
-	"github.com/skyloop-engine/skyloop/engine/capture"
+	"os"
 	"slices"
 	"time"
+
+	"github.com/skyloop-engine/skyloop/engine/capture"
 )
 
 // FrameStats summarise a Run: how many frames and ticks, and how long frames
@@ -34,6 +36,49 @@ func (s FrameStats) String() string {
 		out += fmt.Sprintf("\ncapture (%s): render_thread_median=%.3fms p99=%.3fms; %s", s.Readback, ms(s.CaptureMedian), ms(s.CaptureP99), s.Capture)
 	}
 	return out
+}
+
+// StatsJSON is the JSON form of FrameStats that -bench-json writes: times
+// in milliseconds, so that tools (skyloop bench capture) read it without
+// importing the engine.
+type StatsJSON struct {
+	Frames           int      `json:"frames"`
+	FPS              float64  `json:"fps"`
+	FrameMedianMS    float64  `json:"frame_median_ms"`
+	FrameP99MS       float64  `json:"frame_p99_ms"`
+	Readback         string   `json:"readback,omitempty"` // "" when capture was off
+	CaptureMedianMS  float64  `json:"capture_render_thread_median_ms"`
+	CaptureP99MS     float64  `json:"capture_render_thread_p99_ms"`
+	FramesCaptured   uint64   `json:"frames_captured"`
+	FramesEncoded    uint64   `json:"frames_encoded"`
+	FramesDropped    uint64   `json:"frames_dropped"`
+	EncodeMSPerFrame float64  `json:"encode_ms_per_frame"`
+	RawBytes         uint64   `json:"raw_bytes"`
+	StoredBytes      uint64   `json:"stored_bytes"`
+	Segments         uint64   `json:"segments"`
+	SinkErrors       uint64   `json:"sink_errors"`
+	Sessions         []string `json:"sessions,omitempty"`
+}
+
+func (s FrameStats) writeJSON(path string) error {
+	j := StatsJSON{
+		Frames: s.Frames, FPS: s.FPS, FrameMedianMS: ms(s.Median), FrameP99MS: ms(s.P99),
+		Readback: s.Readback, CaptureMedianMS: ms(s.CaptureMedian), CaptureP99MS: ms(s.CaptureP99),
+		FramesCaptured: s.Capture.FramesCaptured, FramesEncoded: s.Capture.FramesEncoded, FramesDropped: s.Capture.Dropped(),
+		RawBytes: s.Capture.RawBytes, StoredBytes: s.Capture.StoredBytes, Segments: s.Capture.Segments, SinkErrors: s.Capture.SinkErrors,
+		Sessions: s.Sessions,
+	}
+	if s.Capture.FramesEncoded > 0 {
+		j.EncodeMSPerFrame = ms(s.Capture.EncodeTime) / float64(s.Capture.FramesEncoded)
+	}
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("engine: -bench-json: %w", err)
+	}
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

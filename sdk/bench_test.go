@@ -49,7 +49,7 @@ func BenchmarkTransportPut(b *testing.B) {
 func benchmarkTransportPut(b *testing.B, mode string, size int) {
 	b.Run(fmt.Sprintf("%s/%dKiB", mode, size>>10), func(b *testing.B) {
 		b.Setenv("SKYLOOP_TESTPLUGIN_BENCH", "1")
-		c, err := Launch(context.Background(), LaunchOptions{Path: testPlugin, Stderr: os.Stderr, noShm: mode == "grpc"})
+		c, err := Launch(context.Background(), LaunchOptions{Path: testPlugin, Stderr: os.Stderr, StreamOnly: mode == "grpc"})
 		if err != nil {
 			b.Fatal(err)
 		}

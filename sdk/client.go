@@ -273,8 +273,10 @@ type LaunchOptions struct {
 	// StartTimeout bounds the handshake; 0 means 30 seconds.
 	StartTimeout time.Duration
 
-	// noShm makes Puts use the gRPC stream only (tests, benchmarks).
-	noShm bool
+	// StreamOnly makes Puts use the gRPC stream only, never the shared
+	// memory region (benchmarks comparing the two, debugging).
+	StreamOnly bool
+
 	// shmSize is the shared region's size; 0 means shmDefaultSize.
 	shmSize int
 }
@@ -334,7 +336,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 	cmd := exec.Command(path, opts.Args...)
 	cmd.Env = withoutEnv(os.Environ(), envShmSize)
 	var shm *shmRegion
-	if !opts.noShm {
+	if !opts.StreamOnly {
 		size := opts.shmSize
 		if size <= 0 {
 			size = shmDefaultSize

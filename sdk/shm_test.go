@@ -250,9 +250,9 @@ func TestSharedPutConcurrent(t *testing.T) {
 
 // TestStreamOnly: without the region every Put uses the stream.
 func TestStreamOnly(t *testing.T) {
-	c := launchWith(t, LaunchOptions{noShm: true})
+	c := launchWith(t, LaunchOptions{StreamOnly: true})
 	if c.shm != nil {
-		t.Fatal("noShm: Launch made a region")
+		t.Fatal("StreamOnly: Launch made a region")
 	}
 	putGet(t, c, "s/8m", randomBytes(8<<20), -1)
 	// Payloads longer or shorter than announced arrive whole.

@@ -150,3 +150,39 @@ func runTool(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	code = run(context.Background(), args, &o, &e)
 	return o.String(), e.String(), code
 }
+
+var (
+	toolOnce sync.Once
+	toolBin  string
+	toolErr  error
+)
+
+// buildTool builds the skyloop binary itself (CGO_ENABLED=0, as shipped),
+// for tests that need it as a process: it is its own benchmark plugin.
+func buildTool(t *testing.T) string {
+	t.Helper()
+	toolOnce.Do(func() {
+		toolBin = filepath.Join(testDir, "skyloop")
+		cmd := exec.Command("go", "build", "-o", toolBin, "github.com/skyloop-engine/skyloop/tools/skyloop")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			toolErr = fmt.Errorf("build skyloop with CGO_ENABLED=0: %v\n%s", err, out)
+		}
+	})
+	if toolErr != nil {
+		t.Fatal(toolErr)
+	}
+	return toolBin
+}
+
+// runBinary runs bin with args and returns its stdout; a non-zero exit fails t.
+func runBinary(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", bin, strings.Join(args, " "), err, o.String(), e.String())
+	}
+	return o.String()
+}

@@ -1,0 +1,370 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/spf13/cobra"
+
+	"github.com/skyloop-engine/skyloop/engine/segment"
+	skysync "github.com/skyloop-engine/skyloop/engine/sync"
+	"github.com/skyloop-engine/skyloop/sdk"
+	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/bench"
+	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/recordings"
+)
+
+func init() { commands = append(commands, newBenchCmd, newBenchPluginCmd) }
+
+func newBenchCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure encoding, plugin transport and in-game capture; print tables",
+		Long: `bench prints measurements as tables (or --json):
+
+  encode     segment encoding and decoding per frame, stored bytes against PNG
+  transport  Puts to a plugin process over shared memory and over the gRPC stream
+  capture    a game's frame rate and frame times with capture off and on
+
+Every table starts with the machine it ran on; quote it with the numbers.`,
+	}
+	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	cmd.AddCommand(newBenchEncodeCmd(a, &asJSON), newBenchTransportCmd(a, &asJSON), newBenchCaptureCmd(a, &asJSON))
+	return cmd
+}
+
+func (a *app) printMachine() {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if name, ok := strings.CutPrefix(l, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+				break
+			}
+		}
+	}
+	fmt.Fprintf(a.stdout, "machine: %s/%s, %d CPUs (%s), %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu, runtime.Version())
+}
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func parseSizes(flag, list string) ([][2]int, error) {
+	var out [][2]int
+	for _, s := range strings.Split(list, ",") {
+		var w, h int
+		if n, err := fmt.Sscanf(strings.TrimSpace(s), "%dx%d", &w, &h); n != 2 || err != nil || w < 1 || h < 1 || w > segment.MaxDimension || h > segment.MaxDimension {
+			return nil, usageError("--%s %q: want WxH[,WxH…], e.g. 1280x720,1920x1080 (at most %d per side)", flag, s, segment.MaxDimension)
+		}
+		out = append(out, [2]int{w, h})
+	}
+	return out, nil
+}
+
+func newBenchEncodeCmd(a *app, asJSON *bool) *cobra.Command {
+	var sizes, codecs, session, sink string
+	var frames, keyInterval int
+	cmd := &cobra.Command{
+		Use:   "encode",
+		Short: "Segment encode/decode time per frame and stored bytes (synthetic scene, or a recorded session)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if frames < 2 || keyInterval < 1 {
+				return usageError("--frames wants at least 2 and --key-interval at least 1")
+			}
+			var cs []segment.Codec
+			for _, c := range strings.Split(codecs, ",") {
+				codec, err := segment.ParseCodec(strings.TrimSpace(c))
+				if err != nil {
+					return usageError("--codec %q: %v", c, err)
+				}
+				cs = append(cs, codec)
+			}
+			var srcs []benchSource
+			if session != "" {
+				src, err := a.sessionFrames(cmd.Context(), sink, session, frames)
+				if err != nil {
+					return err
+				}
+				srcs = append(srcs, src)
+			} else {
+				dims, err := parseSizes("size", sizes)
+				if err != nil {
+					return err
+				}
+				for _, d := range dims {
+					w, h := d[0], d[1]
+					srcs = append(srcs, benchSource{name: "synthetic", w: w, h: h, frames: func() bench.Frames { return bench.SyntheticFrames(w, h, frames) }})
+				}
+			}
+			var rows []bench.EncodeResult
+			for _, s := range srcs {
+				for _, c := range cs {
+					fmt.Fprintf(a.stderr, "encoding %s %dx%d with %s …\n", s.name, s.w, s.h, c)
+					r, err := bench.Encode(s.name, s.w, s.h, s.frames(), c, keyInterval)
+					if err != nil {
+						return err
+					}
+					rows = append(rows, r)
+				}
+			}
+			if *asJSON {
+				return a.printJSON(rows)
+			}
+			a.printMachine()
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "source\tsize\tcodec\tframes\tencode median ms\tp99 ms\tencode MB/s\tCPU ms/frame\tdecode median ms\tp99 ms\tbytes/frame\traw ÷ stored\tPNG ÷ stored\t")
+			for _, r := range rows {
+				png := "–"
+				if r.PNGBytes > 0 {
+					png = fmt.Sprintf("%.1f", r.PNGBytes/r.BytesPerFrame)
+				}
+				fmt.Fprintf(tw, "%s\t%dx%d\t%s\t%d\t%.2f\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t%.0f\t%.0f\t%s\t\n", r.Source, r.Width, r.Height, r.Codec, r.Frames,
+					bench.MS(r.Encode.Median), bench.MS(r.Encode.P99), r.EncodeMBps, bench.MS(r.CPUPerFrame),
+					bench.MS(r.Decode.Median), bench.MS(r.Decode.P99), r.BytesPerFrame, float64(r.RawBytesPerFrm)/r.BytesPerFrame, png)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&sizes, "size", "1280x720,1920x1080", "frame sizes of the synthetic scene, `WxH[,WxH…]`")
+	cmd.Flags().StringVar(&codecs, "codec", "zstd,s2", "codecs, comma-separated")
+	cmd.Flags().IntVar(&frames, "frames", 240, "frames per run")
+	cmd.Flags().IntVar(&keyInterval, "key-interval", 60, "a key frame every `N` frames (the capture default)")
+	cmd.Flags().StringVar(&session, "session", "", "encode the frames of this recorded SESSION instead of the synthetic scene")
+	cmd.Flags().StringVar(&sink, "sink", "", "with --session: read from this sink")
+	return cmd
+}
+
+// benchSource is the frames of one encode benchmark row.
+type benchSource struct {
+	name   string
+	w, h   int
+	frames func() bench.Frames
+}
+
+// sessionFrames returns a bench source that decodes up to n frames of a
+// recorded session; the frames are decoded once, up front, so that the
+// encode timings do not include reading.
+func (a *app) sessionFrames(ctx context.Context, sinkName, ref string, n int) (benchSource, error) {
+	sess, st, sinks, err := a.findSession(ctx, sinkName, ref)
+	if err != nil {
+		return benchSource{}, err
+	}
+	defer closeSinks(sinks)
+	sum, err := sess.Summarize(ctx, st)
+	if err != nil {
+		return benchSource{}, err
+	}
+	fr := recordings.NewFrameReader(st, sess, sum)
+	defer fr.Close()
+	var pix [][]byte
+	err = fr.Each(ctx, 0, ^uint64(0), func(f segment.Frame) error {
+		if len(pix) < n {
+			pix = append(pix, append([]byte(nil), f.Image.Pix...))
+		}
+		return nil
+	})
+	if err != nil {
+		return benchSource{}, err
+	}
+	if len(pix) < 2 {
+		return benchSource{}, fmt.Errorf("session %s has %d frames: too few to measure", sess.Ref(), len(pix))
+	}
+	return benchSource{name: sess.ID, w: sum.Width, h: sum.Height, frames: func() bench.Frames {
+		i := 0
+		return func() ([]byte, error) {
+			if i >= len(pix) {
+				return nil, io.EOF
+			}
+			i++
+			return pix[i-1], nil
+		}
+	}}, nil
+}
+
+func newBenchTransportCmd(a *app, asJSON *bool) *cobra.Command {
+	var sizes, pluginPath string
+	var sets []string
+	var duration time.Duration
+	cmd := &cobra.Command{
+		Use:   "transport",
+		Short: "Put throughput to a plugin process: shared memory against the gRPC stream",
+		Long: `transport launches a plugin twice, once with the shared-memory data plane and
+once with the gRPC stream only, and Puts objects of each --size to it back to
+back. By default the plugin is this binary in a hidden mode that reads every
+byte and keeps nothing, so the numbers are the transport's; --plugin PATH
+(with --set key=value) measures a real plugin, storage included.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ss []int
+			for _, s := range strings.Split(sizes, ",") {
+				n, err := humanize.ParseBytes(strings.TrimSpace(s))
+				if err != nil || n < 1 || n > 1<<30 {
+					return usageError("--size %q: want sizes like 256KiB,1MiB,8MiB (1 byte to 1 GiB)", s)
+				}
+				ss = append(ss, int(n))
+			}
+			if duration <= 0 {
+				return usageError("--duration %s: want a positive duration like 2s", duration)
+			}
+			opts := bench.TransportOptions{Sizes: ss, Duration: duration, Name: "discard (this binary)"}
+			if pluginPath == "" {
+				exe, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				opts.Launch = sdk.LaunchOptions{Path: exe, Args: []string{benchPluginCmd}}
+			} else {
+				settings, err := parseSets(sets)
+				if err != nil {
+					return err
+				}
+				opts.Name = filepath.Base(pluginPath)
+				opts.Launch = sdk.LaunchOptions{Path: pluginPath, Settings: settings}
+			}
+			if a.verbose {
+				opts.Launch.Stderr = a.stderr
+			}
+			rows, err := bench.Transport(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return a.printJSON(rows)
+			}
+			a.printMachine()
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "plugin\tpath\tsize\tputs\tput median ms\tp99 ms\tMB/s\thost CPU ms/MB\tplugin CPU ms/MB\t")
+			for _, r := range rows {
+				plug := "–"
+				if r.PluginCPU >= 0 {
+					plug = fmt.Sprintf("%.2f", r.PluginCPU)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.0f\t%.2f\t%s\t\n", r.Plugin, r.Mode, humanize.IBytes(uint64(r.Size)), r.Puts,
+					bench.MS(r.Put.Median), bench.MS(r.Put.P99), r.MBps, r.HostCPUMB, plug)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&sizes, "size", "256KiB,1MiB,8MiB", "object sizes, comma-separated")
+	cmd.Flags().DurationVar(&duration, "duration", 2*time.Second, "measuring time per size and path")
+	cmd.Flags().StringVar(&pluginPath, "plugin", "", "plugin binary to measure (default: a discarding plugin, this binary)")
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "plugin setting `key=value` (repeatable)")
+	return cmd
+}
+
+func newBenchCaptureCmd(a *app, asJSON *bool) *cobra.Command {
+	o := bench.CaptureOptions{}
+	var sizes string
+	cmd := &cobra.Command{
+		Use:   "capture --game PATH",
+		Short: "A game's frame rate with capture off and on (needs a display; records to a temporary disk sink)",
+		Long: `capture runs a game built on the engine (e.g. bin/breakout) with -autoplay
+-lockstep -vsync=false for --frames frames at each --size, once with capture
+off and once recording to a temporary disk sink, and reads the statistics the
+game writes with -bench-json. It needs a display (or Xvfb) and the disk plugin
+(skyloop-plugin-disk beside this binary, beside the game, or in plugin_dir).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Game == "" {
+				return usageError("bench capture needs --game PATH (a game binary built on the engine, e.g. bin/breakout)")
+			}
+			if _, err := os.Stat(o.Game); err != nil {
+				return usageError("--game: %v", err)
+			}
+			dims, err := parseSizes("size", sizes)
+			if err != nil {
+				return err
+			}
+			o.Sizes = nil
+			for _, d := range dims {
+				o.Sizes = append(o.Sizes, fmt.Sprintf("%dx%d", d[0], d[1]))
+			}
+			if o.Frames < 10 {
+				return usageError("--frames %d: want at least 10", o.Frames)
+			}
+			plugin, err := a.findDiskPlugin(o.Game)
+			if err != nil {
+				return err
+			}
+			o.PluginDir = filepath.Dir(plugin)
+			work, err := os.MkdirTemp("", "skyloop-bench-capture-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(work)
+			o.WorkDir = work
+			o.Log = func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) }
+			rows, err := bench.Capture(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return a.printJSON(rows)
+			}
+			a.printMachine()
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "game\tsize\tcapture\tfps\ton ÷ off\tframe median ms\tp99 ms\tcapture median ms\tp99 ms\tencode ms/frame\tcaptured\tdropped\tbytes/frame\t")
+			for _, r := range rows {
+				s := r.Stats
+				if r.Capture == "off" {
+					fmt.Fprintf(tw, "%s\t%s\toff\t%.1f\t\t%.2f\t%.2f\t–\t–\t–\t–\t–\t–\t\n", r.Game, r.Size, s.FPS, s.FrameMedianMS, s.FrameP99MS)
+					continue
+				}
+				bpf := 0.0
+				if s.FramesEncoded > 0 {
+					bpf = float64(s.StoredBytes) / float64(s.FramesEncoded)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%.3f\t%.3f\t%.2f\t%d\t%d\t%.0f\t\n", r.Game, r.Size, r.Capture, s.FPS, r.OnOff,
+					s.FrameMedianMS, s.FrameP99MS, s.CaptureMedianMS, s.CaptureP99MS, s.EncodeMSPerFrame, s.FramesCaptured, s.FramesDropped, bpf)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&o.Game, "game", "", "game binary built on the engine (e.g. bin/breakout)")
+	cmd.Flags().StringVar(&sizes, "size", "1280x720,1920x1080", "window sizes, `WxH[,WxH…]`")
+	cmd.Flags().IntVar(&o.Frames, "frames", 600, "frames per run")
+	cmd.Flags().StringVar(&o.Codec, "codec", "zstd", "capture codec: zstd | s2")
+	cmd.Flags().StringVar(&o.Readback, "readback", "auto", "readback: auto | pbo | sync")
+	cmd.Flags().StringVar(&o.Source, "source", "window", "what to record: window (what the player sees) | screen (the game's logical screen)")
+	return cmd
+}
+
+// findDiskPlugin finds skyloop-plugin-disk as the games do, also beside the
+// game binary.
+func (a *app) findDiskPlugin(game string) (string, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return "", err
+	}
+	return skysync.FindPlugin("disk", filepath.Dir(game), cfg.PluginDir)
+}
+
+// benchPluginCmd is the hidden subcommand that makes this binary the
+// discarding plugin of `bench transport`.
+const benchPluginCmd = "bench-plugin"
+
+func newBenchPluginCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:    benchPluginCmd,
+		Hidden: true,
+		Short:  "serve the discarding storage plugin of 'skyloop bench transport' (started by it, not by hand)",
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sdk.Serve(bench.DiscardPlugin())
+			return nil
+		},
+	}
+}
