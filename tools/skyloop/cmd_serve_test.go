@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/skyloop-engine/skyloop/engine/segment"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+func TestServeUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--addr", "0.0.0.0:8080"}, "--public"},
+		{[]string{"serve", "--addr", ":8080"}, "--public"},
+		{[]string{"serve", "--addr", "192.0.2.1:8080"}, "--public"},
+		{[]string{"serve", "--addr", "example.com:80"}, "--public"},
+		{[]string{"serve", "--addr", "127.0.0.1"}, "HOST:PORT"},
+		{[]string{"serve", "--addr", "127.0.0.1:http"}, "port"},
+		{[]string{"serve", "--addr", "127.0.0.1:70000"}, "port"},
+		{[]string{"serve", "--addr", "127.0.0.1:-1"}, "port"},
+	} {
+		_, errOut, code := runTool(t, tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 mentioning %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
+// lockedBuffer collects a command's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startServe runs `skyloop serve` in-process on a free loopback port and
+// returns its URL; the server is stopped (and must stop) when t ends.
+func startServe(t *testing.T, cfg string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--config", cfg, "serve", "--addr", "127.0.0.1:0"}, &stdout, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exited %d after cancel\n%s%s", code, stdout.String(), stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("serve did not stop within 20 s of cancel")
+		}
+	})
+	re := regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/`)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if u := re.FindString(stdout.String()); u != "" {
+			return u
+		}
+		select {
+		case code := <-done:
+			done <- code
+			t.Fatalf("serve exited %d before serving\n%s%s", code, stdout.String(), stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve printed no URL in 30 s\n%s%s", stdout.String(), stderr.String())
+	return ""
+}
+
+// browser starts headless Chromium for t; it is stopped when t ends.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("SKYLOOP_REQUIRE_DISPLAY") == "1" {
+			t.Fatalf("%s: %v: the browser test needs Debian's chromium package (tools/dev/deps.sh installs it)", chromiumPath, err)
+		}
+		t.Skipf("%s missing (install Debian's chromium package); skipping the browser test", chromiumPath)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 900),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("force-device-scale-factor", "1"),
+		chromedp.Flag("force-color-profile", "srgb"),
+		chromedp.Flag("hide-scrollbars", true),
+	}
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		bcancel() // closes the browser
+		acancel() // waits for the process to exit
+	})
+	if err := chromedp.Do(bctx); err != nil { // starts the browser
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	tctx, tcancel := context.WithTimeout(bctx, 60*time.Second)
+	t.Cleanup(tcancel)
+	return tctx
+}
+
+// canvasPixels reads the canvas's RGBA pixels in the page.
+const canvasPixelsJS = `(() => {
+	const c = document.getElementById('frame');
+	const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+	let s = '';
+	for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode.apply(null, d.subarray(i, i + 0x8000));
+	return c.width + 'x' + c.height + ':' + btoa(s);
+})()`
+
+func TestServeBrowser(t *testing.T) {
+	rec := recordedSession(t)
+	frames, err := decodeStored(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := map[uint64]segment.Frame{}
+	for _, f := range frames {
+		ref[f.Seq] = f
+	}
+
+	// Two sinks: the recording, and a copy that lost segment 1 (frames
+	// 30-59), to see the gap on the timeline.
+	root := filepath.Join(t.TempDir(), "damaged")
+	if out, err := exec.Command("cp", "-a", rec.Root, root).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	k := strings.Split(rec.Ref, "/")
+	if err := os.Remove(filepath.Join(root, k[0], k[1], "sessions", k[2], "00000001.seg")); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "serve.toml")
+	body := fmt.Sprintf(`player = "tester"
+plugin_dir = %q
+spool_dir = %q
+[[sink]]
+name = "local"
+plugin = "disk"
+[sink.settings]
+root = %q
+[[sink]]
+name = "damaged"
+plugin = "disk"
+[sink.settings]
+root = %q
+`, rec.PluginDir, filepath.Join(dir, "spool"), rec.Root, root)
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	url := startServe(t, cfg)
+	ctx := browser(t)
+	t.Logf("server and browser up in %v", time.Since(start).Round(time.Millisecond))
+
+	row := fmt.Sprintf(`#sessions li[data-session=%q][data-sink="local"]`, rec.Ref)
+	shown := func(seq uint64) chromedp.Action[chromedp.Void] {
+		return chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#frame[data-shown-seq="%d"]`, seq)))
+	}
+	checkPixels := func(seq uint64) {
+		t.Helper()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](canvasPixelsJS))
+		if err != nil {
+			t.Fatalf("read canvas: %v", err)
+		}
+		size, b64, _ := strings.Cut(got, ":")
+		pix, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ref[seq].Image
+		if size != fmt.Sprintf("%dx%d", want.Rect.Dx(), want.Rect.Dy()) {
+			t.Fatalf("frame %d: canvas is %s, want %dx%d", seq, size, want.Rect.Dx(), want.Rect.Dy())
+		}
+		if !bytes.Equal(pix, want.Pix) {
+			t.Fatalf("frame %d: canvas pixels differ from the stored frame (%d of %d bytes differ)", seq, diffBytes(pix, want.Pix), len(want.Pix))
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+
+	// The list shows the session; clicking it shows frame 0.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.CSS(row)),
+		chromedp.Click(chromedp.CSS(row)),
+		shown(0),
+	); err != nil {
+		t.Fatalf("open %s: %v", rec.Ref, err)
+	}
+	checkPixels(0)
+	if got := text("#frame-no"); got != "0" {
+		t.Errorf("#frame-no = %q, want 0", got)
+	}
+
+	// Step forward with the button, back and forward with the keys.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#next")), shown(1)); err != nil {
+		t.Fatalf("next: %v", err)
+	}
+	checkPixels(1)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowLeft), shown(0), chromedp.KeyEvent(kb.ArrowRight), shown(1)); err != nil {
+		t.Fatalf("arrow keys: %v", err)
+	}
+	if got := text("#frame-no"); got != "1" {
+		t.Errorf("#frame-no = %q, want 1", got)
+	}
+
+	// Play advances the shown frame; pause stops it.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#play")),
+		voidPoll(`Number(document.getElementById('frame').dataset.shownSeq) >= 10`),
+		chromedp.Click(chromedp.CSS("#play")),
+		chromedp.WaitVisible(chromedp.CSS(`#play[data-playing="false"]`)),
+	); err != nil {
+		t.Fatalf("play: %v", err)
+	}
+
+	// Scrub to frame 60.
+	if err := chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('scrub'); s.value = '60'; s.dispatchEvent(new Event('input', {bubbles: true})); })()`),
+		shown(60),
+	); err != nil {
+		t.Fatalf("scrub: %v", err)
+	}
+	checkPixels(60)
+	if got := text("#frame-no"); got != "60" {
+		t.Errorf("#frame-no = %q, want 60", got)
+	}
+
+	// The screenshot shows the frame exactly: the canvas is at 1:1, DPR 1,
+	// and the sRGB profile is forced, so no scaling or colour conversion.
+	rect, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.getElementById('frame').getBoundingClientRect(); return [r.x, r.y, r.width, r.height, window.devicePixelRatio]; })()`))
+	if err != nil {
+		t.Fatalf("canvas rect: %v", err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ref[60].Image
+	if rect[4] != 1 || int(rect[2]) != want.Rect.Dx() || int(rect[3]) != want.Rect.Dy() || rect[0] != float64(int(rect[0])) || rect[1] != float64(int(rect[1])) {
+		t.Fatalf("canvas at %v (x, y, w, h, DPR): want %dx%d at whole pixels, DPR 1", rect, want.Rect.Dx(), want.Rect.Dy())
+	}
+	crop := image.NewRGBA(want.Rect)
+	for y := 0; y < want.Rect.Dy(); y++ {
+		for x := 0; x < want.Rect.Dx(); x++ {
+			crop.Set(x, y, img.At(int(rect[0])+x, int(rect[1])+y))
+		}
+	}
+	if !bytes.Equal(crop.Pix, want.Pix) {
+		t.Fatalf("screenshot of the canvas differs from frame 60: %d of %d bytes differ (max difference %d)", diffBytes(crop.Pix, want.Pix), len(want.Pix), maxDiff(crop.Pix, want.Pix))
+	}
+
+	// The damaged copy: a gap marker for frames 30-59, and a note when the
+	// position is inside it (showing frame 29, the last one before it).
+	drow := fmt.Sprintf(`#sessions li[data-session=%q][data-sink="damaged"]`, rec.Ref)
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(drow)),
+		shown(0),
+		chromedp.WaitVisible(chromedp.CSS(`#gaps .gap[data-from="30"][data-to="59"]`)),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('scrub'); s.value = '45'; s.dispatchEvent(new Event('input', {bubbles: true})); })()`),
+		shown(29),
+		chromedp.WaitVisible(chromedp.CSS(`#gap-note`)),
+	); err != nil {
+		t.Fatalf("damaged session: %v", err)
+	}
+	note := text("#gap-note")
+	if !strings.Contains(note, "30–59") {
+		t.Errorf("gap note = %q, want it to name frames 30–59", note)
+	}
+	checkPixels(29)
+	// Stepping forward from inside the gap goes to the first frame after it.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#next")), shown(60)); err != nil {
+		t.Fatalf("next after the gap: %v", err)
+	}
+	checkPixels(60)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(" "), voidPoll(`Number(document.getElementById('frame').dataset.shownSeq) > 60`)); err != nil {
+		t.Fatalf("space to play: %v", err)
+	}
+	t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// voidPoll waits up to 20 s for a JavaScript expression to be truthy.
+func voidPoll(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(20*time.Second))
+}
+
+func diffBytes(a, b []byte) int {
+	n := 0
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			n++
+		}
+	}
+	return n + max(len(a), len(b)) - min(len(a), len(b))
+}
+
+func maxDiff(a, b []byte) int {
+	m := 0
+	for i := range min(len(a), len(b)) {
+		d := int(a[i]) - int(b[i])
+		m = max(m, d, -d)
+	}
+	return m
+}

@@ -1,0 +1,598 @@
+package viewer
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/png"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/recordings"
+)
+
+// Store is one sink as the viewer sees it: its name in the config and its
+// objects. *sync.Sink has both.
+type Store interface {
+	Name() string
+	recordings.Store
+}
+
+// Options tune a Handler; the zero value is usable.
+type Options struct {
+	// ListTTL is how long a listing of the stores is reused (default 2 s).
+	ListTTL time.Duration
+	// MaxOpen is how many sessions keep a frame reader (default 4); the
+	// least recently used beyond it is closed.
+	MaxOpen int
+	// Public accepts requests for any Host. Otherwise only loopback host
+	// names (localhost, 127.0.0.0/8, ::1) are served, which stops DNS
+	// rebinding from reaching a viewer bound to loopback.
+	Public bool
+	// Logger gets request errors (default: discarded).
+	Logger *slog.Logger
+}
+
+//go:embed static
+var staticFS embed.FS
+
+// Handler serves the viewer. Create it with New and Close it when done.
+type Handler struct {
+	stores []Store
+	opts   Options
+	static map[string][]byte // name under static/ → content
+	start  time.Time         // modification time of the static files
+
+	listMu  sync.Mutex // held while listing, so concurrent requests list once
+	list    *listing
+	summary map[string]*entry // last summaries by session key, reused while a session's segments are unchanged
+
+	mu     sync.Mutex
+	open   map[string]*openReader
+	clock  uint64 // LRU clock
+	closed bool
+}
+
+// entry is one session of one store with its summary.
+type entry struct {
+	store Store
+	sess  *recordings.Session
+	sum   recordings.Summary
+	sig   string // the segment keys and sizes the summary was made from
+	err   error  // Summarize failed (the store failed)
+}
+
+type listing struct {
+	at      time.Time
+	entries []*entry
+	byKey   map[string]*entry
+}
+
+// openReader is the frame reader of one session.
+type openReader struct {
+	mu   sync.Mutex // guards fr
+	e    *entry
+	fr   *recordings.FrameReader
+	used uint64
+}
+
+// New returns a Handler over stores.
+func New(stores []Store, opts Options) *Handler {
+	if opts.ListTTL <= 0 {
+		opts.ListTTL = 2 * time.Second
+	}
+	if opts.MaxOpen <= 0 {
+		opts.MaxOpen = 4
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{stores: stores, opts: opts, static: map[string][]byte{}, start: time.Now(),
+		summary: map[string]*entry{}, open: map[string]*openReader{}}
+	files, _ := fs.ReadDir(staticFS, "static")
+	for _, f := range files {
+		if b, err := staticFS.ReadFile("static/" + f.Name()); err == nil && !f.IsDir() {
+			h.static[f.Name()] = b
+		}
+	}
+	return h
+}
+
+// Close releases the frame readers; the stores stay open (their owner
+// closes them). Idempotent; requests after Close get 503.
+func (h *Handler) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	open := h.open
+	h.open = map[string]*openReader{}
+	h.mu.Unlock()
+	for _, or := range open {
+		or.mu.Lock()
+		or.fr.Close()
+		or.mu.Unlock()
+	}
+}
+
+// Serve serves h on ln until ctx is cancelled, then shuts the server down
+// (in-flight requests get a few seconds) and returns. It returns the error
+// that stopped serving, or nil after a shutdown asked for by ctx.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		srv.Close()
+	}
+	<-errc
+	return err
+}
+
+// httpError is an error with its status.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func notFound(format string, args ...any) error {
+	return &httpError{code: http.StatusNotFound, msg: fmt.Sprintf(format, args...)}
+}
+
+// ServeHTTP routes a request. It never panics: a panic in a handler is
+// answered with 500.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("X-Frame-Options", "DENY")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hdr.Set("Cross-Origin-Resource-Policy", "same-origin")
+	rw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.opts.Logger.Error("viewer: panic serving request", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			if !rw.wrote {
+				writeError(rw, &httpError{code: http.StatusInternalServerError, msg: "internal error"})
+			}
+		}
+	}()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		hdr.Set("Allow", "GET, HEAD")
+		writeError(rw, &httpError{code: http.StatusMethodNotAllowed, msg: "method " + r.Method + " not allowed: the viewer is read-only"})
+		return
+	}
+	if !h.opts.Public && !loopbackHost(r.Host) {
+		writeError(rw, &httpError{code: http.StatusMisdirectedRequest, msg: "host not served: the viewer answers only to loopback host names"})
+		return
+	}
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		writeError(rw, &httpError{code: http.StatusServiceUnavailable, msg: "the viewer is shutting down"})
+		return
+	}
+	if err := h.route(rw, r); err != nil {
+		var he *httpError
+		if !errors.As(err, &he) {
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
+			h.opts.Logger.Warn("viewer: request failed", "path", r.URL.Path, "err", err)
+			he = &httpError{code: http.StatusBadGateway, msg: err.Error()}
+		}
+		if !rw.wrote {
+			writeError(rw, he)
+		}
+	}
+}
+
+func (h *Handler) route(w http.ResponseWriter, r *http.Request) error {
+	raw := r.URL.EscapedPath()
+	switch {
+	case raw == "/" || raw == "/index.html":
+		return h.serveStatic(w, r, "index.html")
+	case strings.HasPrefix(raw, "/static/"):
+		return h.serveStatic(w, r, strings.TrimPrefix(raw, "/static/"))
+	case raw == "/api/sessions" || raw == "/api/sessions/":
+		return h.serveSessions(w, r)
+	case strings.HasPrefix(raw, "/api/sessions/"):
+		parts := strings.Split(strings.TrimPrefix(raw, "/api/sessions/"), "/")
+		for i, p := range parts {
+			u, err := url.PathUnescape(p)
+			if err != nil {
+				return notFound("no such session")
+			}
+			parts[i] = u
+		}
+		switch {
+		case len(parts) == 4:
+			e, err := h.find(r.Context(), parts)
+			if err != nil {
+				return err
+			}
+			return h.serveSummary(w, e)
+		case len(parts) == 6 && parts[4] == "frames":
+			e, err := h.find(r.Context(), parts[:4])
+			if err != nil {
+				return err
+			}
+			return h.serveFrame(w, r, e, parts[5])
+		}
+	}
+	return notFound("not found")
+}
+
+func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request, name string) error {
+	b, ok := h.static[name] // only the embedded names: nothing else reaches a file system
+	if !ok {
+		return notFound("not found")
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, name, h.start, bytes.NewReader(b))
+	return nil
+}
+
+// sessionJSON is one session in /api/sessions.
+type sessionJSON struct {
+	Session   string    `json:"session"` // GAME/PLAYER/ID
+	Sink      string    `json:"sink"`
+	Game      string    `json:"game"`
+	Player    string    `json:"player"`
+	ID        string    `json:"id"`
+	URL       string    `json:"url"` // the session's API path
+	Start     time.Time `json:"start"`
+	Duration  float64   `json:"duration_seconds"`
+	Frames    int       `json:"frames"`
+	Gaps      int       `json:"gaps"`
+	GapFrames uint64    `json:"gap_frames"`
+	Width     int       `json:"width"`
+	Height    int       `json:"height"`
+	Segments  int       `json:"segments"`
+	Bytes     int64     `json:"bytes"`
+	Problems  int       `json:"problems"`
+	Error     string    `json:"error,omitempty"`
+}
+
+func sessionURL(e *entry) string {
+	parts := []string{e.store.Name(), e.sess.Game, e.sess.Player, e.sess.ID}
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return "/api/sessions/" + strings.Join(parts, "/")
+}
+
+func rowOf(e *entry) sessionJSON {
+	s, sum := e.sess, e.sum
+	start := sum.SessionStart
+	if start.IsZero() {
+		start = sum.Start
+	}
+	row := sessionJSON{
+		Session: s.Ref(), Sink: e.store.Name(), Game: s.Game, Player: s.Player, ID: s.ID, URL: sessionURL(e),
+		Start: start, Duration: sum.Duration().Seconds(), Frames: sum.Frames, Gaps: len(sum.Gaps), GapFrames: sum.GapFrames(),
+		Width: sum.Width, Height: sum.Height, Segments: len(s.Segments), Bytes: s.Bytes,
+		Problems: len(sum.Problems) + len(sum.MissingSegments),
+	}
+	if e.err != nil {
+		row.Error = e.err.Error()
+	}
+	return row
+}
+
+func (h *Handler) serveSessions(w http.ResponseWriter, r *http.Request) error {
+	l, err := h.listing(r.Context())
+	if err != nil {
+		return err
+	}
+	rows := make([]sessionJSON, 0, len(l.entries))
+	for _, e := range l.entries {
+		rows = append(rows, rowOf(e))
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, rows)
+}
+
+type frameJSON struct {
+	Seq uint64  `json:"seq"`
+	T   float64 `json:"t"` // milliseconds since the first stored frame
+	Key bool    `json:"key,omitempty"`
+}
+
+type gapJSON struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+}
+
+type summaryJSON struct {
+	Session         sessionJSON `json:"session"`
+	Width           int         `json:"width"`
+	Height          int         `json:"height"`
+	FirstSeq        uint64      `json:"first_seq"`
+	LastSeq         uint64      `json:"last_seq"`
+	Frames          []frameJSON `json:"frames"`
+	Gaps            []gapJSON   `json:"gaps"`
+	Problems        []string    `json:"problems"`
+	MissingSegments []uint64    `json:"missing_segments"`
+	FrameURL        string      `json:"frame_url"` // append SEQ.png
+}
+
+func (h *Handler) serveSummary(w http.ResponseWriter, e *entry) error {
+	if e.err != nil {
+		return e.err
+	}
+	sum := e.sum
+	out := summaryJSON{Session: rowOf(e), Width: sum.Width, Height: sum.Height, FirstSeq: sum.FirstSeq, LastSeq: sum.LastSeq,
+		Frames: make([]frameJSON, len(sum.Index)), Gaps: make([]gapJSON, len(sum.Gaps)),
+		Problems: []string{}, FrameURL: sessionURL(e) + "/frames/", MissingSegments: sum.MissingSegments}
+	for i, f := range sum.Index {
+		ms := float64(f.Time.Sub(sum.Start).Microseconds()) / 1000
+		out.Frames[i] = frameJSON{Seq: f.Seq, T: ms, Key: f.Key}
+	}
+	for i, g := range sum.Gaps {
+		out.Gaps[i] = gapJSON{From: g.From, To: g.To}
+	}
+	for _, p := range sum.Problems {
+		out.Problems = append(out.Problems, p.String())
+	}
+	if out.MissingSegments == nil {
+		out.MissingSegments = []uint64{}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// parseSeq accepts a frame number as plain decimal digits followed by
+// ".png": no sign, no spaces, no other base.
+func parseSeq(name string) (uint64, bool) {
+	digits, ok := strings.CutSuffix(name, ".png")
+	if !ok || digits == "" || len(digits) > 20 {
+		return 0, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	seq, err := strconv.ParseUint(digits, 10, 64)
+	return seq, err == nil
+}
+
+func (h *Handler) serveFrame(w http.ResponseWriter, r *http.Request, e *entry, name string) error {
+	if e.err != nil {
+		return e.err
+	}
+	seq, ok := parseSeq(name)
+	if !ok {
+		return notFound("bad frame %q: want FRAME.png with FRAME a frame number", name)
+	}
+	if !hasFrame(e.sum, seq) {
+		return notFound("frame %d is not stored in %s (frames %d-%d, %d stored, %d gaps)", seq, e.sess.Ref(), e.sum.FirstSeq, e.sum.LastSeq, e.sum.Frames, len(e.sum.Gaps))
+	}
+	or, err := h.reader(e)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	or.mu.Lock()
+	f, err := or.fr.Frame(r.Context(), seq)
+	if err == nil {
+		buf.Grow(len(f.Image.Pix) / 4)
+		enc := png.Encoder{CompressionLevel: png.BestSpeed}
+		err = enc.Encode(&buf, f.Image)
+	}
+	or.mu.Unlock()
+	if err != nil {
+		if errors.Is(err, recordings.ErrNoFrame) {
+			return notFound("%v", err)
+		}
+		return err
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "image/png")
+	hdr.Set("Content-Length", strconv.Itoa(buf.Len()))
+	hdr.Set("Cache-Control", "private, max-age=31536000, immutable")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(buf.Bytes())
+	}
+	return nil
+}
+
+func hasFrame(sum recordings.Summary, seq uint64) bool {
+	lo, hi := 0, len(sum.Index)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if sum.Index[m].Seq < seq {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo < len(sum.Index) && sum.Index[lo].Seq == seq
+}
+
+// find returns the listed session that parts (sink, game, player, id) name
+// exactly.
+func (h *Handler) find(ctx context.Context, parts []string) (*entry, error) {
+	l, err := h.listing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, ok := l.byKey[keyOf(parts[0], parts[1], parts[2], parts[3])]
+	if !ok {
+		return nil, notFound("no such session")
+	}
+	return e, nil
+}
+
+func keyOf(sink, game, player, id string) string {
+	return strings.Join([]string{sink, game, player, id}, "\x00")
+}
+
+// listing returns the sessions of every store, listing them again when the
+// last listing is older than ListTTL. Summaries are reused while a
+// session's segments are unchanged.
+func (h *Handler) listing(ctx context.Context) (*listing, error) {
+	h.listMu.Lock()
+	defer h.listMu.Unlock()
+	if h.list != nil && time.Since(h.list.at) < h.opts.ListTTL {
+		return h.list, nil
+	}
+	l := &listing{at: time.Now(), byKey: map[string]*entry{}}
+	summaries := map[string]*entry{}
+	for _, st := range h.stores {
+		ss, err := recordings.List(ctx, st, st.Name(), "")
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range ss {
+			key := keyOf(st.Name(), s.Game, s.Player, s.ID)
+			if _, dup := l.byKey[key]; dup {
+				continue // two sinks with one name: the first one's
+			}
+			sig := signature(s)
+			e := h.summary[key]
+			if e == nil || e.sig != sig || e.err != nil {
+				e = &entry{store: st, sess: s, sig: sig}
+				e.sum, e.err = s.Summarize(ctx, st)
+				if e.err != nil && ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+			}
+			l.entries = append(l.entries, e)
+			l.byKey[key] = e
+			summaries[key] = e
+		}
+	}
+	h.list, h.summary = l, summaries
+	return l, nil
+}
+
+func signature(s *recordings.Session) string {
+	var b strings.Builder
+	for _, seg := range s.Segments {
+		fmt.Fprintf(&b, "%s %d\n", seg.Key, seg.Size)
+	}
+	return b.String()
+}
+
+// reader returns the frame reader of e's session, opening it (and closing
+// the least recently used beyond MaxOpen) when needed.
+func (h *Handler) reader(e *entry) (*openReader, error) {
+	key := keyOf(e.store.Name(), e.sess.Game, e.sess.Player, e.sess.ID)
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, &httpError{code: http.StatusServiceUnavailable, msg: "the viewer is shutting down"}
+	}
+	h.clock++
+	var evict []*openReader
+	or := h.open[key]
+	if or != nil && or.e != e { // the session changed (a live recording grew): new summary, new reader
+		evict = append(evict, or)
+		or = nil
+	}
+	if or == nil {
+		or = &openReader{e: e, fr: recordings.NewFrameReader(e.store, e.sess, e.sum)}
+		h.open[key] = or
+	}
+	or.used = h.clock
+	for len(h.open) > h.opts.MaxOpen {
+		var lk string
+		var lru *openReader
+		for k, o := range h.open {
+			if lru == nil || o.used < lru.used {
+				lk, lru = k, o
+			}
+		}
+		delete(h.open, lk)
+		evict = append(evict, lru)
+	}
+	h.mu.Unlock()
+	for _, o := range evict {
+		o.mu.Lock()
+		o.fr.Close()
+		o.mu.Unlock()
+	}
+	return or, nil
+}
+
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+	return nil
+}
+
+func writeError(w http.ResponseWriter, e *httpError) {
+	w.Header().Del("Cache-Control")
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, e.code, map[string]any{"error": e.msg, "status": e.code})
+}
+
+// statusWriter remembers whether a response was started.
+type statusWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
