@@ -20,16 +20,21 @@ build: deps
 	$(GO) build -o $(BIN)/ ./games/...
 	$(GO) build -o $(BIN)/skyloop-plugin-disk ./plugins/disk
 	$(GO) build -o $(BIN)/skyloop-plugin-s3 ./plugins/s3
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/skyloop ./tools/skyloop
 
 demo: build
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
 	@printf 'spool_dir = "%s"\n[capture]\nsource = "window"\n[[sink]]\nname = "local"\nplugin = "disk"\n[sink.settings]\nroot = "%s"\n' "$(CURDIR)/$(DEMO_OUT)/spool" "$(CURDIR)/$(DEMO_OUT)/sink" > $(DEMO_OUT)/config.toml
 	@echo "demo: breakout plays itself for 300 frames in a 1280x720 window, recording through the spool to the disk plugin (under Xvfb when DISPLAY is unset)…"
 	@$(XVFB) $(BIN)/breakout -autoplay -seed 1 -frames 300 -size 1280x720 -vsync=false -bench -config $(DEMO_OUT)/config.toml 2>&1 | tee $(DEMO_OUT)/breakout.log
-	@$(GO) build -o $(BIN)/ ./tools/dev/segstat
-	@session=$$(ls -d $(DEMO_OUT)/sink/breakout/*/sessions/*/ | head -1); \
-	echo; echo "demo: the disk plugin (bin/skyloop-plugin-disk) stored the recording in $$session:"; ls -l $$session; \
-	echo "demo: decoded and checked: $$($(BIN)/segstat $$session)"; \
+	@echo; echo "demo: bin/skyloop lists what the disk plugin (bin/skyloop-plugin-disk) stored:"
+	@$(BIN)/skyloop --config $(DEMO_OUT)/config.toml sessions
+	@set -e; session=$$($(BIN)/skyloop --config $(DEMO_OUT)/config.toml sessions --json | sed -n 's/.*"session": "\(.*\)".*/\1/p' | head -1); \
+	echo; echo "demo: every frame decoded and checked:"; $(BIN)/skyloop --config $(DEMO_OUT)/config.toml verify $$session; \
+	$(BIN)/skyloop --config $(DEMO_OUT)/config.toml export $$session --format gif --scale 0.5 --fps 25 --out $(DEMO_OUT)/breakout.gif; \
+	game=$${session%%/*}; rest=$${session#*/}; player=$${rest%%/*}; id=$${rest#*/}; \
+	echo; echo "demo: the recording is in $(CURDIR)/$(DEMO_OUT)/sink/$$game/$$player/sessions/$$id/"; \
+	echo "demo: as a GIF: $(DEMO_OUT)/breakout.gif; watch it in a browser: bin/skyloop --config $(DEMO_OUT)/config.toml serve"; \
 	echo "demo: config used: $(DEMO_OUT)/config.toml; log: $(DEMO_OUT)/breakout.log"
 
 fmt-check:

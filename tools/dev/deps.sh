@@ -2,7 +2,8 @@
 # Installs what building and testing skyloop needs on Debian/Ubuntu, when it
 # is missing: Xvfb and Mesa (OpenGL without a GPU or display), and the X11
 # headers GLFW's cgo build compiles against; with the argument "test" also
-# the servers the tests start (versitygw for S3). As root it runs apt-get;
+# what the tests start: versitygw (S3), Chromium (the replay viewer's
+# browser test) and ffmpeg (skyloop export --format mp4). As root it runs apt-get;
 # as anyone else it prints the exact command and fails.
 set -euo pipefail
 
@@ -13,6 +14,13 @@ packages=(
 	pkg-config gcc
 	e2fsprogs                        # chattr: tests make a directory unwritable as root
 )
+
+if [ "${1:-}" = test ]; then
+	packages+=(
+		chromium                     # headless browser for the skyloop serve test (/usr/bin/chromium)
+		ffmpeg                       # skyloop export --format mp4, and ffprobe in its test
+	)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,253 @@
+package recordings
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skyloop-engine/skyloop/engine/segment"
+	"github.com/skyloop-engine/skyloop/sdk"
+	"github.com/skyloop-engine/skyloop/sdk/synctest"
+)
+
+const testW, testH = 16, 8
+
+// pixelsOf is frame seq's content: every byte derived from seq, so a frame
+// decoded for the wrong seq is caught.
+func pixelsOf(seq uint64) []byte {
+	p := make([]byte, testW*testH*4)
+	for i := range p {
+		p[i] = byte(uint64(i/4)*7 + seq*13)
+		if i%4 == 3 {
+			p[i] = 255
+		}
+	}
+	return p
+}
+
+var start = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+// putSession stores segments of the given frame seqs (one slice per
+// segment index; nil: the segment is not stored).
+func putSession(t *testing.T, st sdk.Backend, game, player, id string, segs [][]uint64) {
+	t.Helper()
+	putFrames(t, st, game, player, id, segs, testW, testH, pixelsOf)
+}
+
+func putFrames(t *testing.T, st sdk.Backend, game, player, id string, segs [][]uint64, testW, testH int, pixelsOf func(uint64) []byte) {
+	t.Helper()
+	prefix := segment.SessionPrefix(game, player, id)
+	for i, seqs := range segs {
+		if seqs == nil {
+			continue
+		}
+		var buf bytes.Buffer
+		w, err := segment.NewWriter(&buf, segment.Header{Width: testW, Height: testH, Codec: segment.CodecZstd, KeyInterval: 4, Segment: uint64(i), FirstSeq: seqs[0], SessionStart: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range seqs {
+			if err := w.WriteFrame(q, start.Add(time.Duration(q)*time.Second/60), pixelsOf(q)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Put(context.Background(), segment.Key(prefix, uint64(i)), bytes.NewReader(buf.Bytes()), sdk.PutOptions{Size: int64(buf.Len())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func seqRange(from, to uint64) []uint64 {
+	var s []uint64
+	for q := from; q <= to; q++ {
+		s = append(s, q)
+	}
+	return s
+}
+
+func TestListFindSummarize(t *testing.T) {
+	ctx := context.Background()
+	st := synctest.NewMemoryBackend()
+	putSession(t, st, "breakout", "alice", "20261124T120000.000Z-0001", [][]uint64{seqRange(0, 9), seqRange(10, 19)})
+	// Frames 5-6 dropped, segment 1 lost, frames 30-39 in segment 2.
+	putSession(t, st, "breakout", "alice", "20261124T130000.000Z-0002", [][]uint64{{0, 1, 2, 3, 4, 7, 8, 9}, nil, seqRange(30, 39)})
+	putSession(t, st, "arena", "bob", "20261124T120000.000Z-0003", [][]uint64{seqRange(0, 3)})
+	// Not segment keys: ignored.
+	for _, k := range []string{"breakout/alice/saves/slot1", "breakout/alice/sessions/x/notes.txt"} {
+		if _, err := st.Put(ctx, k, strings.NewReader("x"), sdk.PutOptions{Size: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ss, err := List(ctx, st, "local", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, s := range ss {
+		refs = append(refs, s.Ref())
+	}
+	if got := strings.Join(refs, " "); got != "arena/bob/20261124T120000.000Z-0003 breakout/alice/20261124T120000.000Z-0001 breakout/alice/20261124T130000.000Z-0002" {
+		t.Fatalf("sessions %s", got)
+	}
+	if only, _ := List(ctx, st, "local", "arena/"); len(only) != 1 {
+		t.Fatalf("prefix arena/: %d sessions", len(only))
+	}
+
+	if _, err := Find(ss, "20261124T12"); err == nil || !strings.Contains(err.Error(), "matches 2 sessions") {
+		t.Errorf("ambiguous prefix: %v", err)
+	}
+	if _, err := Find(ss, "nothing"); !errors.Is(err, ErrNoSession) {
+		t.Errorf("unknown: %v", err)
+	}
+	s, err := Find(ss, "breakout/alice/20261124T13")
+	if err != nil || s.ID != "20261124T130000.000Z-0002" {
+		t.Fatalf("Find: %v %v", s, err)
+	}
+
+	sum, err := s.Summarize(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Frames != 18 || sum.Width != testW || sum.Height != testH || sum.LastSeq != 39 || !sum.SessionStart.Equal(start) {
+		t.Fatalf("summary %+v", sum)
+	}
+	if len(sum.Gaps) != 2 || sum.Gaps[0] != (Gap{5, 6}) || sum.Gaps[1] != (Gap{10, 29}) || sum.GapFrames() != 22 {
+		t.Fatalf("gaps %v", sum.Gaps)
+	}
+	if len(sum.MissingSegments) != 1 || sum.MissingSegments[0] != 1 || len(sum.Problems) != 0 {
+		t.Fatalf("missing %v problems %v", sum.MissingSegments, sum.Problems)
+	}
+	if d := sum.Duration(); d != 39*time.Second/60 {
+		t.Fatalf("duration %v", d)
+	}
+
+	rep, err := Verify(ctx, st, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Complete() || rep.Frames != 18 || len(rep.Gaps) != 2 || len(rep.MissingSegments) != 1 || len(rep.Problems) != 0 {
+		t.Fatalf("verify %+v", rep)
+	}
+	whole, err := Find(ss, "breakout/alice/20261124T12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Verify(ctx, st, whole, nil); err != nil || !rep.Complete() || rep.Frames != 20 || rep.LastSeq != 19 {
+		t.Fatalf("verify complete session: %+v %v", rep, err)
+	}
+}
+
+// countingStore counts Gets and the bytes they return.
+type countingStore struct {
+	sdk.Backend
+	gets  int
+	bytes int64
+}
+
+func (c *countingStore) Get(ctx context.Context, key string, w io.Writer, opts sdk.GetOptions) (sdk.ObjectInfo, error) {
+	c.gets++
+	cw := &countWriter{w: w}
+	info, err := c.Backend.Get(ctx, key, cw, opts)
+	c.bytes += cw.n
+	return info, err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return c.w.Write(p) }
+
+// A summary reads headers and indexes, not frames: for a segment much
+// larger than a block it fetches a few blocks.
+func TestSummarizeReadsLittle(t *testing.T) {
+	ctx := context.Background()
+	mem := synctest.NewMemoryBackend()
+	// Noise does not compress: 30 frames of 128 KiB.
+	noise := func(seq uint64) []byte {
+		p := make([]byte, 256*128*4)
+		r := rand.New(rand.NewPCG(seq, 1))
+		for i := range p {
+			p[i] = byte(r.Uint32())
+		}
+		return p
+	}
+	putFrames(t, mem, "g", "p", "s", [][]uint64{seqRange(0, 29)}, 256, 128, noise)
+	st := &countingStore{Backend: mem}
+	ss, _ := List(ctx, st, "local", "")
+	sum, err := ss[0].Summarize(ctx, st)
+	if err != nil || sum.Frames != 30 {
+		t.Fatalf("%v %+v", err, sum.Frames)
+	}
+	if st.bytes > 3*blockSize || st.gets > 3 {
+		t.Fatalf("summary fetched %d bytes in %d Gets of a %d-byte segment", st.bytes, st.gets, ss[0].Bytes)
+	}
+}
+
+func TestFrameReader(t *testing.T) {
+	ctx := context.Background()
+	st := synctest.NewMemoryBackend()
+	putSession(t, st, "g", "p", "s", [][]uint64{seqRange(0, 9), {10, 11, 14, 15}})
+	ss, _ := List(ctx, st, "local", "")
+	sum, err := ss[0].Summarize(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := NewFrameReader(st, ss[0], sum)
+	defer fr.Close()
+	// Forward, backward, across segments, and back again.
+	for _, q := range []uint64{0, 1, 2, 9, 3, 10, 15, 14, 0, 11} {
+		f, err := fr.Frame(ctx, q)
+		if err != nil {
+			t.Fatalf("frame %d: %v", q, err)
+		}
+		if f.Seq != q || !bytes.Equal(f.Image.Pix, pixelsOf(q)) {
+			t.Fatalf("frame %d: got seq %d, pixels equal %v", q, f.Seq, bytes.Equal(f.Image.Pix, pixelsOf(q)))
+		}
+	}
+	for _, q := range []uint64{12, 13, 16, 1000} {
+		if _, err := fr.Frame(ctx, q); !errors.Is(err, ErrNoFrame) {
+			t.Errorf("frame %d: %v, want ErrNoFrame", q, err)
+		}
+	}
+	var got []uint64
+	err = fr.Each(ctx, 8, 14, func(f segment.Frame) error {
+		if !bytes.Equal(f.Image.Pix, pixelsOf(f.Seq)) {
+			t.Errorf("Each: frame %d pixels differ", f.Seq)
+		}
+		got = append(got, f.Seq)
+		return nil
+	})
+	if err != nil || len(got) != 5 || got[0] != 8 || got[4] != 14 {
+		t.Fatalf("Each 8-14: %v %v", got, err)
+	}
+}
+
+// A store that fails is an error, not "damage".
+type failingStore struct{ sdk.Backend }
+
+func (failingStore) Get(ctx context.Context, key string, w io.Writer, opts sdk.GetOptions) (sdk.ObjectInfo, error) {
+	return sdk.ObjectInfo{}, errors.New("connection refused")
+}
+
+func TestStoreErrorsAreErrors(t *testing.T) {
+	ctx := context.Background()
+	mem := synctest.NewMemoryBackend()
+	putSession(t, mem, "g", "p", "s", [][]uint64{seqRange(0, 3)})
+	ss, _ := List(ctx, mem, "local", "")
+	if _, err := ss[0].Summarize(ctx, failingStore{mem}); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("Summarize over a failing store: %v", err)
+	}
+	if _, err := Verify(ctx, failingStore{mem}, ss[0], nil); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("Verify over a failing store: %v", err)
+	}
+}
