@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -198,6 +197,25 @@ func TestExportGIF(t *testing.T) {
 	if diff := (got - want).Abs(); diff > time.Duration(len(ref))*10*time.Millisecond {
 		t.Fatalf("GIF delays sum to %v, recording lasts %v", got, want)
 	}
+
+	// --fps 25: every frame 4/100 s; a range and a scale.
+	out2 := filepath.Join(t.TempDir(), "fixed.gif")
+	if o, e, code := runTool(t, "--config", rec.Config, "export", rec.Ref, "--format", "gif", "--out", out2, "--fps", "25", "--from", "30", "--to", "59", "--scale", "0.5"); code != 0 {
+		t.Fatalf("--fps 25: exit %d: %s%s", code, o, e)
+	}
+	data, _ = os.ReadFile(out2)
+	g, err = gif.DecodeAll(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Image) != 30 || g.Config.Width != rec.Width/2 || g.Config.Height != rec.Height/2 {
+		t.Fatalf("--fps 25 --from 30 --to 59 --scale 0.5: %d frames of %dx%d", len(g.Image), g.Config.Width, g.Config.Height)
+	}
+	for i, d := range g.Delay {
+		if d != 4 {
+			t.Fatalf("--fps 25: delay %d is %d/100 s, want 4", i, d)
+		}
+	}
 }
 
 func TestExportMP4(t *testing.T) {
@@ -215,13 +233,89 @@ func TestExportMP4(t *testing.T) {
 		t.Fatalf("exit %d: %s%s", code, stdout, stderr)
 	}
 	t.Logf("mp4 export: %v; %s %s", time.Since(start), strings.TrimSpace(stdout), strings.TrimSpace(stderr))
-	_ = ref
 	probe, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
 		"-show_entries", "stream=width,height,nb_read_frames", "-of", "csv=p=0", out).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("ffprobe: %s", probe)
-	_ = strconv.Itoa
-	_ = math.Abs
+	// Expected: the recording's span plus one median interval, at 30 fps.
+	var iv []time.Duration
+	for i := 1; i < len(ref); i++ {
+		iv = append(iv, ref[i].Time.Sub(ref[i-1].Time))
+	}
+	slices.Sort(iv)
+	span := ref[len(ref)-1].Time.Sub(ref[0].Time) + iv[len(iv)/2]
+	wantFrames := int(math.Round(span.Seconds() * 30))
+	want := fmt.Sprintf("%d,%d,%d", rec.Width, rec.Height, wantFrames)
+	if got := strings.TrimSpace(string(probe)); got != want {
+		t.Fatalf("ffprobe says width,height,frames = %s, want %s", got, want)
+	}
+	// Frame 0 back to PNG: close to the recorded frame (yuv420p is lossy).
+	frame0 := filepath.Join(t.TempDir(), "frame0.png")
+	if o, err := exec.Command("ffmpeg", "-v", "error", "-i", out, "-frames:v", "1", frame0).CombinedOutput(); err != nil {
+		t.Fatalf("decode frame 0: %v\n%s", err, o)
+	}
+	_, mae := sameRGB(decodePNG(t, frame0), ref[0].Image)
+	t.Logf("frame 0: mean absolute error %.3f (of 255)", mae)
+	if mae > 3 {
+		t.Fatalf("frame 0: mean absolute error %.2f, want at most 3", mae)
+	}
+
+	// --lossless: exact pixels back.
+	out2 := filepath.Join(t.TempDir(), "all.mp4")
+	if o, e, code := runTool(t, "--config", rec.Config, "export", rec.Ref, "--format", "mp4", "--out", out2, "--fps", "1000", "--lossless", "--from", "0", "--to", "9"); code != 0 {
+		t.Fatalf("--lossless: exit %d: %s%s", code, o, e)
+	}
+	frame0 = filepath.Join(t.TempDir(), "lossless0.png")
+	if o, err := exec.Command("ffmpeg", "-v", "error", "-i", out2, "-frames:v", "1", frame0).CombinedOutput(); err != nil {
+		t.Fatalf("decode lossless frame 0: %v\n%s", err, o)
+	}
+	if n, _ := sameRGB(decodePNG(t, frame0), ref[0].Image); n != 0 {
+		t.Fatalf("--lossless: frame 0 has %d pixels unlike the recording", n)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
+		t.Fatalf("temporary files left beside the mp4: %v", ents)
+	}
+}
+
+func TestExportErrors(t *testing.T) {
+	rec := recordedSession(t)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"unknown format", []string{"--format", "webm", "--out", filepath.Join(dir, "x.webm")}, 2, []string{"--format", "webm", "png, gif, mp4"}},
+		{"no format", []string{"--out", filepath.Join(dir, "x")}, 2, []string{"--format is required"}},
+		{"from after to", []string{"--format", "gif", "--out", filepath.Join(dir, "a.gif"), "--from", "20", "--to", "10"}, 2, []string{"--from 20", "--to 10", "frames 0-89"}},
+		{"to beyond the end", []string{"--format", "gif", "--out", filepath.Join(dir, "b.gif"), "--to", "500"}, 2, []string{"--to 500", "frames 0-89"}},
+		{"from beyond the end", []string{"--format", "png", "--out", filepath.Join(dir, "p"), "--from", "90"}, 2, []string{"--from 90", "frames 0-89"}},
+		{"bad scale", []string{"--format", "png", "--out", filepath.Join(dir, "p"), "--scale", "-1"}, 2, []string{"--scale"}},
+		{"out is a directory", []string{"--format", "gif", "--out", dir}, 2, []string{"is a directory"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, e, code := runTool(t, append([]string{"--config", rec.Config, "export", rec.Ref}, c.args...)...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d: %s", code, c.code, e)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(e, w) {
+					t.Errorf("stderr %q does not say %q", e, w)
+				}
+			}
+		})
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("failed exports left files: %v", ents)
+	}
+
+	t.Run("no ffmpeg", func(t *testing.T) {
+		t.Setenv("PATH", t.TempDir())
+		_, e, code := runTool(t, "--config", rec.Config, "export", rec.Ref, "--format", "mp4", "--out", filepath.Join(dir, "v.mp4"))
+		if code != 1 || !strings.Contains(e, "mp4 export needs ffmpeg: install it (Debian/Ubuntu: apt install ffmpeg)") {
+			t.Fatalf("exit %d, stderr %q", code, e)
+		}
+	})
 }
