@@ -36,6 +36,7 @@ func TestServeUsage(t *testing.T) {
 		{[]string{"serve", "--addr", "127.0.0.1:http"}, "port"},
 		{[]string{"serve", "--addr", "127.0.0.1:70000"}, "port"},
 		{[]string{"serve", "--addr", "127.0.0.1:-1"}, "port"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--sink", "nosuch"}, "no such sink"},
 	} {
 		_, errOut, code := runTool(t, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
@@ -100,8 +101,9 @@ func startServe(t *testing.T, cfg string) string {
 	return ""
 }
 
-// browser starts headless Chromium for t; it is stopped when t ends.
-func browser(t *testing.T) context.Context {
+// requireChromium skips t when Chromium is missing, unless the display
+// tests are required (make test), where that fails t.
+func requireChromium(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("SKYLOOP_REQUIRE_DISPLAY") == "1" {
@@ -109,6 +111,12 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skipf("%s missing (install Debian's chromium package); skipping the browser test", chromiumPath)
 	}
+}
+
+// browser starts headless Chromium for t; it is stopped when t ends.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	requireChromium(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
@@ -154,6 +162,7 @@ const canvasPixelsJS = `(() => {
 })()`
 
 func TestServeBrowser(t *testing.T) {
+	requireChromium(t)
 	rec := recordedSession(t)
 	frames, err := decodeStored(rec)
 	if err != nil {
@@ -332,6 +341,18 @@ root = %q
 	checkPixels(60)
 	if err := chromedp.Do(ctx, chromedp.KeyEvent(" "), voidPoll(`Number(document.getElementById('frame').dataset.shownSeq) > 60`)); err != nil {
 		t.Fatalf("space to play: %v", err)
+	}
+
+	// The filter box narrows the list (it matches game, player, id and sink).
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#filter"), "damaged"),
+		chromedp.WaitNotVisible(chromedp.CSS(row)),
+		chromedp.WaitVisible(chromedp.CSS(drow)),
+	); err != nil {
+		t.Fatalf("filter: %v", err)
+	}
+	if msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const e = document.getElementById('error'); return e.hidden ? '' : e.textContent; })()`)); err != nil || msg != "" {
+		t.Errorf("the page reported an error: %q (%v)", msg, err)
 	}
 	t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond))
 }

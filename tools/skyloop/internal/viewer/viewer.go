@@ -576,7 +576,6 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 }
 
 func writeError(w http.ResponseWriter, e *httpError) {
-	w.Header().Del("Cache-Control")
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, e.code, map[string]any{"error": e.msg, "status": e.code})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -383,5 +384,46 @@ func TestViewerServeStopsOnCancel(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + ln.Addr().String() + "/"); err == nil {
 		t.Error("still serving after cancel")
+	}
+}
+
+// Concurrent requests for frames of two sessions, with one reader kept
+// open, all decode exactly (run with -race).
+func TestViewerConcurrent(t *testing.T) {
+	h, st := newTestHandler(t, Options{MaxOpen: 1})
+	other := "20260101T000001.000Z-beef"
+	writeSession(t, st.Backend, other, [][]uint64{{0, 1, 2, 3, 4, 5}})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	paths := []string{sessPath, "/api/sessions/mem/pong/ann/" + other}
+	errc := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 20 {
+				p := paths[(g+i)%2]
+				seq := uint64((g*7 + i*3) % 6)
+				resp, err := http.Get(srv.URL + p + "/frames/" + strconv.FormatUint(seq, 10) + ".png")
+				if err != nil {
+					errc <- err
+					return
+				}
+				img, err := png.Decode(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					errc <- fmt.Errorf("%s frame %d: %d %v", p, seq, resp.StatusCode, err)
+					return
+				}
+				if !bytes.Equal(rgba(img), pixels(seq)) {
+					errc <- fmt.Errorf("%s frame %d differs", p, seq)
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
 	}
 }

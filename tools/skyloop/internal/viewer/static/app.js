@@ -428,4 +428,9 @@ window.addEventListener('hashchange', () => {
   if (r && (!current || current.session.url !== url)) openSession(r);
 });
 
+// Surface what would otherwise only reach the console.
+window.addEventListener('error', (ev) => showError('Viewer error: ' + ev.message));
+window.addEventListener('unhandledrejection', (ev) => showError('Viewer error: ' + (ev.reason && ev.reason.message || ev.reason)));
+document.addEventListener('securitypolicyviolation', (ev) => showError('Blocked by the content security policy: ' + ev.violatedDirective + ' ' + ev.blockedURI));
+
 loadSessions();
