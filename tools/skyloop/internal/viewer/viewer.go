@@ -474,6 +474,7 @@ func (h *Handler) listing(ctx context.Context) (*listing, error) {
 	}
 	l := &listing{at: time.Now(), byKey: map[string]*entry{}}
 	summaries := map[string]*entry{}
+	var todo []*entry
 	for _, st := range h.stores {
 		ss, err := recordings.List(ctx, st, st.Name(), "")
 		if err != nil {
@@ -488,15 +489,34 @@ func (h *Handler) listing(ctx context.Context) (*listing, error) {
 			e := h.summary[key]
 			if e == nil || e.sig != sig || e.err != nil {
 				e = &entry{store: st, sess: s, sig: sig}
-				e.sum, e.err = s.Summarize(ctx, st)
-				if e.err != nil && ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
+				todo = append(todo, e)
 			}
 			l.entries = append(l.entries, e)
 			l.byKey[key] = e
 			summaries[key] = e
 		}
+	}
+	// Summaries cost a few ranged Gets per segment: read a few sessions at
+	// a time.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for _, e := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() {
+				if v := recover(); v != nil {
+					e.err = fmt.Errorf("summarize %s: panic: %v", e.sess.Ref(), v)
+				}
+				<-sem
+				wg.Done()
+			}()
+			e.sum, e.err = e.sess.Summarize(ctx, e.store)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil && len(todo) > 0 {
+		return nil, err
 	}
 	h.list, h.summary = l, summaries
 	return l, nil
