@@ -319,3 +319,67 @@ func TestExportErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestExportGap exports a copy of the recorded session with its middle
+// segment (frames 30-59) deleted: PNG skips the missing frames, GIF holds
+// frame 29 for the gap's duration.
+func TestExportGap(t *testing.T) {
+	rec, ref := exportReference(t)
+	root := filepath.Join(t.TempDir(), "sink")
+	if err := os.CopyFS(root, os.DirFS(rec.Root)); err != nil {
+		t.Fatal(err)
+	}
+	k := strings.Split(rec.Ref, "/")
+	segs, _ := filepath.Glob(filepath.Join(root, k[0], k[1], "sessions", k[2], "*.seg"))
+	if len(segs) != 3 {
+		t.Fatalf("want 3 segments of 30 frames, found %v", segs)
+	}
+	slices.Sort(segs)
+	if err := os.Remove(segs[1]); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(filepath.Join(t.TempDir(), "gap.toml"), root, rec.PluginDir)
+
+	out := filepath.Join(t.TempDir(), "png")
+	if o, e, code := runTool(t, "--config", cfg, "export", rec.Ref, "--format", "png", "--out", out); code != 0 {
+		t.Fatalf("png: exit %d: %s%s", code, o, e)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 60 {
+		t.Fatalf("png: %d files, want 60", len(ents))
+	}
+	if _, err := os.Stat(filepath.Join(out, "frame-00000030.png")); !os.IsNotExist(err) {
+		t.Fatalf("frame 30 is in the gap: %v", err)
+	}
+
+	gifOut := filepath.Join(t.TempDir(), "gap.gif")
+	if o, e, code := runTool(t, "--config", cfg, "export", rec.Ref, "--format", "gif", "--out", gifOut, "--from", "20", "--to", "69"); code != 0 {
+		t.Fatalf("gif: exit %d: %s%s", code, o, e)
+	}
+	data, _ := os.ReadFile(gifOut)
+	g, err := gif.DecodeAll(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Image) != 20 {
+		t.Fatalf("gif: %d frames, want 20 (20-29, 60-69)", len(g.Image))
+	}
+	// Delays are carried over from frame to frame: frame 29 ends at frame
+	// 60's time, rounded to 1/100 s, so the first 10 delays sum to that
+	// span (or to 10, each frame lasting at least 1/100 s).
+	var upTo60 int
+	for _, d := range g.Delay[:10] {
+		upTo60 += d
+	}
+	span := ref[60].Time.Sub(ref[20].Time)
+	if want := max(int(math.Round(span.Seconds()*100)), 10); upTo60 != want {
+		t.Fatalf("frames 20-29 last %d/100 s, want %d (frames 20 to 60 span %v)", upTo60, want, span)
+	}
+	if n, _ := sameRGB(g.Image[10], ref[60].Image); n != 0 {
+		t.Fatalf("gif frame 10 is not frame 60: %d pixels differ", n)
+	}
+
+	_, e, code := runTool(t, "--config", cfg, "export", rec.Ref, "--format", "gif", "--out", gifOut, "--from", "35", "--to", "40")
+	if code != 2 || !strings.Contains(e, "all missing") {
+		t.Fatalf("range inside the gap: exit %d, %q", code, e)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -430,5 +431,38 @@ func TestExportRunCancelledMidway(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatalf("cancelled exports left %v", ents)
+	}
+}
+
+func TestExportFFmpegFailureSaysWhy(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not on PATH")
+	}
+	out := filepath.Join(t.TempDir(), "no", "such", "dir", "v.mp4")
+	ff, err := StartFFmpeg(context.Background(), out, VideoOptions{Width: 16, Height: 16, FPS: 30, CRF: 18})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]byte, 16*16*4)
+	for range 5 {
+		if err = ff.Write(frame); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = ff.Close()
+	}
+	ff.Abort()
+	if err == nil || !strings.Contains(err.Error(), "ffmpeg failed") || !strings.Contains(err.Error(), "No such file or directory") {
+		t.Fatalf("err = %v, want ffmpeg's complaint", err)
+	}
+}
+
+func TestExportNoFFmpeg(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	src, ft := testSession()
+	_, err := Run(context.Background(), src, Job{Format: "mp4", Out: filepath.Join(t.TempDir(), "v.mp4"), Frames: ft, To: 39, Width: 33, Height: 21})
+	if !errors.Is(err, ErrNoFFmpeg) {
+		t.Fatalf("err = %v", err)
 	}
 }

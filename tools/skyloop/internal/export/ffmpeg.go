@@ -36,9 +36,9 @@ type FFmpeg struct {
 // StartFFmpeg starts ffmpeg writing the MP4 to path (overwritten). The
 // process is killed when ctx is cancelled; Close or Abort reaps it.
 func StartFFmpeg(ctx context.Context, path string, o VideoOptions) (*FFmpeg, error) {
-	bin, err := exec.LookPath("ffmpeg")
+	bin, err := lookFFmpeg()
 	if err != nil {
-		return nil, ErrNoFFmpeg
+		return nil, err
 	}
 	args := []string{"-hide_banner", "-loglevel", "error", "-y",
 		"-f", "rawvideo", "-pix_fmt", "rgba", "-s", fmt.Sprintf("%dx%d", o.Width, o.Height),
