@@ -346,7 +346,7 @@ function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 function play() {
   if (!current || !seqs.length || playing) return;
   playing = true;
-  ui.play.textContent = '⏸︎';
+  ui.play.textContent = 'Pause';
   ui.play.dataset.playing = 'true';
   if (idxAtOrBefore(pos) >= seqs.length - 1) seek(seqs[0]); // from the end: start over
   loop(++playToken);
@@ -356,7 +356,7 @@ function pause() {
   if (!playing) return;
   playing = false;
   playToken++;
-  ui.play.textContent = '▶︎';
+  ui.play.textContent = '▶ Play';
   ui.play.dataset.playing = 'false';
 }
 
