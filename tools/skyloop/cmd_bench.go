@@ -55,6 +55,19 @@ func (a *app) printMachine() {
 	fmt.Fprintf(a.stdout, "machine: %s/%s, %d CPUs (%s), %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu, runtime.Version())
 }
 
+// report prints rows as JSON, or as a table (headed by the machine) that
+// table writes.
+func (a *app) report(asJSON bool, rows any, header string, table func(tw *tabwriter.Writer)) error {
+	if asJSON {
+		return a.printJSON(rows)
+	}
+	a.printMachine()
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, header)
+	table(tw)
+	return tw.Flush()
+}
+
 func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
@@ -120,22 +133,17 @@ func newBenchEncodeCmd(a *app, asJSON *bool) *cobra.Command {
 					rows = append(rows, r)
 				}
 			}
-			if *asJSON {
-				return a.printJSON(rows)
-			}
-			a.printMachine()
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "source\tsize\tcodec\tframes\tencode median ms\tp99 ms\tencode MB/s\tCPU ms/frame\tdecode median ms\tp99 ms\tbytes/frame\traw ÷ stored\tPNG ÷ stored\t")
-			for _, r := range rows {
-				png := "–"
-				if r.PNGBytes > 0 {
-					png = fmt.Sprintf("%.1f", r.PNGBytes/r.BytesPerFrame)
+			return a.report(*asJSON, rows, "source\tsize\tcodec\tframes\tencode median ms\tp99 ms\tencode MB/s\tCPU ms/frame\tdecode median ms\tp99 ms\tbytes/frame\traw ÷ stored\tPNG ÷ stored\t", func(tw *tabwriter.Writer) {
+				for _, r := range rows {
+					png := "–"
+					if r.PNGBytes > 0 {
+						png = fmt.Sprintf("%.1f", r.PNGBytes/r.BytesPerFrame)
+					}
+					fmt.Fprintf(tw, "%s\t%dx%d\t%s\t%d\t%.2f\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t%.0f\t%.0f\t%s\t\n", r.Source, r.Width, r.Height, r.Codec, r.Frames,
+						bench.MS(r.Encode.Median), bench.MS(r.Encode.P99), r.EncodeMBps, bench.MS(r.CPUPerFrame),
+						bench.MS(r.Decode.Median), bench.MS(r.Decode.P99), r.BytesPerFrame, float64(r.RawBytesPerFrm)/r.BytesPerFrame, png)
 				}
-				fmt.Fprintf(tw, "%s\t%dx%d\t%s\t%d\t%.2f\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t%.0f\t%.0f\t%s\t\n", r.Source, r.Width, r.Height, r.Codec, r.Frames,
-					bench.MS(r.Encode.Median), bench.MS(r.Encode.P99), r.EncodeMBps, bench.MS(r.CPUPerFrame),
-					bench.MS(r.Decode.Median), bench.MS(r.Decode.P99), r.BytesPerFrame, float64(r.RawBytesPerFrm)/r.BytesPerFrame, png)
-			}
-			return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&sizes, "size", "1280x720,1920x1080", "frame sizes of the synthetic scene, `WxH[,WxH…]`")
@@ -241,21 +249,16 @@ byte and keeps nothing, so the numbers are the transport's; --plugin PATH
 			if err != nil {
 				return err
 			}
-			if *asJSON {
-				return a.printJSON(rows)
-			}
-			a.printMachine()
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "plugin\tpath\tsize\tputs\tput median ms\tp99 ms\tMB/s\thost CPU ms/MB\tplugin CPU ms/MB\t")
-			for _, r := range rows {
-				plug := "–"
-				if r.PluginCPU >= 0 {
-					plug = fmt.Sprintf("%.2f", r.PluginCPU)
+			return a.report(*asJSON, rows, "plugin\tpath\tsize\tputs\tput median ms\tp99 ms\tMB/s\thost CPU ms/MB\tplugin CPU ms/MB\t", func(tw *tabwriter.Writer) {
+				for _, r := range rows {
+					plug := "–"
+					if r.PluginCPU >= 0 {
+						plug = fmt.Sprintf("%.2f", r.PluginCPU)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.0f\t%.2f\t%s\t\n", r.Plugin, r.Mode, humanize.IBytes(uint64(r.Size)), r.Puts,
+						bench.MS(r.Put.Median), bench.MS(r.Put.P99), r.MBps, r.HostCPUMB, plug)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.0f\t%.2f\t%s\t\n", r.Plugin, r.Mode, humanize.IBytes(uint64(r.Size)), r.Puts,
-					bench.MS(r.Put.Median), bench.MS(r.Put.P99), r.MBps, r.HostCPUMB, plug)
-			}
-			return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&sizes, "size", "256KiB,1MiB,8MiB", "object sizes, comma-separated")
@@ -311,26 +314,21 @@ game writes with -bench-json. It needs a display (or Xvfb) and the disk plugin
 			if err != nil {
 				return err
 			}
-			if *asJSON {
-				return a.printJSON(rows)
-			}
-			a.printMachine()
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "game\tsize\tcapture\tfps\ton ÷ off\tframe median ms\tp99 ms\tcapture median ms\tp99 ms\tencode ms/frame\tcaptured\tdropped\tbytes/frame\t")
-			for _, r := range rows {
-				s := r.Stats
-				if r.Capture == "off" {
-					fmt.Fprintf(tw, "%s\t%s\toff\t%.1f\t\t%.2f\t%.2f\t–\t–\t–\t–\t–\t–\t\n", r.Game, r.Size, s.FPS, s.FrameMedianMS, s.FrameP99MS)
-					continue
+			return a.report(*asJSON, rows, "game\tsize\tcapture\tfps\ton ÷ off\tframe median ms\tp99 ms\tcapture median ms\tp99 ms\tencode ms/frame\tcaptured\tdropped\tbytes/frame\t", func(tw *tabwriter.Writer) {
+				for _, r := range rows {
+					s := r.Stats
+					if r.Capture == "off" {
+						fmt.Fprintf(tw, "%s\t%s\toff\t%.1f\t\t%.2f\t%.2f\t–\t–\t–\t–\t–\t–\t\n", r.Game, r.Size, s.FPS, s.FrameMedianMS, s.FrameP99MS)
+						continue
+					}
+					bpf := 0.0
+					if s.FramesEncoded > 0 {
+						bpf = float64(s.StoredBytes) / float64(s.FramesEncoded)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%.3f\t%.3f\t%.2f\t%d\t%d\t%.0f\t\n", r.Game, r.Size, r.Capture, s.FPS, r.OnOff,
+						s.FrameMedianMS, s.FrameP99MS, s.CaptureMedianMS, s.CaptureP99MS, s.EncodeMSPerFrame, s.FramesCaptured, s.FramesDropped, bpf)
 				}
-				bpf := 0.0
-				if s.FramesEncoded > 0 {
-					bpf = float64(s.StoredBytes) / float64(s.FramesEncoded)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%.3f\t%.3f\t%.2f\t%d\t%d\t%.0f\t\n", r.Game, r.Size, r.Capture, s.FPS, r.OnOff,
-					s.FrameMedianMS, s.FrameP99MS, s.CaptureMedianMS, s.CaptureP99MS, s.EncodeMSPerFrame, s.FramesCaptured, s.FramesDropped, bpf)
-			}
-			return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&o.Game, "game", "", "game binary built on the engine (e.g. bin/breakout)")

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dustin/go-humanize"
 	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/export"
 	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/recordings"
 	"github.com/spf13/cobra"
@@ -197,17 +198,5 @@ func byteSize(n int64) string {
 	if n < 1<<10 {
 		return fmt.Sprintf("%d bytes", n)
 	}
-	return fmt.Sprintf("%s (%d bytes)", roughSize(n), n)
-}
-
-func roughSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
+	return fmt.Sprintf("%s (%d bytes)", humanize.IBytes(uint64(n)), n)
 }

@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/recordings"
 	"github.com/spf13/cobra"
 )
@@ -82,7 +83,7 @@ func newSessionsCmd(a *app) *cobra.Command {
 					gaps += fmt.Sprintf(" (+%d damaged segments)", r.Problems)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%dx%d\t%s\n", r.Session, r.Sink, r.Start.Local().Format("2006-01-02 15:04:05"),
-					time.Duration(r.Duration*float64(time.Second)).Round(10*time.Millisecond), r.Frames, gaps, r.Width, r.Height, humanBytes(r.Bytes))
+					time.Duration(r.Duration*float64(time.Second)).Round(10*time.Millisecond), r.Frames, gaps, r.Width, r.Height, humanize.IBytes(uint64(r.Bytes)))
 			}
 			return tw.Flush()
 		},
@@ -104,16 +105,4 @@ func rowOf(s *recordings.Session, sum recordings.Summary) sessionRow {
 		Width: sum.Width, Height: sum.Height, Segments: len(s.Segments), Bytes: s.Bytes,
 		Problems: len(sum.Problems) + len(sum.MissingSegments),
 	}
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
