@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/skyloop-engine/skyloop/engine/enginetest"
 	"github.com/skyloop-engine/skyloop/engine/gfx"
 	"github.com/skyloop-engine/skyloop/engine/input"
+	"github.com/skyloop-engine/skyloop/engine/segment"
 	skysync "github.com/skyloop-engine/skyloop/engine/sync"
 	"github.com/skyloop-engine/skyloop/sdk"
 )
@@ -56,8 +58,8 @@ func TestSinkOutageAcrossGameSessions(t *testing.T) {
 	if m := first.Capture; m.FramesEncoded != 30 || m.Segments != 3 || m.Dropped() != 0 || m.SinkErrors != 0 {
 		t.Fatalf("session 1 did not record everything into the spool: %s", m)
 	}
-	if spooled, _ := filepath.Glob(filepath.Join(dir, "spool", "outage", "data", "*")); len(spooled) != 3 {
-		t.Fatalf("spool holds %d items after session 1, want its 3 segments", len(spooled))
+	if spooled, _ := filepath.Glob(filepath.Join(dir, "spool", "outage", "data", "*")); len(spooled) != 4 {
+		t.Fatalf("spool holds %d items after session 1, want its 3 segments and its manifest", len(spooled))
 	}
 
 	// Session 2, sink healthy: it replays session 1's segments too.
@@ -78,10 +80,17 @@ func TestSinkOutageAcrossGameSessions(t *testing.T) {
 		id   string
 		want int
 	}{{first.Sessions[0], 3}, {second.Sessions[0], 1}} {
-		n := 0
-		sink.List(context.Background(), "outage/tester/sessions/"+s.id+"/", func(sdk.ObjectInfo) error { n++; return nil })
-		if n != s.want {
-			t.Errorf("session %s: %d segments in the sink, want %d", s.id, n, s.want)
+		n, manifests := 0, 0
+		sink.List(context.Background(), "outage/tester/sessions/"+s.id+"/", func(o sdk.ObjectInfo) error {
+			if strings.HasSuffix(o.Key, ".seg") {
+				n++
+			} else if strings.HasSuffix(o.Key, "/"+segment.ManifestName) {
+				manifests++
+			}
+			return nil
+		})
+		if n != s.want || manifests != 1 {
+			t.Errorf("session %s: %d segments and %d manifests in the sink, want %d and 1", s.id, n, manifests, s.want)
 		}
 	}
 }

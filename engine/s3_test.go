@@ -101,11 +101,20 @@ prefix = %q
 			keys = append(keys, aws.ToString(o.Key))
 		}
 	}
-	if len(keys) != 4 || keys[0] != sessionPrefix+"00000000.seg" {
-		t.Fatalf("keys %v, want 4 segments (35 frames, 10 per segment) under %s", keys, sessionPrefix)
+	if len(keys) != 5 || keys[0] != sessionPrefix+"00000000.seg" || keys[4] != segment.ManifestKey(sessionPrefix) {
+		t.Fatalf("keys %v, want 4 segments (35 frames, 10 per segment) and the manifest under %s", keys, sessionPrefix)
+	}
+	out, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String(keys[4])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mdata, err := io.ReadAll(out.Body)
+	out.Body.Close()
+	if m, err := segment.ParseManifest(mdata); err != nil || m.Segments != 4 || m.Frames != n || m.Sequenced != n {
+		t.Fatalf("manifest %+v, %v: want 4 segments, %d frames", m, err, n)
 	}
 	next := uint64(0)
-	for _, k := range keys {
+	for _, k := range keys[:4] {
 		out, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String(k)})
 		if err != nil {
 			t.Fatalf("get %s: %v", k, err)

@@ -78,6 +78,12 @@ func (st *storage) PutSegment(ctx context.Context, info capture.SegmentInfo, dat
 	return st.sp.Accept(ctx, spool.Item{Key: info.Key, Kind: spool.KindSegment, Data: data})
 }
 
+// PutManifest implements capture.ManifestSink: the session's manifest
+// follows its segments through the spool (in order, per sink).
+func (st *storage) PutManifest(ctx context.Context, key string, data []byte) error {
+	return st.sp.Accept(ctx, spool.Item{Key: key, Kind: spool.KindSegment, Data: data})
+}
+
 // pending counts deliveries not yet done (parked items excluded).
 func (st *storage) pending() int {
 	n := 0

@@ -59,11 +59,18 @@ root = %q
 	if err := sink.List(context.Background(), prefix, func(o sdk.ObjectInfo) error { keys = append(keys, o.Key); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 4 || keys[0] != prefix+"00000000.seg" {
-		t.Fatalf("keys %v, want 4 segments (35 frames, 10 per segment)", keys)
+	if len(keys) != 5 || keys[0] != prefix+"00000000.seg" || keys[4] != segment.ManifestKey(prefix) {
+		t.Fatalf("keys %v, want 4 segments (35 frames, 10 per segment) and the session manifest", keys)
+	}
+	var mbuf bytes.Buffer
+	if _, err := sink.Get(context.Background(), keys[4], &mbuf, sdk.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := segment.ParseManifest(mbuf.Bytes()); err != nil || m.Segments != 4 || m.Frames != 35 || m.Dropped != 0 || m.Game != "spooltest" {
+		t.Fatalf("manifest %+v, %v: want 4 segments, 35 frames", m, err)
 	}
 	frames := 0
-	for _, k := range keys {
+	for _, k := range keys[:4] {
 		var buf bytes.Buffer
 		if _, err := sink.Get(context.Background(), k, &buf, sdk.GetOptions{Length: -1}); err != nil {
 			t.Fatal(err)

@@ -85,7 +85,21 @@ type Pipeline struct {
 	sinkErr   error
 	mu        sync.Mutex // guards submit against close, and sinkErr
 	closed    bool
+
+	// written is what the writer goroutine put into segments; read it
+	// (Written) only after Close.
+	written Written
 }
+
+// Written counts what a pipeline wrote into segments.
+type Written struct {
+	Segments      uint64 // segments 0..Segments-1 were started
+	Frames        uint64 // frames written into them
+	Width, Height int    // of the last frame written
+}
+
+// Written reports what the pipeline wrote. Call it after Close.
+func (p *Pipeline) Written() Written { return p.written }
 
 // NewPipeline starts the pipeline's goroutines; Close stops them.
 func NewPipeline(cfg PipelineConfig, c *counters) (*Pipeline, error) {
@@ -294,6 +308,7 @@ func (p *Pipeline) write() {
 				continue
 			}
 			next++
+			p.written.Segments = next
 		}
 		rec := j.out
 		if !rec.Key && (seg.w.NextKey() || j.prevSeq != lastSeq) {
@@ -324,6 +339,8 @@ func (p *Pipeline) write() {
 		seg.info.Frames++
 		seg.info.LastSeq, seg.info.End = f.Seq, f.Time
 		p.c.encoded.Add(1)
+		p.written.Frames++
+		p.written.Width, p.written.Height = f.Width, f.Height
 		p.c.rawBytes.Add(uint64(len(f.Pix)))
 		if rec.Key {
 			p.c.keyFrames.Add(1)

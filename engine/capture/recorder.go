@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-gl/gl/v4.1-core/gl"
+
+	"github.com/skyloop-engine/skyloop/engine/segment"
 )
 
 // Source says which image is recorded.
@@ -70,6 +73,8 @@ type Recorder struct {
 	seq       uint64 // next capture sequence number of this session
 	frameN    uint64 // rendered frames since the session started
 	nextAt    time.Time
+	start     time.Time // of the session
+	dropped0  uint64    // dropped frames (all sessions) when the session started
 
 	shotWanted bool
 	shots      sync.WaitGroup
@@ -161,6 +166,7 @@ func (r *Recorder) SetRecording(on bool) error {
 		r.rb = &syncReadback{pool: &r.pool, submit: submit}
 	}
 	r.seq, r.frameN, r.nextAt = 0, 0, time.Time{}
+	r.start, r.dropped0 = start, r.dropped()
 	r.recording = true
 	r.sessions = append(r.sessions, r.session)
 	r.opts.Logger.Info("recording", "session", r.session, "readback", r.mode)
@@ -175,6 +181,9 @@ func (r *Recorder) stopSession() error {
 	var err error
 	if r.pipe != nil {
 		err = r.pipe.Close()
+		if err == nil {
+			err = r.putManifest(r.pipe.Written())
+		}
 		r.pipe = nil
 		r.pipeRef.Store(nil)
 	}
@@ -182,6 +191,31 @@ func (r *Recorder) stopSession() error {
 		r.errs = append(r.errs, err)
 	}
 	return err
+}
+
+func (r *Recorder) dropped() uint64 { return r.c.droppedQueue.Load() + r.c.droppedReadback.Load() }
+
+// putManifest stores the session's manifest after its last segment, so that
+// readers can tell a session that ended from one that lost its end.
+func (r *Recorder) putManifest(w Written) error {
+	ms, ok := r.opts.Pipeline.Sink.(ManifestSink)
+	if !ok || r.seq == 0 {
+		return nil
+	}
+	m := segment.Manifest{
+		Game: r.opts.Game, Player: r.opts.Player, Session: r.session,
+		Start: r.start.UTC(), End: time.Now().UTC(), Width: w.Width, Height: w.Height,
+		Segments: w.Segments, Sequenced: r.seq, Frames: w.Frames, Dropped: r.dropped() - r.dropped0,
+	}
+	data, err := segment.MarshalManifest(m)
+	if err != nil {
+		return err
+	}
+	key := segment.ManifestKey(SessionKeyPrefix(r.opts.Game, r.opts.Player, r.session))
+	if err := ms.PutManifest(context.Background(), key, data); err != nil {
+		return fmt.Errorf("capture: session manifest %s: %w", key, err)
+	}
+	return nil
 }
 
 // Frame is called once per rendered frame, after the game's Draw, with the

@@ -24,6 +24,14 @@ type SegmentSink interface {
 	PutSegment(ctx context.Context, info SegmentInfo, data []byte) error
 }
 
+// ManifestSink is implemented by segment sinks that also store the
+// manifest written when a session ends (segment.Manifest, at
+// segment.ManifestKey): the engine's storage does; a sink without it gets
+// segments only.
+type ManifestSink interface {
+	PutManifest(ctx context.Context, key string, data []byte) error
+}
+
 // SessionKeyPrefix returns GAME/PLAYER/sessions/SESSION/, the prefix of a
 // session's segment keys in every sink (segment.SessionPrefix).
 func SessionKeyPrefix(game, player, session string) string {

@@ -29,3 +29,32 @@ func TestKeyRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestManifest(t *testing.T) {
+	prefix := SessionPrefix("arena", "bob", "S1")
+	k, ok := ParseManifestKey(ManifestKey(prefix))
+	if !ok || k.Prefix() != prefix {
+		t.Fatalf("ParseManifestKey(%q) = %+v, %v", ManifestKey(prefix), k, ok)
+	}
+	if _, ok := ParseManifestKey(prefix + "00000000.seg"); ok {
+		t.Fatal("a segment key parsed as a manifest key")
+	}
+	if _, ok := ParseKey(ManifestKey(prefix)); ok {
+		t.Fatal("a manifest key parsed as a segment key")
+	}
+	m := Manifest{Game: "arena", Player: "bob", Session: "S1", Start: time.Unix(10, 0).UTC(), End: time.Unix(20, 0).UTC(), Width: 4, Height: 2, Segments: 3, Sequenced: 100, Frames: 97, Dropped: 3}
+	b, err := MarshalManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseManifest(b)
+	m.Version = ManifestVersion
+	if err != nil || got != m {
+		t.Fatalf("round trip: %+v, %v; want %+v", got, err, m)
+	}
+	for _, bad := range []string{`{`, `{"version":2}`, `{"version":1,"sequenced":1,"frames":2}`} {
+		if _, err := ParseManifest([]byte(bad)); err == nil {
+			t.Errorf("ParseManifest(%s) accepted", bad)
+		}
+	}
+}

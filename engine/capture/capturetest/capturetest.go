@@ -16,10 +16,23 @@ import (
 	"github.com/skyloop-engine/skyloop/engine/segment"
 )
 
-// MemorySink keeps segments in memory, keyed by their sink keys.
+// MemorySink keeps segments and session manifests in memory, keyed by their
+// sink keys.
 type MemorySink struct {
-	mu       sync.Mutex
-	Segments map[string][]byte
+	mu        sync.Mutex
+	Segments  map[string][]byte
+	Manifests map[string][]byte
+}
+
+// PutManifest implements capture.ManifestSink.
+func (m *MemorySink) PutManifest(_ context.Context, key string, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Manifests == nil {
+		m.Manifests = map[string][]byte{}
+	}
+	m.Manifests[key] = bytes.Clone(data)
+	return nil
 }
 
 // PutSegment implements capture.SegmentSink.
@@ -114,5 +127,19 @@ func VerifyRecording(t *testing.T, game engine.Game, width, height, frames int, 
 	}
 	if stats.Capture.Dropped() != 0 {
 		t.Fatalf("dropped frames: %s", stats.Capture)
+	}
+	// The session's manifest follows its segments and counts them.
+	if len(sink.Manifests) != 1 || len(stats.Sessions) != 1 {
+		t.Fatalf("%d manifests for %d sessions, want 1", len(sink.Manifests), len(stats.Sessions))
+	}
+	prefix := capture.SessionKeyPrefix("test", "tester", stats.Sessions[0])
+	m, err := segment.ParseManifest(sink.Manifests[segment.ManifestKey(prefix)])
+	if err != nil {
+		t.Fatalf("manifest %s: %v", segment.ManifestKey(prefix), err)
+	}
+	w, hgt := got[0].Image.Rect.Dx(), got[0].Image.Rect.Dy()
+	if m.Game != "test" || m.Player != "tester" || m.Session != stats.Sessions[0] || m.Sequenced != uint64(frames) || m.Frames != uint64(frames) ||
+		m.Dropped != 0 || m.Segments != uint64(len(sink.Segments)) || m.Width != w || m.Height != hgt || !m.End.After(m.Start) {
+		t.Fatalf("manifest %+v: want %d frames in %d segments of %dx%d, none dropped", m, frames, len(sink.Segments), w, hgt)
 	}
 }

@@ -1,0 +1,78 @@
+package segment
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ManifestName is the object written beside a session's segments when the
+// recording ends: GAME/PLAYER/sessions/SESSION/session.json. Its presence
+// says the session ended cleanly; its counts let a reader tell "complete"
+// from "lost its last segments", which the segments alone cannot.
+const ManifestName = "session.json"
+
+// ManifestKey returns the manifest's key under a session prefix.
+func ManifestKey(prefix string) string { return prefix + ManifestName }
+
+// ParseManifestKey takes a manifest key apart (KeyParts.Index is 0).
+func ParseManifestKey(key string) (KeyParts, bool) {
+	dir, ok := strings.CutSuffix(key, "/"+ManifestName)
+	if !ok {
+		return KeyParts{}, false
+	}
+	k, ok := ParseKey(dir + "/00000000.seg")
+	return k, ok
+}
+
+// ManifestVersion is the version this package writes and reads.
+const ManifestVersion = 1
+
+// Manifest is the end-of-session record (JSON).
+type Manifest struct {
+	Version  int       `json:"version"`
+	Game     string    `json:"game"`
+	Player   string    `json:"player"`
+	Session  string    `json:"session"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Width    int       `json:"width"`
+	Height   int       `json:"height"`
+	Segments uint64    `json:"segments"` // segments 0..Segments-1 were written
+	// Frames numbered 0..Sequenced-1 were captured; Frames of them were
+	// written into segments, Dropped were dropped under load (the drop
+	// policy, or a busy readback ring) and are gaps by design.
+	Sequenced uint64 `json:"sequenced"`
+	Frames    uint64 `json:"frames"`
+	Dropped   uint64 `json:"dropped"`
+}
+
+// MarshalManifest encodes m (with the current version).
+func MarshalManifest(m Manifest) ([]byte, error) {
+	m.Version = ManifestVersion
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// ErrManifest means a manifest that cannot be used.
+var ErrManifest = errors.New("session manifest unusable")
+
+// ParseManifest decodes and checks a manifest.
+func ParseManifest(data []byte) (Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return Manifest{}, fmt.Errorf("%w: %v", ErrManifest, err)
+	}
+	switch {
+	case m.Version != ManifestVersion:
+		return Manifest{}, fmt.Errorf("%w: version %d, this build reads version %d", ErrManifest, m.Version, ManifestVersion)
+	case m.Frames > m.Sequenced || m.Dropped > m.Sequenced:
+		return Manifest{}, fmt.Errorf("%w: %d frames written and %d dropped of %d captured", ErrManifest, m.Frames, m.Dropped, m.Sequenced)
+	}
+	return m, nil
+}
