@@ -29,6 +29,7 @@ type sessionRow struct {
 	Segments  int       `json:"segments"`
 	Bytes     int64     `json:"bytes"`
 	Problems  int       `json:"problems"` // unreadable segment headers or indexes
+	Ended     bool      `json:"ended"`    // the session's end record is there
 }
 
 func newSessionsCmd(a *app) *cobra.Command {
@@ -76,14 +77,18 @@ func newSessionsCmd(a *app) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "SESSION\tSINK\tSTART\tDURATION\tFRAMES\tGAPS\tSIZE\tBYTES")
+			fmt.Fprintln(tw, "SESSION\tSINK\tSTART\tDURATION\tFRAMES\tGAPS\tENDED\tSIZE\tBYTES")
 			for _, r := range rows {
 				gaps := fmt.Sprint(r.GapFrames)
 				if r.Problems > 0 {
 					gaps += fmt.Sprintf(" (+%d damaged segments)", r.Problems)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%dx%d\t%s\n", r.Session, r.Sink, r.Start.Local().Format("2006-01-02 15:04:05"),
-					time.Duration(r.Duration*float64(time.Second)).Round(10*time.Millisecond), r.Frames, gaps, r.Width, r.Height, humanize.IBytes(uint64(r.Bytes)))
+				ended := "yes"
+				if !r.Ended {
+					ended = "no"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%dx%d\t%s\n", r.Session, r.Sink, r.Start.Local().Format("2006-01-02 15:04:05"),
+					time.Duration(r.Duration*float64(time.Second)).Round(10*time.Millisecond), r.Frames, gaps, ended, r.Width, r.Height, humanize.IBytes(uint64(r.Bytes)))
 			}
 			return tw.Flush()
 		},
@@ -103,6 +108,6 @@ func rowOf(s *recordings.Session, sum recordings.Summary) sessionRow {
 		Session: s.Ref(), Sink: s.Sink, Game: s.Game, Player: s.Player, ID: s.ID,
 		Start: start, Duration: sum.Duration().Seconds(), Frames: sum.Frames, GapFrames: sum.GapFrames(),
 		Width: sum.Width, Height: sum.Height, Segments: len(s.Segments), Bytes: s.Bytes,
-		Problems: len(sum.Problems) + len(sum.MissingSegments),
+		Problems: len(sum.Problems) + len(sum.MissingSegments), Ended: sum.Ended(),
 	}
 }

@@ -12,13 +12,18 @@ func init() { commands = append(commands, newVerifyCmd) }
 
 func newVerifyCmd(a *app) *cobra.Command {
 	var sink string
+	var allowUnended bool
 	cmd := &cobra.Command{
 		Use:   "verify SESSION",
 		Short: "Decode every frame of a session, check CRCs and continuity; exit 0 only when complete",
 		Long: `verify fetches every segment of the session, decodes every frame (checking
 every CRC) and checks that segment numbers and frame numbers run on without
 a hole. It exits 0 only when every frame from the first to the last is
-present and decodes; otherwise it lists the gaps and the damage and exits 1.
+present and decodes, and the session's end record (written when the
+recording ended) vouches that nothing is missing at the end; otherwise it
+lists the gaps and the damage and exits 1. A session without its end record
+(still recording, or the game crashed or was killed) passes only with
+--allow-unended, and then only vouches for the frames it has.
 
 SESSION is GAME/PLAYER/SESSION as 'skyloop sessions' prints it, the SESSION
 id alone, or a unique prefix of either.`,
@@ -48,9 +53,21 @@ id alone, or a unique prefix of either.`,
 			for _, p := range rep.Problems {
 				fmt.Fprintf(out, "damaged: %s\n", p)
 			}
-			if rep.Complete() {
+			if m := rep.Manifest; m != nil {
+				fmt.Fprintf(out, "ended: %s, after %d frames in %d segments", m.End.Local().Format("2006-01-02 15:04:05"), m.Sequenced, m.Segments)
+				if m.Dropped > 0 {
+					fmt.Fprintf(out, "; %d frames were dropped while recording (the game outran the encoder: see capture.drop)", m.Dropped)
+				}
+				fmt.Fprintln(out)
+			} else {
+				fmt.Fprintln(out, "end record missing: the recording did not end cleanly (still recording, or the game crashed or was killed), so segments lost at its end cannot be detected")
+			}
+			if rep.Complete() || (allowUnended && rep.Intact()) {
 				fmt.Fprintln(out, "complete: every frame is present and decodes")
 				return nil
+			}
+			if rep.Intact() {
+				return &exitError{code: 1, err: errors.New("incomplete: no end record (pass --allow-unended to accept the frames there are)")}
 			}
 			why := fmt.Sprintf("%d gaps, %d missing segments, %d problems", len(rep.Gaps), len(rep.MissingSegments), len(rep.Problems))
 			if rep.Frames == 0 {
@@ -60,6 +77,7 @@ id alone, or a unique prefix of either.`,
 		},
 	}
 	cmd.Flags().StringVar(&sink, "sink", "", "read from this sink only (its name in the config)")
+	cmd.Flags().BoolVar(&allowUnended, "allow-unended", false, "accept a session without its end record when every frame it has decodes")
 	return cmd
 }
 

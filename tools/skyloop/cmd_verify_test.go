@@ -47,6 +47,38 @@ func TestVerifyReportsGapsAndCorruption(t *testing.T) {
 		}
 	})
 
+	// Losing the last segment is found only through the session's end
+	// record; without the record verify cannot vouch for the end.
+	t.Run("LastSegmentLost", func(t *testing.T) {
+		cfg, dir := damagedCopy(t, rec)
+		if err := os.Remove(filepath.Join(dir, "00000002.seg")); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := runTool(t, "--config", cfg, "verify", rec.Ref)
+		if code != 1 || !strings.Contains(out, "missing segment: 2") || !strings.Contains(out, "gap: frames 60-89 (30 frames)") || !strings.Contains(out, "ended:") {
+			t.Fatalf("verify without the last segment: exit %d\n%s%s", code, out, errOut)
+		}
+	})
+
+	t.Run("NoEndRecord", func(t *testing.T) {
+		cfg, dir := damagedCopy(t, rec)
+		if err := os.Remove(filepath.Join(dir, "session.json")); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := runTool(t, "--config", cfg, "verify", rec.Ref)
+		if code != 1 || !strings.Contains(out, "end record missing") || !strings.Contains(errOut, "--allow-unended") {
+			t.Fatalf("verify without session.json: exit %d\n%s%s", code, out, errOut)
+		}
+		out, errOut, code = runTool(t, "--config", cfg, "verify", "--allow-unended", rec.Ref)
+		if code != 0 || !strings.Contains(out, "90 frames decoded") {
+			t.Fatalf("verify --allow-unended: exit %d\n%s%s", code, out, errOut)
+		}
+		out, _, _ = runTool(t, "--config", cfg, "sessions", "--json")
+		if !strings.Contains(out, `"ended": false`) {
+			t.Fatalf("sessions --json without session.json:\n%s", out)
+		}
+	})
+
 	t.Run("FlippedByte", func(t *testing.T) {
 		cfg, dir := damagedCopy(t, rec)
 		p := filepath.Join(dir, "00000002.seg")

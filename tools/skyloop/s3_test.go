@@ -29,29 +29,37 @@ func TestToolOverS3(t *testing.T) {
 		"access_key_id": srv.Access, "secret_access_key": srv.Secret, "prefix": "games/",
 	}
 
-	// Copy every segment file of the disk sink to the bucket under its key.
 	ctx := context.Background()
 	c, err := sdk.Launch(ctx, sdk.LaunchOptions{Path: filepath.Join(s3Dir, "skyloop-plugin-s3"), Settings: settings, Stderr: os.Stderr})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+
+	// Copy every object of the disk sink (segments and the session's end
+	// record), as the disk plugin lists them, to the bucket.
+	disk, err := sdk.Launch(ctx, sdk.LaunchOptions{Path: filepath.Join(rec.PluginDir, "skyloop-plugin-disk"), Settings: map[string]string{"root": rec.Root}, Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer disk.Close()
+	var keys []string
+	if err := disk.List(ctx, "", func(o sdk.ObjectInfo) error { keys = append(keys, o.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
 	copied := 0
-	err = filepath.Walk(rec.Root, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || fi.IsDir() || !strings.HasSuffix(p, ".seg") {
-			return err
+	for _, key := range keys {
+		var buf bytes.Buffer
+		if _, err = disk.Get(ctx, key, &buf, sdk.GetOptions{}); err != nil {
+			break
 		}
-		key, _ := filepath.Rel(rec.Root, p)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
+		if _, err = c.Put(ctx, key, bytes.NewReader(buf.Bytes()), sdk.PutOptions{Size: int64(buf.Len())}); err != nil {
+			break
 		}
 		copied++
-		_, err = c.Put(ctx, filepath.ToSlash(key), bytes.NewReader(data), sdk.PutOptions{Size: int64(len(data))})
-		return err
-	})
-	if err != nil || copied != 3 {
-		t.Fatalf("copy to S3: %v (%d segments)", err, copied)
+	}
+	if err != nil || copied != 4 {
+		t.Fatalf("copy to S3: %v (%d objects, want 3 segments and session.json)", err, copied)
 	}
 
 	cfg := filepath.Join(t.TempDir(), "two-sinks.toml")
@@ -88,7 +96,7 @@ plugin = "s3"
 	if len(rows) != 2 || rows[0].Sink != "local" || rows[1].Sink != "cloud" {
 		t.Fatalf("want the session in both sinks, got %+v", rows)
 	}
-	if a, b := rows[0], rows[1]; a.Session != b.Session || a.Frames != b.Frames || a.Bytes != b.Bytes || a.GapFrames != 0 || b.GapFrames != 0 {
+	if a, b := rows[0], rows[1]; a.Session != b.Session || a.Frames != b.Frames || a.Bytes != b.Bytes || a.GapFrames != 0 || b.GapFrames != 0 || !a.Ended || !b.Ended {
 		t.Fatalf("the S3 copy differs from the disk original: %+v vs %+v", a, b)
 	}
 

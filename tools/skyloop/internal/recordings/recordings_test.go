@@ -65,6 +65,20 @@ func putFrames(t *testing.T, st sdk.Backend, game, player, id string, segs [][]u
 	}
 }
 
+// putManifest stores the session's end record.
+func putManifest(t *testing.T, st sdk.Backend, game, player, id string, segments, sequenced, frames, dropped uint64) {
+	t.Helper()
+	b, err := segment.MarshalManifest(segment.Manifest{Game: game, Player: player, Session: id, Start: start, End: start.Add(time.Minute),
+		Width: testW, Height: testH, Segments: segments, Sequenced: sequenced, Frames: frames, Dropped: dropped})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := segment.ManifestKey(segment.SessionPrefix(game, player, id))
+	if _, err := st.Put(context.Background(), key, bytes.NewReader(b), sdk.PutOptions{Size: int64(len(b))}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func seqRange(from, to uint64) []uint64 {
 	var s []uint64
 	for q := from; q <= to; q++ {
@@ -77,6 +91,7 @@ func TestListFindSummarize(t *testing.T) {
 	ctx := context.Background()
 	st := synctest.NewMemoryBackend()
 	putSession(t, st, "breakout", "alice", "20261124T120000.000Z-0001", [][]uint64{seqRange(0, 9), seqRange(10, 19)})
+	putManifest(t, st, "breakout", "alice", "20261124T120000.000Z-0001", 2, 20, 20, 0)
 	// Frames 5-6 dropped, segment 1 lost, frames 30-39 in segment 2.
 	putSession(t, st, "breakout", "alice", "20261124T130000.000Z-0002", [][]uint64{{0, 1, 2, 3, 4, 7, 8, 9}, nil, seqRange(30, 39)})
 	putSession(t, st, "arena", "bob", "20261124T120000.000Z-0003", [][]uint64{seqRange(0, 3)})
@@ -142,6 +157,48 @@ func TestListFindSummarize(t *testing.T) {
 	}
 	if rep, err := Verify(ctx, st, whole, nil); err != nil || !rep.Complete() || rep.Frames != 20 || rep.LastSeq != 19 {
 		t.Fatalf("verify complete session: %+v %v", rep, err)
+	}
+	// Without its manifest the same frames are intact but not known complete.
+	if err := st.Delete(ctx, segment.ManifestKey(segment.SessionPrefix("breakout", "alice", whole.ID))); err != nil {
+		t.Fatal(err)
+	}
+	ss, _ = List(ctx, st, "local", "breakout/")
+	whole, _ = Find(ss, whole.Ref())
+	if rep, err := Verify(ctx, st, whole, nil); err != nil || rep.Manifest != nil || !rep.Intact() || rep.Complete() {
+		t.Fatalf("a session without a manifest: %+v %v", rep, err)
+	}
+}
+
+// The manifest tells a session that lost its last segment from a shorter
+// one, and which of the gap frames were dropped while recording.
+func TestManifestFindsALostEnd(t *testing.T) {
+	ctx := context.Background()
+	st := synctest.NewMemoryBackend()
+	// Segments 0-2 were written (frames 0-29, 4 and 5 dropped while
+	// recording); segment 2 never arrived.
+	putSession(t, st, "g", "p", "s", [][]uint64{{0, 1, 2, 3, 6, 7, 8, 9}, seqRange(10, 19)})
+	putManifest(t, st, "g", "p", "s", 3, 30, 28, 2)
+	ss, err := List(ctx, st, "local", "")
+	if err != nil || len(ss) != 1 || ss[0].Manifest.Key == "" {
+		t.Fatalf("List: %v %+v", err, ss)
+	}
+	sum, err := ss[0].Summarize(ctx, st)
+	if err != nil || !sum.Ended() || len(sum.MissingSegments) != 1 || sum.MissingSegments[0] != 2 || sum.GapFrames() != 12 {
+		t.Fatalf("summary: %v ended %v missing %v gaps %v", err, sum.Ended(), sum.MissingSegments, sum.Gaps)
+	}
+	rep, err := Verify(ctx, st, ss[0], nil)
+	if err != nil || rep.Complete() || rep.LastSeq != 29 || len(rep.MissingSegments) != 1 || rep.DroppedWhileRecording() != 2 ||
+		len(rep.Gaps) != 2 || rep.Gaps[1] != (Gap{20, 29}) {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	// A manifest naming another session is a problem, not a vouch.
+	st2 := synctest.NewMemoryBackend()
+	putSession(t, st2, "g", "p", "s", [][]uint64{seqRange(0, 9)})
+	b, _ := segment.MarshalManifest(segment.Manifest{Game: "g", Player: "p", Session: "other", Segments: 1, Sequenced: 10, Frames: 10})
+	st2.Put(ctx, segment.ManifestKey(segment.SessionPrefix("g", "p", "s")), bytes.NewReader(b), sdk.PutOptions{Size: int64(len(b))})
+	ss, _ = List(ctx, st2, "local", "")
+	if rep, err := Verify(ctx, st2, ss[0], nil); err != nil || rep.Complete() || rep.Manifest != nil || len(rep.Problems) != 1 {
+		t.Fatalf("foreign manifest: %v %+v", err, rep)
 	}
 }
 

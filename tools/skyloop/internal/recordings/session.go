@@ -20,6 +20,9 @@ type Session struct {
 	ID       string // SESSION: sorts by start time
 	Segments []SegmentRef
 	Bytes    int64 // stored bytes of all segments
+	// Manifest is the session's end record (segment.Manifest), written when
+	// the recording ended; Key is "" when there is none.
+	Manifest SegmentRef
 }
 
 // SegmentRef is one stored segment object.
@@ -38,16 +41,24 @@ func (s *Session) Ref() string { return s.Game + "/" + s.Player + "/" + s.ID }
 // (saves, stray files) are ignored.
 func List(ctx context.Context, st Store, sink, prefix string) ([]*Session, error) {
 	byPrefix := map[string]*Session{}
-	err := st.List(ctx, prefix, func(o sdk.ObjectInfo) error {
-		k, ok := segment.ParseKey(o.Key)
-		if !ok {
-			return nil
-		}
+	session := func(k segment.KeyParts) *Session {
 		s := byPrefix[k.Prefix()]
 		if s == nil {
 			s = &Session{Sink: sink, Game: k.Game, Player: k.Player, ID: k.Session}
 			byPrefix[k.Prefix()] = s
 		}
+		return s
+	}
+	err := st.List(ctx, prefix, func(o sdk.ObjectInfo) error {
+		if k, ok := segment.ParseManifestKey(o.Key); ok {
+			session(k).Manifest = SegmentRef{Key: o.Key, Size: o.Size}
+			return nil
+		}
+		k, ok := segment.ParseKey(o.Key)
+		if !ok {
+			return nil
+		}
+		s := session(k)
 		s.Segments = append(s.Segments, SegmentRef{Key: o.Key, Index: k.Index, Size: o.Size})
 		s.Bytes += o.Size
 		return nil
@@ -188,7 +199,14 @@ type Summary struct {
 	MissingSegments []uint64  // segment numbers absent from the sink
 	Problems        []Problem // segments whose header or index is unreadable
 	Index           []FrameInfo
+	// Manifest is the session's end record, nil when the recording did not
+	// end cleanly (still recording, or the game crashed or was killed) or
+	// the manifest is unreadable (then a Problem says why).
+	Manifest *segment.Manifest
 }
+
+// Ended reports whether the session has its end record.
+func (s Summary) Ended() bool { return s.Manifest != nil }
 
 // Duration is the capture time from the first to the last stored frame.
 func (s Summary) Duration() time.Duration {
@@ -211,6 +229,14 @@ func (s Summary) GapFrames() uint64 {
 // Unreadable segments become Problems; only a failing store is an error.
 func (s *Session) Summarize(ctx context.Context, st Store) (Summary, error) {
 	var sum Summary
+	m, p, err := s.readManifest(ctx, st)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum.Manifest = m
+	if p != nil {
+		sum.Problems = append(sum.Problems, *p)
+	}
 	var expect uint64
 	for i, ref := range s.Segments {
 		for ; expect < ref.Index; expect++ {
@@ -242,6 +268,12 @@ func (s *Session) Summarize(ctx context.Context, st Store) (Summary, error) {
 	sum.Index = slices.CompactFunc(sum.Index, func(a, b FrameInfo) bool { return a.Seq == b.Seq })
 	sum.Frames = len(sum.Index)
 	sum.Gaps = gapsOf(sum.Index)
+	if m != nil {
+		sum.MissingSegments = append(sum.MissingSegments, missingAtEnd(expect, m)...)
+		if g, ok := gapAtEnd(sum.Index, m); ok {
+			sum.Gaps = append(sum.Gaps, g)
+		}
+	}
 	if n := len(sum.Index); n > 0 {
 		sum.FirstSeq, sum.LastSeq = sum.Index[0].Seq, sum.Index[n-1].Seq
 		sum.Start, sum.End = sum.Index[0].Time, sum.Index[n-1].Time
@@ -264,6 +296,51 @@ func checkHeader(sum *Summary, ref SegmentRef, h segment.Header) (Problem, bool)
 		return Problem{Key: ref.Key, Offset: 0, Msg: fmt.Sprintf("frames are %dx%d, earlier segments %dx%d", h.Width, h.Height, sum.Width, sum.Height)}, true
 	}
 	return Problem{}, false
+}
+
+// readManifest fetches and parses the session's manifest: nil without one;
+// an unreadable one is a Problem, a failing store an error.
+func (s *Session) readManifest(ctx context.Context, st Store) (*segment.Manifest, *Problem, error) {
+	if s.Manifest.Key == "" {
+		return nil, nil, nil
+	}
+	if s.Manifest.Size > 1<<20 {
+		return nil, &Problem{Key: s.Manifest.Key, Offset: -1, Msg: fmt.Sprintf("%d bytes: too large for a session manifest", s.Manifest.Size)}, nil
+	}
+	data, err := fetch(ctx, st, s.Manifest.Key, s.Manifest.Size)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := segment.ParseManifest(data)
+	if err != nil {
+		return nil, &Problem{Key: s.Manifest.Key, Offset: -1, Msg: err.Error()}, nil
+	}
+	if m.Game != s.Game || m.Player != s.Player || m.Session != s.ID {
+		return nil, &Problem{Key: s.Manifest.Key, Offset: -1, Msg: fmt.Sprintf("names session %s/%s/%s", m.Game, m.Player, m.Session)}, nil
+	}
+	return &m, nil, nil
+}
+
+// missingAtEnd lists the segments the manifest counts beyond the last one
+// stored (next is the number after it).
+func missingAtEnd(next uint64, m *segment.Manifest) []uint64 {
+	var out []uint64
+	for i := next; i < m.Segments; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// gapAtEnd is the frames the manifest counts after the last stored one.
+func gapAtEnd(index []FrameInfo, m *segment.Manifest) (Gap, bool) {
+	var next uint64
+	if n := len(index); n > 0 {
+		next = index[n-1].Seq + 1
+	}
+	if m.Sequenced > next {
+		return Gap{From: next, To: m.Sequenced - 1}, true
+	}
+	return Gap{}, false
 }
 
 // gapsOf lists the sequence numbers missing from 0 to the last frame.

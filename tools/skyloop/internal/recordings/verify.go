@@ -20,13 +20,28 @@ type Report struct {
 	Gaps            []Gap     // sequence numbers with no intact frame, 0..LastSeq
 	MissingSegments []uint64  // segment numbers absent from the sink
 	Problems        []Problem // corruption and truncation, per segment and frame
+	// Manifest is the session's end record; nil when the recording did not
+	// end cleanly, so its end cannot be checked.
+	Manifest *segment.Manifest
 }
 
-// Complete reports whether every frame from 0 to LastSeq is present and
-// decodes, and nothing is damaged. A session that lost its last segments
-// entirely cannot be told from a shorter one: segments carry no total.
-func (r Report) Complete() bool {
+// Intact reports whether every frame from 0 to LastSeq is present and
+// decodes, and nothing is damaged.
+func (r Report) Intact() bool {
 	return r.Frames > 0 && len(r.Gaps) == 0 && len(r.MissingSegments) == 0 && len(r.Problems) == 0
+}
+
+// Complete reports whether the session is intact and ended: its manifest
+// vouches that no segment is missing at the end.
+func (r Report) Complete() bool { return r.Intact() && r.Manifest != nil }
+
+// DroppedWhileRecording is how many of the gap frames the game dropped under
+// load (the manifest counts them); the rest were lost afterwards.
+func (r Report) DroppedWhileRecording() uint64 {
+	if r.Manifest == nil {
+		return 0
+	}
+	return r.Manifest.Dropped
 }
 
 // Verify fetches every segment of s and decodes every frame, checking the
@@ -36,6 +51,14 @@ func (r Report) Complete() bool {
 // for a failing store or a cancelled ctx.
 func Verify(ctx context.Context, st Store, s *Session, progress func(done, total int)) (Report, error) {
 	rep := Report{Segments: len(s.Segments)}
+	m, p, err := s.readManifest(ctx, st)
+	if err != nil {
+		return rep, err
+	}
+	rep.Manifest = m
+	if p != nil {
+		rep.Problems = append(rep.Problems, *p)
+	}
 	var sum Summary // for checkHeader
 	var seqs []uint64
 	var listedEnd uint64 // 1 + the highest seq any segment lists, decodable or not; 0: none
@@ -71,7 +94,14 @@ func Verify(ctx context.Context, st Store, s *Session, progress func(done, total
 		rep.LastSeq = listedEnd - 1
 	}
 	rep.Gaps = gapsOf(index)
-	if next < listedEnd { // frames listed after the last one that decodes
+	if m != nil {
+		rep.MissingSegments = append(rep.MissingSegments, missingAtEnd(expect, m)...)
+		listedEnd = max(listedEnd, m.Sequenced)
+		if listedEnd > 0 {
+			rep.LastSeq = listedEnd - 1
+		}
+	}
+	if next < listedEnd { // frames listed (or counted by the manifest) after the last one that decodes
 		rep.Gaps = append(rep.Gaps, Gap{From: next, To: listedEnd - 1})
 	}
 	return rep, nil

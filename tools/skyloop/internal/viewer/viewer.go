@@ -284,6 +284,7 @@ type sessionJSON struct {
 	Segments  int       `json:"segments"`
 	Bytes     int64     `json:"bytes"`
 	Problems  int       `json:"problems"`
+	Ended     bool      `json:"ended"` // the session's end record is there
 	Error     string    `json:"error,omitempty"`
 }
 
@@ -305,7 +306,7 @@ func rowOf(e *entry) sessionJSON {
 		Session: s.Ref(), Sink: e.store.Name(), Game: s.Game, Player: s.Player, ID: s.ID, URL: sessionURL(e),
 		Start: start, Duration: sum.Duration().Seconds(), Frames: sum.Frames, Gaps: len(sum.Gaps), GapFrames: sum.GapFrames(),
 		Width: sum.Width, Height: sum.Height, Segments: len(s.Segments), Bytes: s.Bytes,
-		Problems: len(sum.Problems) + len(sum.MissingSegments),
+		Problems: len(sum.Problems) + len(sum.MissingSegments), Ended: sum.Ended(),
 	}
 	if e.err != nil {
 		row.Error = e.err.Error()

@@ -220,6 +220,7 @@ async function openSession(r) {
   const s = sum.session;
   ui.meta.textContent = [s.start ? new Date(s.start).toLocaleString() : '', fmtSecs(s.duration_seconds),
     s.frames + ' frames stored', s.gap_frames ? s.gap_frames + ' frames missing (' + s.gaps + ' gaps)' : 'no gaps',
+    s.ended ? 'ended' : 'not ended (still recording, or the game stopped without ending it)',
     s.width + '×' + s.height, fmtBytes(s.bytes), 'sink ' + s.sink].join(' · ') +
     (sum.problems.length ? ' · problems: ' + sum.problems.join('; ') : '');
   ui.canvas.width = sum.width;
