@@ -31,7 +31,7 @@ demo: build
 	@$(BIN)/skyloop --config $(DEMO_OUT)/config.toml sessions
 	@set -e; session=$$($(BIN)/skyloop --config $(DEMO_OUT)/config.toml sessions --json | sed -n 's/.*"session": "\(.*\)".*/\1/p' | head -1); \
 	echo; echo "demo: every frame decoded and checked:"; $(BIN)/skyloop --config $(DEMO_OUT)/config.toml verify $$session; \
-	$(BIN)/skyloop --config $(DEMO_OUT)/config.toml export $$session --format gif --scale 0.5 --fps 25 --out $(DEMO_OUT)/breakout.gif; \
+	$(BIN)/skyloop --config $(DEMO_OUT)/config.toml export $$session --format gif --fps 25 --out $(DEMO_OUT)/breakout.gif; \
 	game=$${session%%/*}; rest=$${session#*/}; player=$${rest%%/*}; id=$${rest#*/}; \
 	echo; echo "demo: the recording is in $(CURDIR)/$(DEMO_OUT)/sink/$$game/$$player/sessions/$$id/"; \
 	echo "demo: as a GIF: $(DEMO_OUT)/breakout.gif; watch it in a browser: bin/skyloop --config $(DEMO_OUT)/config.toml serve"; \

@@ -129,8 +129,8 @@ func runPNG(ctx context.Context, src Source, job Job) (Result, error) {
 	enc := png.Encoder{CompressionLevel: png.DefaultCompression, BufferPool: &pngPool{}}
 	var total int64
 	done := 0
-	err := parallel(ctx, src, &job, w, h,
-		func(i int, seq uint64, img *image.RGBA) (any, error) {
+	err := parallel(ctx, src, &job, w, h, false,
+		func(i int, seq uint64, img *image.RGBA, _ image.Rectangle) (any, error) {
 			name := filepath.Join(job.Out, fmt.Sprintf("frame-%08d.png", seq))
 			return writeAtomic(name, func(f *os.File) error { return enc.Encode(f, img) })
 		},
@@ -211,9 +211,16 @@ func runGIF(ctx context.Context, src Source, job Job) (Result, error) {
 			return err
 		}
 		done := 0
-		err = parallel(ctx, src, &job, w, h,
-			func(i int, seq uint64, img *image.RGBA) (any, error) {
-				return EncodeFrame(Quantize(img), delays[i])
+		err = parallel(ctx, src, &job, w, h, true,
+			func(i int, seq uint64, img *image.RGBA, changed image.Rectangle) (any, error) {
+				// Only the part that changed since the frame before is
+				// stored; the rest of the picture stays from that frame
+				// (GIF's "do not dispose"). A frame that changed nothing
+				// still needs a block to carry its delay: one pixel.
+				if changed.Empty() {
+					changed = image.Rect(0, 0, 1, 1)
+				}
+				return EncodeFrame(Quantize(img.SubImage(changed).(*image.RGBA)), delays[i], w, h)
 			},
 			func(i int, v any) error {
 				if err := g.WriteBlock(v.([]byte)); err != nil {

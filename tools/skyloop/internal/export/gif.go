@@ -45,17 +45,20 @@ func NewGIFWriter(w io.Writer, width, height int) (*GIFWriter, error) {
 const headerLen = 6 + 7
 
 // EncodeFrame encodes one frame's image block (graphic control extension
-// with its delay in 1/100 s, image descriptor, local colour table, pixels)
-// for WriteBlock. Safe for concurrent use.
-func EncodeFrame(p *image.Paletted, delay int) ([]byte, error) {
+// with its delay in 1/100 s, image descriptor at p's position, local colour
+// table, pixels) for WriteBlock, in a GIF of width×height. p may cover part
+// of the picture: the rest keeps the previous frame (disposal "none").
+// Safe for concurrent use.
+func EncodeFrame(p *image.Paletted, delay, width, height int) ([]byte, error) {
 	if delay < 0 || delay > 65535 {
 		return nil, fmt.Errorf("gif: delay %d/100 s out of range", delay)
 	}
 	var buf bytes.Buffer
 	err := gif.EncodeAll(&buf, &gif.GIF{
-		Image:  []*image.Paletted{p},
-		Delay:  []int{delay},
-		Config: image.Config{Width: p.Rect.Dx(), Height: p.Rect.Dy()},
+		Image:    []*image.Paletted{p},
+		Delay:    []int{delay},
+		Disposal: []byte{gif.DisposalNone},
+		Config:   image.Config{Width: width, Height: height},
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
@@ -13,8 +14,13 @@ import (
 // w×h and runs process on job.Workers goroutines; emit gets the results in
 // frame order on one goroutine. At most 2×Workers frames are in flight
 // (read but not yet emitted), so memory is bounded whatever the length.
-func parallel(ctx context.Context, src Source, job *Job, w, h int,
-	process func(i int, seq uint64, img *image.RGBA) (any, error),
+//
+// With diff, process also gets the rectangle where the frame differs from
+// the one before it (the whole frame for the first; empty when nothing
+// changed), found on the reading goroutine, which keeps a copy of the
+// previous frame for it.
+func parallel(ctx context.Context, src Source, job *Job, w, h int, diff bool,
+	process func(i int, seq uint64, img *image.RGBA, changed image.Rectangle) (any, error),
 	emit func(i int, v any) error,
 ) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -24,9 +30,10 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int,
 	allocated := 0
 
 	type item struct {
-		i   int
-		seq uint64
-		img *image.RGBA
+		i       int
+		seq     uint64
+		img     *image.RGBA
+		changed image.Rectangle
 	}
 	type result struct {
 		i   int
@@ -49,7 +56,7 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int,
 			for it := range jobs {
 				var r result
 				if ctx.Err() == nil {
-					r.v, r.err = process(it.i, it.seq, it.img)
+					r.v, r.err = process(it.i, it.seq, it.img, it.changed)
 				} else {
 					r.err = ctx.Err()
 				}
@@ -84,6 +91,7 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int,
 		}
 	}()
 
+	var last *image.RGBA // the previous frame, for diff
 	i := 0
 	err := src.Each(ctx, job.From, job.To, func(f segment.Frame) error {
 		if i >= len(job.Frames) {
@@ -105,8 +113,17 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int,
 			}
 		}
 		job.Scale.Apply(buf, f.Image)
+		changed := buf.Rect
+		if diff {
+			if last == nil {
+				last = image.NewRGBA(buf.Rect)
+			} else {
+				changed = changedRect(last, buf)
+			}
+			copy(last.Pix, buf.Pix)
+		}
 		select {
-		case jobs <- item{i: i, seq: f.Seq, img: buf}:
+		case jobs <- item{i: i, seq: f.Seq, img: buf, changed: changed}:
 		case <-ctx.Done():
 			free <- buf
 			return ctx.Err()
@@ -128,4 +145,39 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int,
 		return fmt.Errorf("read %d frames, the index lists %d", i, len(job.Frames))
 	}
 	return nil
+}
+
+// changedRect is the smallest rectangle holding every pixel where a and b
+// (same bounds, from the origin) differ; empty when they are equal.
+func changedRect(a, b *image.RGBA) image.Rectangle {
+	w, h := b.Rect.Dx(), b.Rect.Dy()
+	row := func(img *image.RGBA, y int) []byte { return img.Pix[y*img.Stride : y*img.Stride+4*w] }
+	top := 0
+	for top < h && bytes.Equal(row(a, top), row(b, top)) {
+		top++
+	}
+	if top == h {
+		return image.Rectangle{}
+	}
+	bottom := h
+	for bottom > top && bytes.Equal(row(a, bottom-1), row(b, bottom-1)) {
+		bottom--
+	}
+	left, right := w, 0
+	for y := top; y < bottom; y++ {
+		ra, rb := row(a, y), row(b, y)
+		for x := 0; x < left; x++ {
+			if !bytes.Equal(ra[4*x:4*x+4], rb[4*x:4*x+4]) {
+				left = x
+				break
+			}
+		}
+		for x := w - 1; x >= right; x-- {
+			if !bytes.Equal(ra[4*x:4*x+4], rb[4*x:4*x+4]) {
+				right = x + 1
+				break
+			}
+		}
+	}
+	return image.Rect(left, top, right, bottom)
 }
