@@ -466,3 +466,20 @@ func TestExportNoFFmpeg(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestChangedRect(t *testing.T) {
+	a := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	b := image.NewRGBA(a.Rect)
+	if r := changedRect(a, b); !r.Empty() {
+		t.Fatalf("equal frames: %v", r)
+	}
+	b.Pix[b.PixOffset(7, 5)+2] = 1 // one channel of one pixel
+	if r := changedRect(a, b); r != image.Rect(7, 5, 8, 6) {
+		t.Fatalf("one pixel: %v", r)
+	}
+	b.Pix[b.PixOffset(39, 29)] = 9
+	b.Pix[b.PixOffset(0, 12)] = 9
+	if r := changedRect(a, b); r != image.Rect(0, 5, 40, 30) {
+		t.Fatalf("three pixels: %v", r)
+	}
+}
