@@ -110,6 +110,9 @@ prefix = %q
 	}
 	mdata, err := io.ReadAll(out.Body)
 	out.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if m, err := segment.ParseManifest(mdata); err != nil || m.Segments != 4 || m.Frames != n || m.Sequenced != n {
 		t.Fatalf("manifest %+v, %v: want 4 segments, %d frames", m, err, n)
 	}
