@@ -93,7 +93,7 @@ func TestScreenshotAndRecordingControls(t *testing.T) {
 	}
 	var counts []int
 	for _, id := range stats.Sessions {
-		counts = append(counts, sink.frames[capture.SessionKeyPrefix("ctl", "p", id)])
+		counts = append(counts, sink.frames[segment.SessionPrefix("ctl", "p", id)])
 	}
 	if counts[0] != 4 || counts[1] != 5 {
 		t.Fatalf("frames per session %v, want [4 5]", counts)

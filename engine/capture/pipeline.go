@@ -363,7 +363,7 @@ func (p *Pipeline) startSegment(index uint64, first *Frame) (*segmentState, erro
 		return nil, err
 	}
 	s.w = w
-	s.info = SegmentInfo{Key: SegmentKey(p.cfg.KeyPrefix, index), Index: index}
+	s.info = SegmentInfo{Key: segment.Key(p.cfg.KeyPrefix, index), Index: index}
 	return s, nil
 }
 

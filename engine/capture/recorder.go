@@ -149,9 +149,9 @@ func (r *Recorder) SetRecording(on bool) error {
 		return r.stopSession()
 	}
 	start := time.Now()
-	r.session = NewSessionID(start)
+	r.session = segment.NewSessionID(start)
 	cfg := r.opts.Pipeline
-	cfg.KeyPrefix = SessionKeyPrefix(r.opts.Game, r.opts.Player, r.session)
+	cfg.KeyPrefix = segment.SessionPrefix(r.opts.Game, r.opts.Player, r.session)
 	cfg.SessionStart = start
 	pipe, err := NewPipeline(cfg, &r.c)
 	if err != nil {
@@ -211,7 +211,7 @@ func (r *Recorder) putManifest(w Written) error {
 	if err != nil {
 		return err
 	}
-	key := segment.ManifestKey(SessionKeyPrefix(r.opts.Game, r.opts.Player, r.session))
+	key := segment.ManifestKey(segment.SessionPrefix(r.opts.Game, r.opts.Player, r.session))
 	if err := ms.PutManifest(context.Background(), key, data); err != nil {
 		return fmt.Errorf("capture: session manifest %s: %w", key, err)
 	}

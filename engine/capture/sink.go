@@ -3,8 +3,6 @@ package capture
 import (
 	"context"
 	"time"
-
-	"github.com/skyloop-engine/skyloop/engine/segment"
 )
 
 // SegmentInfo describes a completed segment.
@@ -31,15 +29,3 @@ type SegmentSink interface {
 type ManifestSink interface {
 	PutManifest(ctx context.Context, key string, data []byte) error
 }
-
-// SessionKeyPrefix returns GAME/PLAYER/sessions/SESSION/, the prefix of a
-// session's segment keys in every sink (segment.SessionPrefix).
-func SessionKeyPrefix(game, player, session string) string {
-	return segment.SessionPrefix(game, player, session)
-}
-
-// SegmentKey returns the key of segment index of a session (segment.Key).
-func SegmentKey(prefix string, index uint64) string { return segment.Key(prefix, index) }
-
-// NewSessionID returns an id that sorts by start time (segment.NewSessionID).
-func NewSessionID(start time.Time) string { return segment.NewSessionID(start) }

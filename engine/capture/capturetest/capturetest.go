@@ -132,7 +132,7 @@ func VerifyRecording(t *testing.T, game engine.Game, width, height, frames int, 
 	if len(sink.Manifests) != 1 || len(stats.Sessions) != 1 {
 		t.Fatalf("%d manifests for %d sessions, want 1", len(sink.Manifests), len(stats.Sessions))
 	}
-	prefix := capture.SessionKeyPrefix("test", "tester", stats.Sessions[0])
+	prefix := segment.SessionPrefix("test", "tester", stats.Sessions[0])
 	m, err := segment.ParseManifest(sink.Manifests[segment.ManifestKey(prefix)])
 	if err != nil {
 		t.Fatalf("manifest %s: %v", segment.ManifestKey(prefix), err)
