@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -66,12 +65,6 @@ func (a *app) report(asJSON bool, rows any, header string, table func(tw *tabwri
 	fmt.Fprintln(tw, header)
 	table(tw)
 	return tw.Flush()
-}
-
-func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func parseSizes(flag, list string) ([][2]int, error) {
@@ -177,11 +170,13 @@ func (a *app) sessionFrames(ctx context.Context, sinkName, ref string, n int) (b
 	}
 	fr := recordings.NewFrameReader(st, sess, sum)
 	defer fr.Close()
+	if len(sum.Index) == 0 {
+		return benchSource{}, fmt.Errorf("session %s has no frames", sess.Ref())
+	}
+	last := sum.Index[min(n, len(sum.Index))-1].Seq // decode only the frames used
 	var pix [][]byte
-	err = fr.Each(ctx, 0, ^uint64(0), func(f segment.Frame) error {
-		if len(pix) < n {
-			pix = append(pix, append([]byte(nil), f.Image.Pix...))
-		}
+	err = fr.Each(ctx, 0, last, func(f segment.Frame) error {
+		pix = append(pix, append([]byte(nil), f.Image.Pix...))
 		return nil
 	})
 	if err != nil {

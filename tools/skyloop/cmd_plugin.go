@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -319,9 +318,7 @@ func (a *app) pluginDescribe(cmd *cobra.Command, path string, asJSON bool) error
 		d.Settings = append(d.Settings, settingDesc{Name: s.Name, Required: s.Required, Secret: s.Secret, Help: s.Help})
 	}
 	if asJSON {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(d)
+		return a.printJSON(d)
 	}
 	yes := func(b bool) string {
 		if b {

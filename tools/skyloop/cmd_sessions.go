@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -14,23 +13,7 @@ import (
 func init() { commands = append(commands, newSessionsCmd) }
 
 // sessionRow is one line of `skyloop sessions` (and its --json form).
-type sessionRow struct {
-	Session   string    `json:"session"` // GAME/PLAYER/SESSION
-	Sink      string    `json:"sink"`
-	Game      string    `json:"game"`
-	Player    string    `json:"player"`
-	ID        string    `json:"id"`
-	Start     time.Time `json:"start"`
-	Duration  float64   `json:"duration_seconds"`
-	Frames    int       `json:"frames"`
-	GapFrames uint64    `json:"gap_frames"`
-	Width     int       `json:"width"`
-	Height    int       `json:"height"`
-	Segments  int       `json:"segments"`
-	Bytes     int64     `json:"bytes"`
-	Problems  int       `json:"problems"` // unreadable segment headers or indexes
-	Ended     bool      `json:"ended"`    // the session's end record is there
-}
+type sessionRow = recordings.Row
 
 func newSessionsCmd(a *app) *cobra.Command {
 	var sink, game string
@@ -46,31 +29,26 @@ func newSessionsCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer closeSinks(sinks)
-			var rows []sessionRow
-			for _, s := range sinks {
-				prefix := ""
-				if game != "" {
-					prefix = game + "/"
-				}
-				ss, err := recordings.List(ctx, s, s.Name(), prefix)
-				if err != nil {
-					return err
-				}
-				for _, sess := range ss {
-					sum, err := sess.Summarize(ctx, s)
+			prefix := ""
+			if game != "" {
+				prefix = game + "/"
+			}
+			all, err := listSessions(ctx, sinks, prefix)
+			if err != nil {
+				return err
+			}
+			rows := []sessionRow{}
+			for _, ss := range all {
+				for _, sess := range ss.sessions {
+					sum, err := sess.Summarize(ctx, ss.sink)
 					if err != nil {
-						return fmt.Errorf("%s in sink %s: %w", sess.Ref(), s.Name(), err)
+						return fmt.Errorf("%s in sink %s: %w", sess.Ref(), ss.sink.Name(), err)
 					}
-					rows = append(rows, rowOf(sess, sum))
+					rows = append(rows, recordings.NewRow(sess, sum))
 				}
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if rows == nil {
-					rows = []sessionRow{}
-				}
-				return enc.Encode(rows)
+				return a.printJSON(rows)
 			}
 			if len(rows) == 0 {
 				fmt.Fprintf(a.stdout, "no recorded sessions in sink(s) %s\n", sinkNames(sinks))
@@ -97,17 +75,4 @@ func newSessionsCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&game, "game", "", "only this game")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
-}
-
-func rowOf(s *recordings.Session, sum recordings.Summary) sessionRow {
-	start := sum.SessionStart
-	if start.IsZero() {
-		start = sum.Start
-	}
-	return sessionRow{
-		Session: s.Ref(), Sink: s.Sink, Game: s.Game, Player: s.Player, ID: s.ID,
-		Start: start, Duration: sum.Duration().Seconds(), Frames: sum.Frames, GapFrames: sum.GapFrames(),
-		Width: sum.Width, Height: sum.Height, Segments: len(s.Segments), Bytes: s.Bytes,
-		Problems: len(sum.Problems) + len(sum.MissingSegments), Ended: sum.Ended(),
-	}
 }

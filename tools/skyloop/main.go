@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -100,6 +101,13 @@ plugin_dir or on PATH).`,
 // commands are the subcommands; each cmd_*.go file registers its own in an
 // init function so that the files stay independent.
 var commands []func(*app) *cobra.Command
+
+// printJSON writes v to stdout as indented JSON (every --json flag).
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
 
 func usageError(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf(format, args...)}

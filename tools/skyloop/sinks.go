@@ -76,11 +76,12 @@ type sinkSessions struct {
 	sessions []*recordings.Session
 }
 
-// listSessions lists the sessions of every sink in sinks.
-func listSessions(ctx context.Context, sinks []*skysync.Sink) ([]sinkSessions, error) {
+// listSessions lists the sessions of every sink in sinks under prefix
+// ("" for all, "GAME/" for one game).
+func listSessions(ctx context.Context, sinks []*skysync.Sink, prefix string) ([]sinkSessions, error) {
 	var out []sinkSessions
 	for _, s := range sinks {
-		ss, err := recordings.List(ctx, s, s.Name(), "")
+		ss, err := recordings.List(ctx, s, s.Name(), prefix)
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +99,7 @@ func (a *app) findSession(ctx context.Context, sinkName, ref string) (*recording
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	all, err := listSessions(ctx, sinks)
+	all, err := listSessions(ctx, sinks, "")
 	if err != nil {
 		closeSinks(sinks)
 		return nil, nil, nil, err

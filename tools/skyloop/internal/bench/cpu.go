@@ -2,14 +2,11 @@ package bench
 
 import (
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
-
-func sortDurations(s []time.Duration) { slices.Sort(s) }
 
 // selfCPU is the CPU time (user + system) this process has used.
 func selfCPU() time.Duration {

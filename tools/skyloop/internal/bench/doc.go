@@ -11,7 +11,10 @@
 // source tree.
 package bench
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Dist is the median and 99th percentile of a set of durations.
 type Dist struct {
@@ -22,8 +25,8 @@ func dist(ds []time.Duration) Dist {
 	if len(ds) == 0 {
 		return Dist{}
 	}
-	s := append([]time.Duration(nil), ds...)
-	sortDurations(s)
+	s := slices.Clone(ds)
+	slices.Sort(s)
 	return Dist{Median: s[len(s)/2], P99: s[min(len(s)-1, len(s)*99/100)]}
 }
 

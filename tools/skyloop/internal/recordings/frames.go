@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"sort"
 
@@ -72,17 +71,6 @@ func (fr *FrameReader) Frame(ctx context.Context, seq uint64) (segment.Frame, er
 			return segment.Frame{}, fmt.Errorf("%w: frame %d missing from %s", ErrNoFrame, seq, fr.s.Segments[seg].Key)
 		}
 	}
-}
-
-// Image returns a copy of frame seq that the caller owns.
-func (fr *FrameReader) Image(ctx context.Context, seq uint64) (*image.RGBA, error) {
-	f, err := fr.Frame(ctx, seq)
-	if err != nil {
-		return nil, err
-	}
-	img := image.NewRGBA(f.Image.Rect)
-	copy(img.Pix, f.Image.Pix)
-	return img, nil
 }
 
 // Each calls fn with every stored frame from from to to (inclusive), in

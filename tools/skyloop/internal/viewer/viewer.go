@@ -268,24 +268,10 @@ func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request, name strin
 
 // sessionJSON is one session in /api/sessions.
 type sessionJSON struct {
-	Session   string    `json:"session"` // GAME/PLAYER/ID
-	Sink      string    `json:"sink"`
-	Game      string    `json:"game"`
-	Player    string    `json:"player"`
-	ID        string    `json:"id"`
-	URL       string    `json:"url"` // the session's API path
-	Start     time.Time `json:"start"`
-	Duration  float64   `json:"duration_seconds"`
-	Frames    int       `json:"frames"`
-	Gaps      int       `json:"gaps"`
-	GapFrames uint64    `json:"gap_frames"`
-	Width     int       `json:"width"`
-	Height    int       `json:"height"`
-	Segments  int       `json:"segments"`
-	Bytes     int64     `json:"bytes"`
-	Problems  int       `json:"problems"`
-	Ended     bool      `json:"ended"` // the session's end record is there
-	Error     string    `json:"error,omitempty"`
+	recordings.Row
+	URL   string `json:"url"`  // the session's API path
+	Gaps  int    `json:"gaps"` // runs of missing frames
+	Error string `json:"error,omitempty"`
 }
 
 func sessionURL(e *entry) string {
@@ -297,17 +283,7 @@ func sessionURL(e *entry) string {
 }
 
 func rowOf(e *entry) sessionJSON {
-	s, sum := e.sess, e.sum
-	start := sum.SessionStart
-	if start.IsZero() {
-		start = sum.Start
-	}
-	row := sessionJSON{
-		Session: s.Ref(), Sink: e.store.Name(), Game: s.Game, Player: s.Player, ID: s.ID, URL: sessionURL(e),
-		Start: start, Duration: sum.Duration().Seconds(), Frames: sum.Frames, Gaps: len(sum.Gaps), GapFrames: sum.GapFrames(),
-		Width: sum.Width, Height: sum.Height, Segments: len(s.Segments), Bytes: s.Bytes,
-		Problems: len(sum.Problems) + len(sum.MissingSegments), Ended: sum.Ended(),
-	}
+	row := sessionJSON{Row: recordings.NewRow(e.sess, e.sum), URL: sessionURL(e), Gaps: len(e.sum.Gaps)}
 	if e.err != nil {
 		row.Error = e.err.Error()
 	}

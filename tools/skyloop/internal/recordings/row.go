@@ -1,0 +1,37 @@
+package recordings
+
+import "time"
+
+// Row is a session in one line: what `skyloop sessions --json` prints and
+// the viewer's session list serves.
+type Row struct {
+	Session   string    `json:"session"` // GAME/PLAYER/SESSION
+	Sink      string    `json:"sink"`
+	Game      string    `json:"game"`
+	Player    string    `json:"player"`
+	ID        string    `json:"id"`
+	Start     time.Time `json:"start"`
+	Duration  float64   `json:"duration_seconds"`
+	Frames    int       `json:"frames"`
+	GapFrames uint64    `json:"gap_frames"`
+	Width     int       `json:"width"`
+	Height    int       `json:"height"`
+	Segments  int       `json:"segments"`
+	Bytes     int64     `json:"bytes"`
+	Problems  int       `json:"problems"` // unreadable segments and missing ones
+	Ended     bool      `json:"ended"`    // the session's end record is there
+}
+
+// NewRow describes s from its summary.
+func NewRow(s *Session, sum Summary) Row {
+	start := sum.SessionStart
+	if start.IsZero() {
+		start = sum.Start
+	}
+	return Row{
+		Session: s.Ref(), Sink: s.Sink, Game: s.Game, Player: s.Player, ID: s.ID,
+		Start: start, Duration: sum.Duration().Seconds(), Frames: sum.Frames, GapFrames: sum.GapFrames(),
+		Width: sum.Width, Height: sum.Height, Segments: len(s.Segments), Bytes: s.Bytes,
+		Problems: len(sum.Problems) + len(sum.MissingSegments), Ended: sum.Ended(),
+	}
+}
