@@ -69,11 +69,15 @@ type backend struct {
 	sse      types.ServerSideEncryption
 	kmsKey   string
 
-	// orphans are multipart uploads (id → full key) whose abort failed,
-	// typically because the server was unreachable; they are aborted again
-	// after the next successful Put, so no parts are left behind.
+	// suspects are full keys whose Put failed and may have left a
+	// multipart upload behind: its abort failed, or the server created it
+	// but the answer to CreateMultipartUpload was lost, so its id is
+	// unknown. After the next successful Put (the server is reachable
+	// again) the uploads of each such key are listed and aborted, except
+	// while a Put of that key is in flight here. inflight counts those.
 	orphanMu sync.Mutex
-	orphans  map[string]string
+	suspects map[string]bool
+	inflight map[string]int
 }
 
 // newBackend builds the S3 client from settings and probes the bucket: it
@@ -352,6 +356,8 @@ func (b *backend) Put(ctx context.Context, key string, r io.Reader, opts sdk.Put
 		return sdk.ObjectInfo{}, err
 	}
 	g := &guardReader{ctx: ctx, r: r}
+	b.track(b.prefix+key, 1)
+	defer b.track(b.prefix+key, -1)
 	// CRC32C of every part (or the single object), checked by the server.
 	in := &s3.PutObjectInput{Bucket: &b.bucket, Key: aws.String(b.prefix + key), Body: g, ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c}
 	if len(opts.Metadata) > 0 {
@@ -371,15 +377,8 @@ func (b *backend) Put(ctx context.Context, key string, r io.Reader, opts sdk.Put
 		// context, which fails when that context was cancelled: abort
 		// again on one that is not, so no parts are left behind.
 		var mf manager.MultiUploadFailure
-		if errors.As(err, &mf) && mf.UploadID() != "" {
-			if aerr := b.abort(ctx, *in.Key, mf.UploadID()); aerr != nil {
-				b.orphanMu.Lock()
-				if b.orphans == nil {
-					b.orphans = map[string]string{}
-				}
-				b.orphans[mf.UploadID()] = *in.Key
-				b.orphanMu.Unlock()
-			}
+		if !errors.As(err, &mf) || mf.UploadID() == "" || b.abort(ctx, *in.Key, mf.UploadID()) != nil {
+			b.suspect(*in.Key)
 		}
 		g.mu.Lock()
 		rerr := g.rerr
@@ -413,22 +412,69 @@ func (b *backend) abort(ctx context.Context, key, id string) error {
 	return err
 }
 
-// abortOrphans retries the aborts that failed earlier; the server has just
-// answered a Put, so it is reachable again.
+// track counts Puts of a full key in flight (delta +1 at the start, -1 at
+// the end).
+func (b *backend) track(key string, delta int) {
+	b.orphanMu.Lock()
+	defer b.orphanMu.Unlock()
+	if b.inflight == nil {
+		b.inflight = map[string]int{}
+	}
+	if b.inflight[key] += delta; b.inflight[key] == 0 {
+		delete(b.inflight, key)
+	}
+}
+
+// suspect remembers a full key whose failed Put may have left an upload.
+func (b *backend) suspect(key string) {
+	b.orphanMu.Lock()
+	defer b.orphanMu.Unlock()
+	if b.suspects == nil {
+		b.suspects = map[string]bool{}
+	}
+	b.suspects[key] = true
+}
+
+// abortOrphans aborts the multipart uploads left by failed Puts; the server
+// has just answered a Put, so it is reachable again. A key whose uploads
+// cannot be listed or aborted stays suspect for the next time.
 func (b *backend) abortOrphans(ctx context.Context) {
 	b.orphanMu.Lock()
-	todo := b.orphans
-	b.orphans = nil
-	b.orphanMu.Unlock()
-	for id, key := range todo {
-		if err := b.abort(ctx, key, id); err != nil {
-			b.orphanMu.Lock()
-			if b.orphans == nil {
-				b.orphans = map[string]string{}
-			}
-			b.orphans[id] = key
-			b.orphanMu.Unlock()
+	var todo []string
+	for key := range b.suspects {
+		if b.inflight[key] == 0 { // a live upload of it must not be aborted
+			todo = append(todo, key)
+			delete(b.suspects, key)
 		}
+	}
+	b.orphanMu.Unlock()
+	for _, key := range todo {
+		if err := b.abortUploads(ctx, key); err != nil {
+			b.suspect(key)
+		}
+	}
+}
+
+// abortUploads aborts every multipart upload of exactly key.
+func (b *backend) abortUploads(ctx context.Context, key string) error {
+	in := &s3.ListMultipartUploadsInput{Bucket: &b.bucket, Prefix: &key}
+	for {
+		out, err := b.client.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return err
+		}
+		for _, u := range out.Uploads {
+			if aws.ToString(u.Key) != key {
+				continue // a longer key with this one as prefix
+			}
+			if err := b.abort(ctx, key, aws.ToString(u.UploadId)); err != nil {
+				return err
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
 }
 

@@ -403,6 +403,58 @@ func TestNoOrphanedMultipartUploads(t *testing.T) {
 
 // Uploads carry a CRC32C checksum that the server stores (and checks), for
 // single and multipart uploads alike.
+// A failed Put can leave a multipart upload whose id the plugin never
+// learned (the server created it, the answer was lost when the server
+// went down). The key is suspect: after the next successful Put its uploads
+// are listed and aborted — but not while a Put of that key is in flight.
+func TestAbortsUploadsItNeverLearned(t *testing.T) {
+	needServer(t)
+	s := testSettings(t)
+	bk, err := newBackend(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanPrefix(t, bk)
+	b := bk.(*backend)
+	ctx := t.Context()
+	lost, other := b.prefix+"mp/lost", b.prefix+"mp/lost-longer"
+	for _, k := range []string{lost, lost, other} {
+		if _, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uploads := func() map[string]int {
+		out, err := b.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(testBucket), Prefix: aws.String(b.prefix)})
+		if err != nil {
+			t.Fatalf("ListMultipartUploads: %v", err)
+		}
+		n := map[string]int{}
+		for _, u := range out.Uploads {
+			n[aws.ToString(u.Key)]++
+		}
+		return n
+	}
+	b.suspect(lost)
+
+	// While a Put of the key is in flight, its uploads are left alone.
+	b.track(lost, 1)
+	if _, err := b.Put(ctx, "mp/ok1", strings.NewReader("x"), sdk.PutOptions{Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := uploads(); n[lost] != 2 {
+		t.Fatalf("uploads after a Put with the key in flight: %v, want both uploads of %s kept", n, lost)
+	}
+	b.track(lost, -1)
+
+	if _, err := b.Put(ctx, "mp/ok2", strings.NewReader("x"), sdk.PutOptions{Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := uploads(); n[lost] != 0 || n[other] != 1 {
+		t.Fatalf("uploads after the next Put: %v, want none of %s and the one of %s (another key) kept", n, lost, other)
+	}
+	b.abortUploads(ctx, other)
+}
+
 func TestUploadChecksum(t *testing.T) {
 	needServer(t)
 	s := testSettings(t)
