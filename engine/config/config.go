@@ -127,6 +127,60 @@ func defaultSink() Sink {
 	return Sink{Name: "local", Plugin: "disk", Settings: map[string]any{"root": DataDir()}}
 }
 
+// ConfigDir is where the player's config file lives by default:
+// $XDG_CONFIG_HOME/skyloop, else ~/.config/skyloop.
+func ConfigDir() string {
+	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "skyloop")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".config", "skyloop")
+	}
+	return filepath.Join(os.TempDir(), "skyloop-config")
+}
+
+// EnvConfig names the environment variable that points games and the tool
+// at a config file when no -config / --config is given.
+const EnvConfig = "SKYLOOP_CONFIG"
+
+// DefaultPath is the player's config file when none is named:
+// ConfigDir()/config.toml.
+func DefaultPath() string { return filepath.Join(ConfigDir(), "config.toml") }
+
+// Resolve picks the config file games and the tool read: explicit (a flag)
+// when set, else $SKYLOOP_CONFIG, else DefaultPath when that file exists,
+// else "" (the built-in defaults). A file named by the flag or the
+// variable must exist; the default file is optional.
+func Resolve(explicit string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	if p := os.Getenv(EnvConfig); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("config: %s=%s: %w (unset it or point it at a config file)", EnvConfig, p, err)
+		}
+		return p, nil
+	}
+	p := DefaultPath()
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("config: %w", err)
+	}
+	return "", nil
+}
+
+// LoadResolved is Load(Resolve(explicit)): what a game or the tool reads.
+// It returns the path read ("" for the built-in defaults).
+func LoadResolved(explicit string) (Config, string, error) {
+	p, err := Resolve(explicit)
+	if err != nil {
+		return Config{}, "", err
+	}
+	cfg, err := Load(p)
+	return cfg, p, err
+}
+
 // Load reads path over the defaults; "" returns the defaults. Errors name the
 // file, the key and what is accepted.
 func Load(path string) (Config, error) {

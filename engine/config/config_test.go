@@ -90,3 +90,45 @@ func unwrapAll(err error) error {
 		err = u.Unwrap()
 	}
 }
+
+func TestResolveOrder(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	t.Setenv(EnvConfig, "")
+	if p, err := Resolve(""); err != nil || p != "" {
+		t.Fatalf("no file anywhere: Resolve = %q, %v; want \"\", nil", p, err)
+	}
+	def := filepath.Join(dir, "skyloop", "config.toml")
+	if DefaultPath() != def {
+		t.Fatalf("DefaultPath = %q, want %q", DefaultPath(), def)
+	}
+	if err := os.MkdirAll(filepath.Dir(def), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(def, []byte("player = \"fromdefault\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, p, err := LoadResolved("")
+	if err != nil || p != def || cfg.Player != "fromdefault" {
+		t.Fatalf("default file: LoadResolved = %q, %q, %v", cfg.Player, p, err)
+	}
+	env := filepath.Join(dir, "env.toml")
+	if err := os.WriteFile(env, []byte("player = \"fromenv\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvConfig, env)
+	if cfg, p, err = LoadResolved(""); err != nil || p != env || cfg.Player != "fromenv" {
+		t.Fatalf("%s: LoadResolved = %q, %q, %v", EnvConfig, cfg.Player, p, err)
+	}
+	flag := filepath.Join(dir, "flag.toml")
+	if err := os.WriteFile(flag, []byte("player = \"fromflag\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, p, err = LoadResolved(flag); err != nil || p != flag || cfg.Player != "fromflag" {
+		t.Fatalf("flag: LoadResolved = %q, %q, %v", cfg.Player, p, err)
+	}
+	t.Setenv(EnvConfig, filepath.Join(dir, "missing.toml"))
+	if _, err := Resolve(""); err == nil || !strings.Contains(err.Error(), EnvConfig) {
+		t.Fatalf("missing %s file: err = %v, want one naming the variable", EnvConfig, err)
+	}
+}
