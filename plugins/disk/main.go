@@ -1,14 +1,8 @@
 package main
 
-import "github.com/skyloop-engine/skyloop/sdk"
+import (
+	"github.com/skyloop-engine/skyloop/plugins/disk/diskstore"
+	"github.com/skyloop-engine/skyloop/sdk"
+)
 
-func main() { sdk.Serve(plugin()) }
-
-// plugin describes the disk plugin to sdk.Serve.
-func plugin() sdk.Plugin {
-	return sdk.Plugin{
-		Info:     diskInfo,
-		Settings: settingsDecl,
-		New:      newBackend,
-	}
-}
+func main() { sdk.Serve(diskstore.Plugin()) }

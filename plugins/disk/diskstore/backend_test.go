@@ -1,4 +1,4 @@
-package main
+package diskstore
 
 import (
 	"bytes"
@@ -222,9 +222,9 @@ func TestRootIsAFile(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
-	p := plugin()
+	p := Plugin()
 	if p.Info.Name != "disk" || p.Info.Version != "0.1.0" || p.New == nil {
-		t.Errorf("plugin() = %+v", p.Info)
+		t.Errorf("Plugin() = %+v", p.Info)
 	}
 	c := p.Info.Capabilities
 	if !c.ConditionalWrites || !c.AtomicReplace || !c.RangedReads {
