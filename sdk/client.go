@@ -270,6 +270,9 @@ type LaunchOptions struct {
 	Stderr io.Writer
 	// Args are extra command-line arguments for the plugin.
 	Args []string
+	// Env holds extra environment variables ("NAME=value") for the plugin,
+	// after the host's own.
+	Env []string
 	// StartTimeout bounds the handshake; 0 means 30 seconds.
 	StartTimeout time.Duration
 
@@ -334,7 +337,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 		timeout = 30 * time.Second
 	}
 	cmd := exec.Command(path, opts.Args...)
-	cmd.Env = withoutEnv(os.Environ(), envShmSize)
+	cmd.Env = append(withoutEnv(os.Environ(), envShmSize), opts.Env...)
 	var shm *shmRegion
 	if !opts.StreamOnly {
 		size := opts.shmSize

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	gosync "sync"
 	"time"
 
@@ -23,12 +24,19 @@ const BinaryPrefix = "skyloop-plugin-"
 var ErrPluginNotFound = errors.New("plugin binary not found")
 
 // FindPlugin returns the path of skyloop-plugin-NAME: beside the running
-// executable first, then in each of dirs, then on PATH.
+// executable first, then in each of dirs, then on PATH, then in Go's bin
+// directory ($GOBIN, else $GOPATH/bin, else ~/go/bin) under either
+// skyloop-plugin-NAME or NAME, the name `go install …/plugins/NAME` gives
+// it.
 func FindPlugin(name string, dirs ...string) (string, error) {
 	bin := BinaryPrefix + name
 	var tried []string
 	if exe, err := os.Executable(); err == nil {
 		dirs = append([]string{filepath.Dir(exe)}, dirs...)
+	}
+	isFile := func(p string) bool {
+		st, err := os.Stat(p)
+		return err == nil && !st.IsDir() && st.Mode().Perm()&0o111 != 0
 	}
 	for _, d := range dirs {
 		if d == "" {
@@ -36,14 +44,58 @@ func FindPlugin(name string, dirs ...string) (string, error) {
 		}
 		p := filepath.Join(d, bin)
 		tried = append(tried, p)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+		if isFile(p) {
 			return p, nil
 		}
 	}
 	if p, err := exec.LookPath(bin); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("sync: plugin %q: %w: looked for %s in %v and on PATH; build it (make build puts plugins in bin/) or set plugin_dir in the config", name, ErrPluginNotFound, bin, tried)
+	tried = append(tried, "PATH")
+	if gobin := goBinDir(); gobin != "" {
+		for _, n := range []string{bin, name} {
+			p := filepath.Join(gobin, n)
+			tried = append(tried, p)
+			if isFile(p) {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("sync: plugin %q: %w: looked for %s in %s; build it (make build puts plugins in bin/; go install github.com/skyloop-engine/skyloop/plugins/%s@latest) or set plugin_dir in the config",
+		name, ErrPluginNotFound, bin, strings.Join(tried, ", "), name)
+}
+
+// goBinDir is where go install puts binaries.
+func goBinDir() string {
+	if d := os.Getenv("GOBIN"); d != "" {
+		return d
+	}
+	if gp := os.Getenv("GOPATH"); gp != "" {
+		return filepath.Join(filepath.SplitList(gp)[0], "bin")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, "go", "bin")
+	}
+	return ""
+}
+
+// locate finds the binary serving cfg's plugin: cfg.Path, a binary found
+// by FindPlugin, or — for a built-in plugin (disk) with no binary anywhere
+// — the running executable itself in that plugin's mode. env is what the
+// launch adds to the environment. builtin reports the last case.
+func locate(cfg SinkConfig) (path string, env []string, builtin bool, err error) {
+	if cfg.Path != "" {
+		return cfg.Path, nil, false, nil
+	}
+	path, err = FindPlugin(cfg.Plugin, cfg.Dirs...)
+	if err == nil || !errors.Is(err, ErrPluginNotFound) || !HasBuiltin(cfg.Plugin) {
+		return path, nil, false, err
+	}
+	exe, exeErr := os.Executable()
+	if exeErr != nil {
+		return "", nil, false, fmt.Errorf("%w (and the built-in %s plugin needs this program's own path: %v)", err, cfg.Plugin, exeErr)
+	}
+	return exe, []string{envBuiltin + "=" + cfg.Plugin}, true, nil
 }
 
 // SinkConfig is one [[sink]] of the config.
@@ -63,65 +115,209 @@ type Options struct {
 	// and relaunched if it died, so it is back before the next segment;
 	// default 5 s.
 	HealthInterval time.Duration
-	Logger         *slog.Logger
-	Stderr         io.Writer // plugin stderr; default os.Stderr
+	// LaunchTimeout bounds one launch: the handshake and Configure, which
+	// is where a plugin checks that its store is reachable; default 30 s.
+	LaunchTimeout time.Duration
+	Logger        *slog.Logger
+	Stderr        io.Writer // plugin stderr; default os.Stderr
+}
+
+func (o *Options) withDefaults() {
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	if o.HealthInterval <= 0 {
+		o.HealthInterval = 5 * time.Second
+	}
+	if o.LaunchTimeout <= 0 {
+		o.LaunchTimeout = 30 * time.Second
+	}
 }
 
 // Sink is a running plugin seen as a spool sink.
 type Sink struct {
-	cfg  SinkConfig
-	opts Options
-	path string
+	cfg     SinkConfig
+	opts    Options
+	path    string
+	env     []string
+	builtin bool
 
-	mu       gosync.Mutex
-	client   *sdk.Client
-	info     sdk.Info
-	restarts int
-	failures int       // consecutive failed launches
-	nextTry  time.Time // no relaunch before this
-	closed   bool
+	mu         gosync.Mutex
+	client     *sdk.Client
+	info       sdk.Info
+	restarts   int
+	failures   int       // consecutive failed launches
+	nextTry    time.Time // no relaunch before this
+	connecting bool      // a background launch is in progress
+	startErr   error     // why the last launch failed; nil once up
+	closed     bool
 
+	ctx        context.Context // ends at Close, cancelling a launch in progress
+	cancel     context.CancelFunc
+	verdict    chan struct{} // closed when the first launch has succeeded or failed
 	stopHealth chan struct{}
 	healthDone chan struct{}
 }
 
-// Start finds and launches the plugin and checks its settings. Errors here
-// are configuration errors (missing binary, checksum mismatch, rejected
-// settings) and are returned as they are, naming the sink.
+// Start finds and launches the plugin and checks its settings, waiting for
+// both. Errors here are returned as they are, naming the sink: a missing
+// binary, a checksum mismatch, rejected settings, or an unreachable store
+// (tools use Start; a game uses StartBackground, which never waits on the
+// store).
 func Start(ctx context.Context, cfg SinkConfig, opts Options) (*Sink, error) {
-	if opts.MinBackoff <= 0 {
-		opts.MinBackoff = 100 * time.Millisecond
+	s, err := newSink(cfg, opts)
+	if err != nil {
+		return nil, err
 	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 10 * time.Second
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Stderr == nil {
-		opts.Stderr = os.Stderr
-	}
-	if opts.HealthInterval <= 0 {
-		opts.HealthInterval = 5 * time.Second
-	}
-	path := cfg.Path
-	if path == "" {
-		var err error
-		if path, err = FindPlugin(cfg.Plugin, cfg.Dirs...); err != nil {
-			return nil, fmt.Errorf("sink %q: %w", cfg.Name, err)
-		}
-	}
-	s := &Sink{cfg: cfg, opts: opts, path: path, stopHealth: make(chan struct{}), healthDone: make(chan struct{})}
 	if err := s.launch(ctx); err != nil {
+		s.cancel()
 		return nil, fmt.Errorf("sink %q: %w", cfg.Name, err)
 	}
+	close(s.verdict)
 	go s.watch()
 	return s, nil
+}
+
+// StartBackground finds the plugin and returns at once; the launch and the
+// plugin's settings check (which may need the network) run in the
+// background, retried with backoff while they fail for a reason that may
+// pass (unreachable store, slow plugin). Meanwhile the Sink's calls fail as
+// retryable, so the spool keeps what it is given. Only a missing plugin
+// binary is an error here; Wait tells how the first launch went.
+func StartBackground(cfg SinkConfig, opts Options) (*Sink, error) {
+	s, err := newSink(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.connecting = true
+	go s.connect()
+	return s, nil
+}
+
+func newSink(cfg SinkConfig, opts Options) (*Sink, error) {
+	opts.withDefaults()
+	path, env, builtin, err := locate(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sink %q: %w", cfg.Name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Sink{cfg: cfg, opts: opts, path: path, env: env, builtin: builtin, ctx: ctx, cancel: cancel,
+		verdict: make(chan struct{}), stopHealth: make(chan struct{}), healthDone: make(chan struct{})}, nil
+}
+
+// Permanent reports whether a launch error will recur on every try until
+// the config or the installation changes (rejected settings, a checksum
+// mismatch, a binary that is not a plugin), as opposed to a store that is
+// unreachable or a plugin slow to answer.
+func Permanent(err error) bool {
+	if err == nil || sdk.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	return true
+}
+
+// connect launches the plugin in the background until it is up, the
+// sink is closed, or forever with backoff; once up it health-checks.
+func (s *Sink) connect() {
+	defer close(s.healthDone)
+	first := true
+	verdict := func() {
+		if first {
+			close(s.verdict)
+			first = false
+		}
+	}
+	for {
+		ctx, cancel := context.WithTimeout(s.ctx, s.opts.LaunchTimeout)
+		c, info, err := s.start(ctx)
+		cancel()
+		s.mu.Lock()
+		if s.closed {
+			s.connecting = false
+			s.mu.Unlock()
+			if c != nil {
+				c.Close()
+			}
+			verdict()
+			return
+		}
+		s.startErr = err
+		if err == nil {
+			s.client, s.info, s.connecting, s.failures = c, info, false, 0
+			s.mu.Unlock()
+			if !first {
+				s.opts.Logger.Info("sink is up: delivering what waited in the spool", "sink", s.cfg.Name)
+			}
+			verdict()
+			s.watchLoop()
+			return
+		}
+		s.failures++
+		d := s.backoff()
+		if Permanent(err) {
+			d = max(d, time.Minute) // it fails the same way until the config changes
+		}
+		s.mu.Unlock()
+		if !first {
+			s.opts.Logger.Debug("sink still unavailable", "sink", s.cfg.Name, "err", err, "retry_in", d)
+		}
+		verdict() // the engine reports the first failure, once
+		t := time.NewTimer(d)
+		select {
+		case <-s.ctx.Done():
+			t.Stop()
+			s.mu.Lock()
+			s.connecting = false
+			s.mu.Unlock()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is the wait before the next launch after s.failures failures.
+func (s *Sink) backoff() time.Duration {
+	d := min(s.opts.MaxBackoff, s.opts.MinBackoff<<min(s.failures, 20))
+	return d/2 + rand.N(d/2+1) // jitter
+}
+
+// Wait blocks until the first launch has succeeded or failed, or ctx
+// ends; it returns that launch's error (nil: the plugin is up), or ctx's.
+func (s *Sink) Wait(ctx context.Context) error {
+	select {
+	case <-s.verdict:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.startErr
+}
+
+// Where describes where the sink's plugin runs from, for messages.
+func (s *Sink) Where() string {
+	if s.builtin {
+		return "built-in " + s.cfg.Plugin + " plugin (" + s.path + ")"
+	}
+	return s.path
 }
 
 // watch health-checks the plugin until Close.
 func (s *Sink) watch() {
 	defer close(s.healthDone)
+	s.watchLoop()
+}
+
+func (s *Sink) watchLoop() {
 	t := time.NewTicker(s.opts.HealthInterval)
 	defer t.Stop()
 	for {
@@ -140,14 +336,23 @@ func (s *Sink) watch() {
 	}
 }
 
-func (s *Sink) launch(ctx context.Context) error {
-	c, err := sdk.Launch(ctx, sdk.LaunchOptions{Path: s.path, SHA256: s.cfg.SHA256, Settings: s.cfg.Settings, Stderr: s.opts.Stderr})
+// start launches a plugin process and asks for its Info.
+func (s *Sink) start(ctx context.Context) (*sdk.Client, sdk.Info, error) {
+	c, err := sdk.Launch(ctx, sdk.LaunchOptions{Path: s.path, Env: s.env, SHA256: s.cfg.SHA256, Settings: s.cfg.Settings, Stderr: s.opts.Stderr})
 	if err != nil {
-		return err
+		return nil, sdk.Info{}, err
 	}
 	info, err := c.Info(ctx)
 	if err != nil {
 		c.Close()
+		return nil, sdk.Info{}, err
+	}
+	return c, info, nil
+}
+
+func (s *Sink) launch(ctx context.Context) error {
+	c, info, err := s.start(ctx)
+	if err != nil {
 		return err
 	}
 	s.client, s.info = c, info
@@ -184,6 +389,14 @@ func (s *Sink) Pid() int {
 // errPluginDown is returned while a crashed plugin waits for its backoff.
 var errPluginDown = errors.New("plugin process is not running")
 
+// errSinkStarting and errSinkDown are returned while a sink started in the
+// background is not up yet: its first launch is running, or failed and is
+// retried with backoff.
+var (
+	errSinkStarting = errors.New("sink is starting")
+	errSinkDown     = errors.New("sink is not available yet")
+)
+
 // backend returns a live client, relaunching a crashed plugin when its
 // backoff allows.
 func (s *Sink) backend(ctx context.Context) (*sdk.Client, error) {
@@ -195,6 +408,13 @@ func (s *Sink) backend(ctx context.Context) (*sdk.Client, error) {
 	if s.client != nil && !s.client.Exited() {
 		return s.client, nil
 	}
+	if s.connecting {
+		why := errSinkStarting
+		if s.startErr != nil {
+			why = fmt.Errorf("%w: %w", errSinkDown, s.startErr)
+		}
+		return nil, sdk.RetryableError("launch", s.cfg.Name, why)
+	}
 	if s.client != nil {
 		s.client.Close()
 		s.client = nil
@@ -205,8 +425,7 @@ func (s *Sink) backend(ctx context.Context) (*sdk.Client, error) {
 	}
 	if err := s.launch(ctx); err != nil {
 		s.failures++
-		d := min(s.opts.MaxBackoff, s.opts.MinBackoff<<min(s.failures, 20))
-		d = d/2 + rand.N(d/2+1) // jitter
+		d := s.backoff()
 		s.nextTry = time.Now().Add(d)
 		s.opts.Logger.Error("plugin relaunch failed", "sink", s.cfg.Name, "err", err, "retry_in", d)
 		return nil, sdk.RetryableError("launch", s.cfg.Name, err)
@@ -267,6 +486,7 @@ func (s *Sink) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.cancel()
 	close(s.stopHealth)
 	if s.client != nil {
 		s.client.Close()

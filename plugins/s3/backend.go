@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,6 +84,13 @@ type backend struct {
 // newBackend builds the S3 client from settings and probes the bucket: it
 // must exist and be writable, and whether it honours conditional writes
 // decides Info's ConditionalWrites.
+//
+// What can be checked offline (unknown or malformed settings, no
+// credentials at all) fails with sdk.ErrInvalidSettings, and the game
+// refuses to start. Whatever the probe meets online (endpoint unreachable,
+// DNS, credentials or bucket refused by the server) fails as retryable:
+// the host keeps recording into its spool and configures the sink again
+// later, with backoff.
 func newBackend(ctx context.Context, settings map[string]string) (sdk.Backend, error) {
 	if err := sdk.CheckSettings("s3", settingsDecl, settings); err != nil {
 		return nil, err
@@ -124,10 +132,13 @@ func newBackend(ctx context.Context, settings map[string]string) (sdk.Backend, e
 	}
 	if ak != "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(ak, sk, "")))
+	} else if !credentialSourceConfigured() {
+		return nil, fmt.Errorf("s3: %w: no credentials: set access_key_id and secret_access_key in the sink's [sink.settings], "+
+			"or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment, or an AWS profile (~/.aws/credentials, AWS_PROFILE)", sdk.ErrInvalidSettings)
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("s3: loading AWS configuration: %w", err)
+		return nil, fmt.Errorf("s3: %w: loading AWS configuration: %v", sdk.ErrInvalidSettings, err)
 	}
 	endpoint := settings["endpoint"]
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
@@ -151,9 +162,35 @@ func newBackend(ctx context.Context, settings map[string]string) (sdk.Backend, e
 		kmsKey:   kmsKey,
 	}
 	if err := b.probe(ctx); err != nil {
-		return nil, err
+		return nil, sdk.RetryableError("configure", "", err)
 	}
 	return b, nil
+}
+
+// credentialSourceConfigured reports whether the AWS credential chain has
+// anything to read offline: keys or a profile in the environment, web
+// identity or container credentials, or shared config files. (An EC2
+// instance role alone is not seen: name it in a profile with
+// credential_source = Ec2InstanceMetadata.)
+func credentialSourceConfigured() bool {
+	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
+		if os.Getenv(v) != "" {
+			return true
+		}
+	}
+	files := []string{config.DefaultSharedCredentialsFilename(), config.DefaultSharedConfigFilename()}
+	for _, v := range []string{"AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"} {
+		if f := os.Getenv(v); f != "" {
+			files = append(files, f)
+		}
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func intSetting(settings map[string]string, name string, def, lo, hi int) (int, error) {
@@ -181,16 +218,19 @@ func (b *backend) where() string {
 func (b *backend) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	// One attempt per call: an unreachable store is reported at once, and
+	// the host retries the whole configuration with its own backoff.
+	once := func(o *s3.Options) { o.RetryMaxAttempts = 1 }
 	// ListObjectsV2 rather than HeadBucket: its error responses have a
 	// body, so a rejected key and a missing bucket can be told apart.
-	if _, err := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: &b.prefix, MaxKeys: aws.Int32(1)}); err != nil {
+	if _, err := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: &b.prefix, MaxKeys: aws.Int32(1)}, once); err != nil {
 		return b.configError("checking bucket", err)
 	}
 	key := b.prefix + ".skyloop-probe-" + randHex()
 	put := func() error {
 		in := &s3.PutObjectInput{Bucket: &b.bucket, Key: &key, Body: strings.NewReader("probe"), IfNoneMatch: aws.String("*")}
 		b.encrypt(in)
-		_, err := b.client.PutObject(ctx, in)
+		_, err := b.client.PutObject(ctx, in, once)
 		return err
 	}
 	if err := put(); err != nil {

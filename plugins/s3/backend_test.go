@@ -260,22 +260,36 @@ func TestConfigErrors(t *testing.T) {
 	}
 	closed := "http://" + l.Addr().String()
 	l.Close()
+	// online: found by the probe, retryable (the game starts and the host
+	// configures the sink later); else invalid settings, found offline,
+	// which stop the game at start.
 	for _, tc := range []struct {
-		name string
-		set  map[string]string
-		want string
+		name   string
+		set    map[string]string
+		want   string
+		online bool
 	}{
-		{"WrongSecret", map[string]string{"secret_access_key": "wrong-secret"}, "credentials rejected"},
-		{"WrongAccessKey", map[string]string{"access_key_id": "nobody"}, "credentials rejected"},
-		{"MissingBucket", map[string]string{"bucket": "no-such-bucket"}, "bucket no-such-bucket does not exist"},
-		{"Unreachable", map[string]string{"endpoint": closed}, "cannot reach endpoint " + closed},
-		{"BadPartSize", map[string]string{"part_size_mb": "1"}, "part_size_mb"},
-		{"HalfKeys", map[string]string{"access_key_id": ""}, "go together"},
-		{"Unknown", map[string]string{"colour": "blue"}, `unknown setting "colour"`},
-		{"BadSSE", map[string]string{"sse": "rot13"}, `sse = "rot13"`},
-		{"KMSKeyWithoutKMS", map[string]string{"sse_kms_key_id": "k"}, "sse_kms_key_id needs"},
+		{"WrongSecret", map[string]string{"secret_access_key": "wrong-secret"}, "credentials rejected", true},
+		{"WrongAccessKey", map[string]string{"access_key_id": "nobody"}, "credentials rejected", true},
+		{"MissingBucket", map[string]string{"bucket": "no-such-bucket"}, "bucket no-such-bucket does not exist", true},
+		{"Unreachable", map[string]string{"endpoint": closed}, "cannot reach endpoint " + closed, true},
+		{"BadPartSize", map[string]string{"part_size_mb": "1"}, "part_size_mb", false},
+		{"HalfKeys", map[string]string{"access_key_id": ""}, "go together", false},
+		{"NoCredentials", map[string]string{"access_key_id": "", "secret_access_key": ""}, "no credentials: set access_key_id and secret_access_key", false},
+		{"Unknown", map[string]string{"colour": "blue"}, `unknown setting "colour"`, false},
+		{"BadSSE", map[string]string{"sse": "rot13"}, `sse = "rot13"`, false},
+		{"KMSKeyWithoutKMS", map[string]string{"sse_kms_key_id": "k"}, "sse_kms_key_id needs", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "NoCredentials" {
+				// Nothing in the credential chain: no keys, no profile, no files.
+				home := t.TempDir()
+				t.Setenv("HOME", home)
+				for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+					"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"} {
+					t.Setenv(v, "")
+				}
+			}
 			s := testSettings(t)
 			for k, v := range tc.set {
 				if v == "" {
@@ -293,6 +307,12 @@ func TestConfigErrors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "wrong-secret") || strings.Contains(err.Error(), testSecret) {
 				t.Errorf("error reveals the secret: %v", err)
+			}
+			if got := sdk.IsRetryable(err); got != tc.online {
+				t.Errorf("IsRetryable = %v, want %v (online problems are retried in the background, offline ones stop the game): %v", got, tc.online, err)
+			}
+			if got := errors.Is(err, sdk.ErrInvalidSettings); got == tc.online {
+				t.Errorf("errors.Is(err, ErrInvalidSettings) = %v, want %v: %v", got, !tc.online, err)
 			}
 			t.Logf("%v (%v)", err, time.Since(start).Round(time.Millisecond))
 		})
