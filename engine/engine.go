@@ -149,6 +149,18 @@ func Run(game Game, opts Options) (err error) {
 			panic(r)
 		}
 	}()
+	// The config is read and the sinks' plugins are launched before the
+	// window opens, so the two overlap; only invalid settings stop the game,
+	// and they are known by the time the window is up (awaitSinks).
+	co, hk, on, err := captureOptions(&opts)
+	if err != nil {
+		return err
+	}
+	if opts.storage != nil {
+		// Runs when Run returns, after the recorder's Close below has put
+		// the last segment into the spool, so delivery of it is awaited.
+		defer func() { err = errors.Join(err, opts.storage.close()) }()
+	}
 	if err := initGLFW(); err != nil {
 		return err
 	}
@@ -167,14 +179,10 @@ func Run(game Game, opts Options) (err error) {
 	defer r.Close()
 
 	l := &loop{game: game, opts: &opts, win: win, renderer: r, in: input.NewState(), sched: newTickScheduler(opts.TPS)}
-	co, hk, on, err := captureOptions(&opts)
-	if err != nil {
-		return err
-	}
 	if opts.storage != nil {
-		// Runs when Run returns, after the recorder's Close below has put
-		// the last segment into the spool, so delivery of it is awaited.
-		defer func() { err = errors.Join(err, opts.storage.close()) }()
+		if err := opts.storage.awaitSinks(); err != nil {
+			return err
+		}
 	}
 	l.hk = hk
 	l.canRecord = opts.storage != nil || opts.Capture != nil

@@ -69,9 +69,12 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 		}
 		return co, hotkeys{input.KeyF12, input.KeyF9, input.KeyF3}, true, nil
 	}
-	cfg, err := config.Load(opts.ConfigPath)
+	cfg, path, err := config.LoadResolved(opts.ConfigPath)
 	if err != nil {
 		return capture.Options{}, hotkeys{}, false, err
+	}
+	if path != "" && opts.ConfigPath == "" {
+		opts.Logger.Info("config: read " + path)
 	}
 	hk := hotkeys{keyFromName(cfg.Capture.ScreenshotKey), keyFromName(cfg.Capture.RecordKey), keyFromName(cfg.Capture.OverlayKey)}
 	cc := cfg.Capture

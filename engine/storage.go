@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/skyloop-engine/skyloop/engine/capture"
@@ -21,16 +23,27 @@ type storage struct {
 	sinks    []*skysync.Sink
 	exitWait time.Duration
 	logger   *slog.Logger
+	started  time.Time
+	where    map[string]string // sink name → where it stores, for the start-up log
 }
 
-// openStorage starts a plugin per configured sink and opens the spool,
-// which replays what an earlier run left undelivered.
+// sinkStartGrace bounds how long a game, once its window is open, waits
+// for its sinks' first answer (normally there long before: a plugin starts
+// in tens of milliseconds, while the window opens). A sink that has not
+// answered by then keeps starting in the background.
+const sinkStartGrace = time.Second
+
+// openStorage starts a plugin per configured sink, all at once and in the
+// background, and opens the spool, which replays what an earlier run left
+// undelivered. It does not wait for any sink: awaitSinks, called once the
+// window is open, does, briefly.
 //
 // Each game has its own spool under cfg.SpoolDir, so two different games
 // can run at once; a second instance of the same game is refused by the
 // spool's lock with a clear error.
 func openStorage(cfg config.Config, game string, logger *slog.Logger) (*storage, error) {
-	st := &storage{exitWait: time.Duration(cfg.ExitWaitSeconds * float64(time.Second)), logger: logger}
+	st := &storage{exitWait: time.Duration(cfg.ExitWaitSeconds * float64(time.Second)), logger: logger,
+		started: time.Now(), where: map[string]string{}}
 	var spoolSinks []spool.Sink
 	for _, sc := range cfg.Sinks {
 		settings, err := sc.StringSettings()
@@ -38,14 +51,12 @@ func openStorage(cfg config.Config, game string, logger *slog.Logger) (*storage,
 			st.closeSinks()
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		s, err := skysync.Start(ctx, skysync.SinkConfig{
+		s, err := skysync.StartBackground(skysync.SinkConfig{
 			Name: sc.Name, Plugin: sc.Plugin, SHA256: sc.SHA256, Settings: settings, Dirs: []string{cfg.PluginDir},
 		}, skysync.Options{Logger: logger})
-		cancel()
 		if errors.Is(err, skysync.ErrPluginNotFound) {
-			// A game run without its plugins (go run, a bare binary) still
-			// plays; it says loudly that this sink gets nothing.
+			// A plugin that is not installed: the game still plays, and
+			// says loudly that this sink gets nothing.
 			logger.Warn("sink disabled: its plugin is missing, nothing will be stored there", "sink", sc.Name, "err", err)
 			continue
 		}
@@ -54,6 +65,7 @@ func openStorage(cfg config.Config, game string, logger *slog.Logger) (*storage,
 			return nil, fmt.Errorf("engine: %w", err)
 		}
 		st.sinks = append(st.sinks, s)
+		st.where[sc.Name] = sinkLocation(sc.Plugin, settings, game, cfg.Player)
 		spoolSinks = append(spoolSinks, s)
 	}
 	if len(spoolSinks) == 0 {
@@ -71,6 +83,63 @@ func openStorage(cfg config.Config, game string, logger *slog.Logger) (*storage,
 	return st, nil
 }
 
+// sinkLocation names where a sink keeps this game's recordings, for the
+// player: a directory for disk, a bucket URL for S3, else the plugin.
+// Secrets never appear: only root, bucket, prefix, endpoint, host are read.
+func sinkLocation(plugin string, settings map[string]string, game, player string) string {
+	sessions := game + "/" + player + "/sessions/"
+	switch {
+	case settings["root"] != "" && plugin == "disk":
+		return filepath.Join(settings["root"], filepath.FromSlash(sessions))
+	case settings["bucket"] != "":
+		loc := "s3://" + settings["bucket"] + "/" + settings["prefix"] + sessions
+		if ep := settings["endpoint"]; ep != "" {
+			loc += " at " + ep
+		}
+		return loc
+	case settings["host"] != "":
+		return plugin + "://" + settings["host"] + "/" + strings.TrimPrefix(settings["root"]+"/", "/") + sessions
+	}
+	return plugin + " plugin, under " + sessions
+}
+
+// awaitSinks waits, at most sinkStartGrace more, for each sink's first
+// answer and reports it. Rejected settings (or a binary that is not the
+// plugin) stop the game: that is a config to fix. A store that cannot be
+// reached yet, or a plugin still starting, does not: recording goes into
+// the spool and the sink catches up once it is up.
+func (st *storage) awaitSinks() error {
+	ctx, cancel := context.WithTimeout(context.Background(), sinkStartGrace)
+	defer cancel()
+	type verdict struct {
+		s   *skysync.Sink
+		err error
+	}
+	verdicts := make([]verdict, len(st.sinks))
+	var wg gosync.WaitGroup
+	for i, s := range st.sinks {
+		wg.Go(func() { verdicts[i] = verdict{s, s.Wait(ctx)} })
+	}
+	wg.Wait()
+	var errs []error
+	for _, v := range verdicts {
+		name, where := v.s.Name(), st.where[v.s.Name()]
+		switch {
+		case v.err == nil:
+			st.logger.Info("recording to sink "+name, "sink", name, "location", where, "plugin", v.s.Where())
+		case errors.Is(v.err, context.DeadlineExceeded) && ctx.Err() != nil:
+			st.logger.Warn("sink still starting; recording into the spool meanwhile", "sink", name, "location", where)
+		case skysync.Permanent(v.err):
+			errs = append(errs, fmt.Errorf("engine: sink %q: %w", name, v.err))
+		default:
+			st.logger.Warn("sink unavailable: recording into the spool; it is delivered once the sink is reachable",
+				"sink", name, "location", where, "err", v.err)
+		}
+	}
+	st.logger.Debug("sinks answered", "after", time.Since(st.started).Round(time.Millisecond))
+	return errors.Join(errs...)
+}
+
 // PutSegment implements capture.SegmentSink: the segment is on local disk
 // (fsynced) when it returns; delivery to the sinks happens in the
 // background.
@@ -84,11 +153,17 @@ func (st *storage) PutManifest(ctx context.Context, key string, data []byte) err
 	return st.sp.Accept(ctx, spool.Item{Key: key, Kind: spool.KindSegment, Data: data})
 }
 
-// pending counts deliveries not yet done (parked items excluded).
+// pending counts deliveries not yet done (parked items excluded) to sinks
+// that are up: a sink that never came up this run is not waited for at
+// exit, its items stay in the spool for the next start.
 func (st *storage) pending() int {
+	up := map[string]bool{}
+	for _, s := range st.sinks {
+		up[s.Name()] = s.Up()
+	}
 	n := 0
 	for _, s := range st.sp.Stats().Sinks {
-		if s.Active {
+		if s.Active && up[s.Name] {
 			n += s.Pending
 		}
 	}

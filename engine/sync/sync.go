@@ -230,6 +230,7 @@ func Permanent(err error) bool {
 func (s *Sink) connect() {
 	defer close(s.healthDone)
 	first := true
+	lastLogged := ""
 	verdict := func() {
 		if first {
 			close(s.verdict)
@@ -267,10 +268,18 @@ func (s *Sink) connect() {
 			d = max(d, time.Minute) // it fails the same way until the config changes
 		}
 		s.mu.Unlock()
-		if !first {
+		switch {
+		case first: // the engine reports the first failure
+		case Permanent(err) && err.Error() != lastLogged:
+			// Found after the game started (its first launch was slow):
+			// said once, loudly; the spool keeps what the sink would get.
+			lastLogged = err.Error()
+			s.opts.Logger.Error("sink refused its settings; nothing reaches it until the config is fixed (items wait in the spool)",
+				"sink", s.cfg.Name, "err", err)
+		default:
 			s.opts.Logger.Debug("sink still unavailable", "sink", s.cfg.Name, "err", err, "retry_in", d)
 		}
-		verdict() // the engine reports the first failure, once
+		verdict()
 		t := time.NewTimer(d)
 		select {
 		case <-s.ctx.Done():
@@ -301,6 +310,13 @@ func (s *Sink) Wait(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.startErr
+}
+
+// Up reports whether the plugin is running and configured now.
+func (s *Sink) Up() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.client != nil && !s.connecting && !s.client.Exited()
 }
 
 // Where describes where the sink's plugin runs from, for messages.
