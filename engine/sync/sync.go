@@ -253,11 +253,13 @@ func (s *Sink) connect() {
 		}
 		s.startErr = err
 		if err == nil {
-			s.client, s.info, s.connecting, s.failures = c, info, false, 0
-			s.mu.Unlock()
 			if !first {
+				// Said before the sink is seen up, so a watcher of Up
+				// finds the line written.
 				s.opts.Logger.Info("sink is up: delivering what waited in the spool", "sink", s.cfg.Name)
 			}
+			s.client, s.info, s.connecting, s.failures = c, info, false, 0
+			s.mu.Unlock()
 			verdict()
 			s.watchLoop()
 			return
