@@ -16,6 +16,7 @@ import (
 	"github.com/skyloop-engine/skyloop/engine/capture"
 	"github.com/skyloop-engine/skyloop/engine/gfx"
 	"github.com/skyloop-engine/skyloop/engine/input"
+	"github.com/skyloop-engine/skyloop/engine/internal/bridge"
 )
 
 // Game is what a game maker implements.
@@ -41,11 +42,11 @@ var ErrNoDisplay = errors.New("engine: no display: set DISPLAY or run under xvfb
 // DefaultTPS is the tick rate when Options.TPS is zero.
 const DefaultTPS = 60
 
-// Options configure Run. The zero value is a usable 640x480 resizable
-// window with vsync at 60 ticks per second.
+// Options configure Run. The zero value is a usable 1280x720 resizable
+// window with vsync at 60 ticks per second (the defaults of ParseFlags).
 type Options struct {
 	Title          string
-	Width, Height  int  // window size; default 640x480
+	Width, Height  int  // window size; default 1280x720
 	FixedSize      bool // not resizable
 	Fullscreen     bool // on the primary monitor, at its current video mode
 	VSyncOff       bool // render as fast as possible
@@ -95,10 +96,10 @@ func (o *Options) withDefaults() {
 		o.Title = "skyloop"
 	}
 	if o.Width <= 0 {
-		o.Width = 640
+		o.Width = 1280
 	}
 	if o.Height <= 0 {
-		o.Height = 480
+		o.Height = 720
 	}
 	if o.TPS <= 0 {
 		o.TPS = DefaultTPS
@@ -172,13 +173,13 @@ func Run(game Game, opts Options) (err error) {
 	}
 	defer win.Destroy()
 
-	r, err := gfx.NewRenderer()
+	r, err := bridge.NewRenderer()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 
-	l := &loop{game: game, opts: &opts, win: win, renderer: r, in: input.NewState(), sched: newTickScheduler(opts.TPS)}
+	l := &loop{game: game, opts: &opts, win: win, renderer: r, in: newInputFeed(), sched: newTickScheduler(opts.TPS)}
 	if opts.storage != nil {
 		if err := opts.storage.awaitSinks(); err != nil {
 			return err
@@ -293,21 +294,21 @@ type loop struct {
 	game     Game
 	opts     *Options
 	win      *glfw.Window
-	renderer *gfx.Renderer
-	in       *input.State
+	renderer bridge.Renderer
+	in       inputFeed
 	sched    *tickScheduler
 	stats    frameRecorder
 
 	viewport         image.Rectangle // where the screen lands in the framebuffer
 	screenW, screenH int
 
-	rec         *capture.Recorder // nil when capture is off
-	canRecord   bool              // a real sink is behind rec (else screenshots only)
-	hk          hotkeys
-	overlay     bool
-	overlayFace *gfx.Face
-	fps         float64
-	nextFrame   time.Time
+	rec       *capture.Recorder // nil when capture is off
+	canRecord bool              // a real sink is behind rec (else screenshots only)
+	hk        hotkeys
+	overlay   bool
+	hud       hudState // the overlay's and the REC indicator's state (overlay.go)
+	fps       float64
+	nextFrame time.Time
 }
 
 func (l *loop) installCallbacks() {
@@ -315,14 +316,14 @@ func (l *loop) installCallbacks() {
 		switch action {
 		case glfw.Press:
 			l.hotkey(input.Key(key))
-			l.in.RecordKey(input.Key(key), true)
+			l.in.feed.Key(int(key), true)
 		case glfw.Release:
-			l.in.RecordKey(input.Key(key), false)
+			l.in.feed.Key(int(key), false)
 		}
 	})
-	l.win.SetCharCallback(func(_ *glfw.Window, r rune) { l.in.RecordChar(r) })
+	l.win.SetCharCallback(func(_ *glfw.Window, r rune) { l.in.feed.Char(r) })
 	l.win.SetMouseButtonCallback(func(_ *glfw.Window, b glfw.MouseButton, action glfw.Action, _ glfw.ModifierKey) {
-		l.in.RecordMouseButton(input.MouseButton(b), action == glfw.Press)
+		l.in.feed.MouseButton(int(b), action == glfw.Press)
 	})
 	l.win.SetCursorPosCallback(func(w *glfw.Window, x, y float64) {
 		// Cursor positions are in window coordinates; the viewport is in
@@ -334,9 +335,20 @@ func (l *loop) installCallbacks() {
 			s = float64(fw) / float64(ww)
 		}
 		sx, sy := windowToScreen(x*s, y*s, l.viewport, l.screenW, l.screenH)
-		l.in.RecordCursor(sx, sy)
+		l.in.feed.Cursor(sx, sy)
 	})
-	l.win.SetScrollCallback(func(_ *glfw.Window, dx, dy float64) { l.in.RecordWheel(dx, dy) })
+	l.win.SetScrollCallback(func(_ *glfw.Window, dx, dy float64) { l.in.feed.Wheel(dx, dy) })
+}
+
+// inputFeed is the game's input state and the engine's side of it.
+type inputFeed struct {
+	state *input.State
+	feed  bridge.Input
+}
+
+func newInputFeed() inputFeed {
+	st, feed := bridge.NewInput()
+	return inputFeed{st.(*input.State), feed}
 }
 
 // hotkey handles the engine's own keys: screenshot, record, overlay.
@@ -353,7 +365,7 @@ func (l *loop) hotkey(k input.Key) {
 		}
 	case l.hk.record:
 		if l.rec != nil && l.canRecord {
-			if err := l.rec.SetRecording(!l.rec.Recording()); err != nil {
+			if err := l.setRecording(!l.rec.Recording(), "hotkey"); err != nil {
 				l.opts.Logger.Error("capture: toggling recording failed", "err", err)
 			}
 		}
@@ -363,19 +375,18 @@ func (l *loop) hotkey(k input.Key) {
 func (l *loop) pollGamepads() {
 	for id := glfw.Joystick1; id <= glfw.JoystickLast; id++ {
 		if !id.IsGamepad() {
-			l.in.SetGamepad(int(id), false, "", input.GamepadState{})
+			l.in.feed.Gamepad(int(id), false, "", nil, nil)
 			continue
 		}
 		gs := id.GetGamepadState()
 		if gs == nil {
 			continue
 		}
-		var st input.GamepadState
-		for i := range st.Buttons {
-			st.Buttons[i] = gs.Buttons[i] == glfw.Press
+		var buttons [len(gs.Buttons)]bool
+		for i := range buttons {
+			buttons[i] = gs.Buttons[i] == glfw.Press
 		}
-		st.Axes = gs.Axes
-		l.in.SetGamepad(int(id), true, id.GetGamepadName(), st)
+		l.in.feed.Gamepad(int(id), true, id.GetGamepadName(), buttons[:], gs.Axes[:])
 	}
 }
 
@@ -416,9 +427,9 @@ func (l *loop) run() error {
 			n = 1
 		}
 		for ; n > 0; n-- {
-			l.in.BeginTick()
+			l.in.feed.BeginTick()
 			l.pollGamepads()
-			if err := l.game.Update(l.in); err != nil {
+			if err := l.game.Update(l.in.state); err != nil {
 				if errors.Is(err, ErrQuit) {
 					return nil
 				}
@@ -437,7 +448,7 @@ func (l *loop) run() error {
 		if err != nil {
 			return err
 		}
-		l.game.Draw(canvas)
+		l.game.Draw(canvas.(*gfx.Canvas))
 		l.renderer.End()
 		recordWindow := l.rec != nil && l.rec.Source() == capture.SourceWindow && l.rec.Recording()
 		if l.rec != nil && !recordWindow {
@@ -450,10 +461,7 @@ func (l *loop) run() error {
 		if recordWindow {
 			l.captureFrame(l.renderer.WindowFramebuffer())
 		}
-		if l.overlay {
-			l.drawOverlay(l.renderer.BeginOverlay(fbW, fbH))
-			l.renderer.End()
-		}
+		l.drawHUD(fbW, fbH)
 		if l.opts.afterPresent != nil {
 			l.opts.afterPresent(fbW, fbH)
 		}

@@ -3,14 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
-	"image/color"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/skyloop-engine/skyloop/engine/capture"
 	"github.com/skyloop-engine/skyloop/engine/config"
-	"github.com/skyloop-engine/skyloop/engine/gfx"
 	"github.com/skyloop-engine/skyloop/engine/input"
 	"github.com/skyloop-engine/skyloop/engine/segment"
 )
@@ -140,40 +137,6 @@ func (discardSink) PutSegment(context.Context, capture.SegmentInfo, []byte) erro
 	return nil
 }
 
-// drawOverlay draws the F3 statistics box straight onto the window, after
-// the frame was presented and read back, so recordings never contain it.
-func (l *loop) drawOverlay(c *gfx.Canvas) {
-	if l.overlayFace == nil {
-		l.overlayFace = gfx.MonoFace(13)
-	}
-	lines := []string{fmt.Sprintf("fps %.1f  tps %d  frame %d", l.fps, l.opts.TPS, l.stats.frames())}
-	if l.rec != nil {
-		m := l.rec.Metrics()
-		state := "off"
-		if l.rec.Recording() {
-			state = "on, " + l.rec.Mode().String()
-		}
-		lines = append(lines, "capture "+state, m.String())
-	}
-	text := strings.Join(lines, "\n")
-	w, h := l.overlayFace.Measure(text)
-	c.FillRect(4, 4, w+8, h+8, color.RGBA{0, 0, 0, 180})
-	c.Text(text, l.overlayFace, 8, 8, color.RGBA{0, 255, 128, 255})
-}
-
-// updateFPS keeps a smoothed frame rate for the overlay.
-func (l *loop) updateFPS(frameTime time.Duration) {
-	if frameTime <= 0 {
-		return
-	}
-	inst := 1 / frameTime.Seconds()
-	if l.fps == 0 {
-		l.fps = inst
-	} else {
-		l.fps += (inst - l.fps) * 0.05
-	}
-}
-
 // current is the loop of the running Run, for the package-level capture
 // controls below. Only one Run runs at a time (it owns the render thread).
 var current *loop
@@ -196,7 +159,7 @@ func SetRecording(on bool) bool {
 	if current == nil || current.rec == nil || !current.canRecord {
 		return false
 	}
-	if err := current.rec.SetRecording(on); err != nil {
+	if err := current.setRecording(on, "SetRecording"); err != nil {
 		current.opts.Logger.Error("capture: set recording", "on", on, "err", err)
 	}
 	return true

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,9 +32,9 @@ func BenchmarkStartup(b *testing.B) {
 		return p
 	}
 	up := write("up.toml", s3SinkConfig(pluginDir, filepath.Join(dir, "spool-up"), srv, ""))
-	downSrv := *srv
-	downSrv.Endpoint = "http://127.0.0.1:9" // discard port: nothing listens
-	down := write("down.toml", s3SinkConfig(pluginDir, filepath.Join(dir, "spool-down"), &downSrv, "exit_wait_seconds = 0"))
+	// The discard port: nothing listens there.
+	downDoc := strings.Replace(s3SinkConfig(pluginDir, filepath.Join(dir, "spool-down"), srv, "exit_wait_seconds = 0"), srv.Endpoint, "http://127.0.0.1:9", 1)
+	down := write("down.toml", downDoc)
 	for _, bc := range []struct {
 		name   string
 		config string

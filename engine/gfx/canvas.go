@@ -11,7 +11,7 @@ import (
 // drawn goes through the canvas's current transform (Translate, Rotate,
 // Scale, Push, Pop), and through a sprite's own GeoM first.
 type Canvas struct {
-	r     *Renderer
+	r     *renderer
 	w, h  int
 	xform Matrix
 	stack []Matrix

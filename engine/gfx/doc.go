@@ -7,7 +7,15 @@
 // an offscreen framebuffer of the game's logical size whose rows are stored
 // top-down (the projection is flipped), so engine/capture can read it back
 // without a CPU flip; the engine then blits it, letterboxed and Y-inverted,
-// to the window.
+// to the window. The renderer that owns the GL context is the engine's: it
+// is not exported, and the engine reaches it through engine/internal/bridge.
+//
+// Textures are uploaded on the render thread when an Image is first drawn
+// or its pixels changed, and glyphs when Text first draws them; an upload in
+// the middle of a frame never changes what was drawn before it in that
+// frame. Fonts: DefaultFace, MonoFace and NewFace cache their faces (one per
+// font and size, each with a glyph atlas), so calling DefaultFace in Draw
+// every frame is cheap; NewFace says what a face costs.
 //
 // Colors are premultiplied alpha (image/color's RGBA convention) and blending
 // is "source over" for premultiplied colors. All methods that touch GL must be

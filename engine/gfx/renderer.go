@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"github.com/go-gl/gl/v4.1-core/gl"
+
+	"github.com/skyloop-engine/skyloop/engine/internal/bridge"
 )
 
 // Filter selects how textures are sampled when scaled.
@@ -65,16 +67,17 @@ const maxBatchVertices = 1 << 16
 // generations numbers renderers so textures are never used across GL contexts.
 var generations atomic.Uint64
 
-// DrawStats counts the work of the last frame.
-type DrawStats struct {
+// drawStats counts the work of a frame.
+type drawStats struct {
 	DrawCalls int
 	Vertices  int
 }
 
-// Renderer owns the GL objects of one context: the program, the vertex
+// renderer owns the GL objects of one context: the program, the vertex
 // buffers, the samplers and the offscreen screen framebuffer. The engine
-// creates one per window; games only see the Canvas it hands to Draw.
-type Renderer struct {
+// creates one per window through engine/internal/bridge (it implements
+// bridge.Renderer); games only see the Canvas it hands to Draw.
+type renderer struct {
 	gen      uint64
 	program  uint32
 	uScreen  int32
@@ -92,22 +95,30 @@ type Renderer struct {
 	winFBO, winTex uint32
 	winW, winH     int
 
+	// The pending batch: vertices drawn with texture batchTex and sampler
+	// batchFil at the next flush. Only use changes batchTex, when it starts
+	// a new batch; uploads of other textures never do (flush binds it).
 	verts    []vertex
 	indices  []uint32
 	batchTex uint32
 	batchFil Filter
 
-	canvas  Canvas
-	stats   DrawStats
-	last    DrawStats
-	closed  bool
-	created []uint32 // textures this renderer uploaded, deleted on Close
+	canvas   Canvas
+	onWindow bool // drawing the overlay (BeginOverlay), not the screen
+	stats    drawStats
+	last     drawStats
+	closed   bool
+	created  []uint32 // textures this renderer uploaded, deleted on Close
 }
 
-// NewRenderer creates the GL objects. A GL 4.1 core context must be current
+func init() {
+	bridge.NewRenderer = func() (bridge.Renderer, error) { return newRenderer() }
+}
+
+// newRenderer creates the GL objects. A GL 4.1 core context must be current
 // and gl.Init done.
-func NewRenderer() (*Renderer, error) {
-	r := &Renderer{gen: generations.Add(1)}
+func newRenderer() (*renderer, error) {
+	r := &renderer{gen: generations.Add(1)}
 	prog, err := linkProgram(vertexShaderSource, fragmentShaderSource)
 	if err != nil {
 		return nil, err
@@ -220,8 +231,8 @@ func glError(what string) error {
 }
 
 // Begin starts a frame on the w×h screen framebuffer (created or resized as
-// needed) and returns the canvas to draw on.
-func (r *Renderer) Begin(w, h int) (*Canvas, error) {
+// needed) and returns the *Canvas to draw on.
+func (r *renderer) Begin(w, h int) (any, error) {
 	if w <= 0 || h <= 0 {
 		return nil, fmt.Errorf("gfx: screen size %dx%d: width and height must be positive", w, h)
 	}
@@ -237,30 +248,32 @@ func (r *Renderer) Begin(w, h int) (*Canvas, error) {
 	gl.Uniform2f(r.uScreen, float32(w), float32(h))
 	gl.Uniform1f(r.uFlipY, 1)
 	gl.BindVertexArray(r.vao)
-	r.stats = DrawStats{}
+	r.stats = drawStats{}
 	r.canvas.reset(w, h)
 	return &r.canvas, nil
 }
 
 // End flushes what was drawn this frame.
-func (r *Renderer) End() {
+func (r *renderer) End() {
 	r.flush()
-	r.last = r.stats
+	if !r.onWindow {
+		r.last = r.stats // the overlay is not the game's frame
+	}
+	r.onWindow = false
 }
 
 // LastStats returns the draw calls and vertices of the last completed frame.
-func (r *Renderer) LastStats() DrawStats { return r.last }
+func (r *renderer) LastStats() (drawCalls, vertices int) { return r.last.DrawCalls, r.last.Vertices }
 
 // ScreenFramebuffer returns the offscreen framebuffer holding the last frame
 // (rows top-down, RGBA8) and its size: what capture reads back.
-func (r *Renderer) ScreenFramebuffer() (fbo uint32, w, h int) { return r.fbo, r.fboW, r.fboH }
+func (r *renderer) ScreenFramebuffer() (fbo uint32, w, h int) { return r.fbo, r.fboW, r.fboH }
 
-func (r *Renderer) resizeScreen(w, h int) error {
+func (r *renderer) resizeScreen(w, h int) error {
 	if err := resizeTarget(&r.fbo, &r.fboTex, w, h, "screen"); err != nil {
 		return err
 	}
 	r.fboW, r.fboH = w, h
-	r.batchTex = 0 // texture bindings changed
 	return nil
 }
 
@@ -284,13 +297,14 @@ func resizeTarget(fbo, tex *uint32, w, h int, what string) error {
 
 // WindowFramebuffer returns the top-down copy of the last presented window
 // image and its size; fbo is 0 unless Present kept a copy.
-func (r *Renderer) WindowFramebuffer() (fbo uint32, w, h int) { return r.winFBO, r.winW, r.winH }
+func (r *renderer) WindowFramebuffer() (fbo uint32, w, h int) { return r.winFBO, r.winW, r.winH }
 
 // BeginOverlay starts drawing directly on the window, over the presented
 // frame, in window pixels with (0, 0) at the top-left. Nothing drawn here is
 // in the screen framebuffer or its window copy, so recordings never contain
 // it. Finish with End.
-func (r *Renderer) BeginOverlay(winW, winH int) *Canvas {
+func (r *renderer) BeginOverlay(winW, winH int) any {
+	r.onWindow = true
 	gl.BindFramebuffer(gl.FRAMEBUFFER, 0)
 	gl.Viewport(0, 0, int32(winW), int32(winH))
 	gl.UseProgram(r.program)
@@ -308,7 +322,7 @@ func (r *Renderer) BeginOverlay(winW, winH int) *Canvas {
 // With keepCopy it first composes the letterboxed window image, top-down,
 // in a window-sized framebuffer (WindowFramebuffer) — what capture reads to
 // record what the player sees — and blits that to the window.
-func (r *Renderer) Present(winW, winH int, viewport image.Rectangle, keepCopy bool) error {
+func (r *renderer) Present(winW, winH int, viewport image.Rectangle, keepCopy bool) error {
 	filter := uint32(gl.LINEAR)
 	if viewport.Dx()%r.fboW == 0 && viewport.Dy()%r.fboH == 0 {
 		filter = gl.NEAREST // integer scale: keep pixels exact
@@ -348,7 +362,7 @@ func (r *Renderer) Present(winW, winH int, viewport image.Rectangle, keepCopy bo
 }
 
 // Close deletes the renderer's GL objects. It is idempotent.
-func (r *Renderer) Close() {
+func (r *renderer) Close() {
 	if r.closed {
 		return
 	}
@@ -370,7 +384,7 @@ func (r *Renderer) Close() {
 	}
 }
 
-func (r *Renderer) deletePending() {
+func (r *renderer) deletePending() {
 	pendingDeletes.Lock()
 	keep := pendingDeletes.refs[:0]
 	var mine []uint32
@@ -404,7 +418,7 @@ func (r *Renderer) deletePending() {
 
 // texture returns the GL texture of img's root, uploading it when it is new
 // to this context or its pixels changed.
-func (r *Renderer) texture(img *Image) uint32 {
+func (r *renderer) texture(img *Image) uint32 {
 	root := img.root
 	root.mu.Lock()
 	defer root.mu.Unlock()
@@ -420,14 +434,18 @@ func (r *Renderer) texture(img *Image) uint32 {
 	}
 	if root.dirty {
 		if root.ref.id == r.batchTex {
+			// The pending batch samples this texture: draw it with the
+			// texels it was batched against before they change.
 			r.flush()
 		}
 		gl.BindTexture(gl.TEXTURE_2D, root.ref.id)
 		b := root.pix.Bounds()
 		gl.TexSubImage2D(gl.TEXTURE_2D, 0, 0, 0, int32(b.Dx()), int32(b.Dy()), gl.RGBA, gl.UNSIGNED_BYTE, gl.Ptr(root.pix.Pix))
 		root.dirty = false
-		r.batchTex = 0 // binding changed
 	}
+	// The upload left another texture bound, but the pending batch still
+	// belongs to batchTex: flush binds its texture itself, so batchTex must
+	// not change here.
 	return root.ref.id
 }
 
@@ -441,7 +459,7 @@ func quadUV(img *Image) (u0, v0, u1, v1 float32) {
 
 // use makes (img, filter) the current batch, flushing when it changes or the
 // batch cannot take n more vertices.
-func (r *Renderer) use(img *Image, filter Filter, n int) {
+func (r *renderer) use(img *Image, filter Filter, n int) {
 	tex := r.texture(img)
 	if tex != r.batchTex || filter != r.batchFil || len(r.verts)+n > maxBatchVertices {
 		r.flush()
@@ -449,7 +467,7 @@ func (r *Renderer) use(img *Image, filter Filter, n int) {
 	}
 }
 
-func (r *Renderer) flush() {
+func (r *renderer) flush() {
 	if len(r.indices) == 0 {
 		r.verts = r.verts[:0]
 		return
@@ -471,7 +489,7 @@ func (r *Renderer) flush() {
 // ReadPixels flushes pending drawing and reads the screen framebuffer
 // synchronously into a new image (rows top-down). It is meant for tests and
 // screenshots; continuous capture uses engine/capture.
-func (r *Renderer) ReadPixels() (*image.RGBA, error) {
+func (r *renderer) ReadPixels() (*image.RGBA, error) {
 	if r.fbo == 0 {
 		return nil, errors.New("gfx: ReadPixels before the first frame")
 	}

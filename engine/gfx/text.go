@@ -1,7 +1,9 @@
 package gfx
 
 import (
+	"bytes"
 	"fmt"
+	"hash/maphash"
 	"image"
 	"image/color"
 	"math"
@@ -17,8 +19,11 @@ import (
 const atlasSize = 1024
 
 // Face is a font at one size, with a texture atlas of the glyphs drawn so
-// far. Faces can be made before the engine runs; they are not safe for
-// concurrent use (draw from the render thread).
+// far. Faces come from DefaultFace, MonoFace and NewFace, which cache them:
+// the same font at the same size is always the same *Face, sharing one
+// atlas, so calling them inside Draw every frame is cheap. Faces can be made
+// before the engine runs; they are not safe for concurrent use (measure and
+// draw text on the render thread, where Update and Draw run).
 type Face struct {
 	face   font.Face
 	ascent float64
@@ -37,25 +42,109 @@ type glyph struct {
 	advance fixed.Int26_6
 }
 
+// fontEntry is a parsed font file, shared by every face made from it.
+type fontEntry struct {
+	ttf  []byte // the file's bytes (the parsed font reads them lazily)
+	font *opentype.Font
+}
+
+type faceKey struct {
+	font *fontEntry
+	size float64
+}
+
+// faces caches parsed fonts, found by a hash of their bytes, and the faces
+// made from them, for the life of the program.
+var faces struct {
+	sync.Mutex
+	seed   maphash.Seed
+	byHash map[uint64][]*fontEntry // hash of the bytes → fonts (collisions compared byte by byte)
+	faces  map[faceKey]*Face
+}
+
 var (
-	goRegularOnce = sync.OnceValues(func() (*opentype.Font, error) { return opentype.Parse(goregular.TTF) })
-	goMonoOnce    = sync.OnceValues(func() (*opentype.Font, error) { return opentype.Parse(gomono.TTF) })
+	goRegular = sync.OnceValue(func() *fontEntry { return mustFont(goregular.TTF) })
+	goMono    = sync.OnceValue(func() *fontEntry { return mustFont(gomono.TTF) })
 )
 
-// NewFace parses a TrueType/OpenType font and returns a face of the given
-// size in pixels.
+func mustFont(ttf []byte) *fontEntry {
+	faces.Lock()
+	defer faces.Unlock()
+	e, err := fontOf(ttf, false)
+	if err != nil {
+		panic("gfx: embedded Go font: " + err.Error()) // cannot happen: the font is compiled in
+	}
+	return e
+}
+
+// NewFace returns a face of a TrueType/OpenType font at size pixels
+// (0 < size <= 512).
+//
+// Faces are cached by the font's bytes and the size: a second call with the
+// same bytes (the same slice or a copy) and size returns the same *Face, and
+// so the same glyph atlas, without parsing anything again; it still hashes
+// and compares ttf, about 20 µs for a 150 KB font, so keep the face in a
+// variable rather than calling NewFace in Draw. The first call for a font
+// copies and parses it (a few ms for a large font); each new size makes a
+// face (microseconds), which allocates its 1024×1024 glyph atlas (4 MiB, and
+// as much on the GPU) when it first draws a glyph. Cached fonts and faces
+// are never freed: every distinct size is one more face and atlas, so to
+// animate the size of text, scale the canvas (Canvas.Scale) instead.
 func NewFace(ttf []byte, size float64) (*Face, error) {
-	f, err := opentype.Parse(ttf)
+	if !(size > 0 && size <= 512) {
+		return nil, fmt.Errorf("gfx: font size %g out of range (0, 512]", size)
+	}
+	faces.Lock()
+	defer faces.Unlock()
+	e, err := fontOf(ttf, true)
+	if err != nil {
+		return nil, err
+	}
+	return faceOf(e, size)
+}
+
+// fontOf returns the cached font whose file is ttf, parsing it (from a copy
+// of ttf when copyBytes) on first use. faces must be locked.
+func fontOf(ttf []byte, copyBytes bool) (*fontEntry, error) {
+	if faces.byHash == nil {
+		faces.seed = maphash.MakeSeed()
+		faces.byHash = map[uint64][]*fontEntry{}
+		faces.faces = map[faceKey]*Face{}
+	}
+	h := maphash.Bytes(faces.seed, ttf)
+	for _, e := range faces.byHash[h] {
+		if bytes.Equal(e.ttf, ttf) {
+			return e, nil
+		}
+	}
+	if copyBytes {
+		ttf = bytes.Clone(ttf) // the caller may reuse its slice; the font keeps reading it
+	}
+	fnt, err := opentype.Parse(ttf)
 	if err != nil {
 		return nil, fmt.Errorf("gfx: parse font: %w", err)
 	}
-	return newFace(f, size)
+	e := &fontEntry{ttf: ttf, font: fnt}
+	faces.byHash[h] = append(faces.byHash[h], e)
+	return e, nil
+}
+
+// faceOf returns the cached face of e at size, making it on first use.
+// faces must be locked.
+func faceOf(e *fontEntry, size float64) (*Face, error) {
+	key := faceKey{e, size}
+	if f, ok := faces.faces[key]; ok {
+		return f, nil
+	}
+	f, err := newFace(e.font, size)
+	if err != nil {
+		return nil, err
+	}
+	faces.faces[key] = f
+	return f, nil
 }
 
 func newFace(f *opentype.Font, size float64) (*Face, error) {
-	if size <= 0 || size > 512 {
-		return nil, fmt.Errorf("gfx: font size %g out of range (0, 512]", size)
-	}
 	ff, err := opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
 	if err != nil {
 		return nil, fmt.Errorf("gfx: font face: %w", err)
@@ -69,20 +158,27 @@ func newFace(f *opentype.Font, size float64) (*Face, error) {
 	}, nil
 }
 
-// DefaultFace returns the Go Regular font at size pixels.
-func DefaultFace(size float64) *Face { return mustFace(goRegularOnce, size) }
+// DefaultFace returns the Go Regular font at size pixels, clamped to
+// [1, 512]: the face NewFace(goregular.TTF, size) returns, without hashing
+// the font. After the first call for a size it is a map lookup (tens of
+// nanoseconds, no allocation), so calling it in Draw every frame costs
+// nothing, and every call with that size returns the same *Face. See NewFace
+// for what a face holds and that it is kept for the life of the program.
+func DefaultFace(size float64) *Face { return mustFace(goRegular(), size) }
 
-// MonoFace returns the Go Mono font at size pixels.
-func MonoFace(size float64) *Face { return mustFace(goMonoOnce, size) }
+// MonoFace returns the Go Mono font at size pixels, clamped to [1, 512],
+// cached like DefaultFace.
+func MonoFace(size float64) *Face { return mustFace(goMono(), size) }
 
-func mustFace(parse func() (*opentype.Font, error), size float64) *Face {
-	f, err := parse()
-	if err != nil {
-		panic("gfx: embedded Go font does not parse: " + err.Error()) // cannot happen: the font is compiled in
+func mustFace(e *fontEntry, size float64) *Face {
+	if !(size >= 1) { // also NaN
+		size = 1
 	}
-	face, err := newFace(f, max(1, min(size, 512)))
+	faces.Lock()
+	defer faces.Unlock()
+	face, err := faceOf(e, min(size, 512))
 	if err != nil {
-		panic("gfx: " + err.Error())
+		panic("gfx: embedded Go font: " + err.Error()) // cannot happen: the font is compiled in
 	}
 	return face
 }

@@ -1,5 +1,7 @@
 package input
 
+import "github.com/skyloop-engine/skyloop/engine/internal/bridge"
+
 // buttonState tracks one key or button across ticks.
 type buttonState struct {
 	down         bool // after the events applied this tick
@@ -35,12 +37,6 @@ const (
 	evChar
 )
 
-// GamepadState is one gamepad's buttons and axes as sampled at a tick.
-type GamepadState struct {
-	Buttons [gamepadButtons]bool
-	Axes    [gamepadAxes]float32
-}
-
 type gamepad struct {
 	connected bool
 	name      string
@@ -48,9 +44,10 @@ type gamepad struct {
 	axes      [gamepadAxes]float32
 }
 
-// State is the input a game sees during one Update. The engine owns it; a
-// game only reads it. Events recorded between ticks take effect at the next
-// BeginTick.
+// State is the input a game sees during one Update. The engine owns it and
+// feeds it window events; a game only reads it. Events that arrive between
+// ticks take effect together at the start of the next tick. Game tests drive
+// a State with engine/input/inputtest.
 type State struct {
 	pending []event
 
@@ -65,43 +62,60 @@ type State struct {
 	tick     uint64
 }
 
-// NewState returns an empty input state.
-func NewState() *State { return &State{} }
+func init() {
+	bridge.NewInput = func() (any, bridge.Input) {
+		s := &State{}
+		return s, driver{s}
+	}
+}
 
-// RecordKey records a key press or release. The engine calls it from window
-// callbacks; tests and replays may call it directly.
-func (s *State) RecordKey(k Key, down bool) {
+// driver is the engine's side of a State (bridge.Input).
+type driver struct{ s *State }
+
+func (d driver) Key(k int, down bool)         { d.s.recordKey(Key(k), down) }
+func (d driver) MouseButton(b int, down bool) { d.s.recordMouseButton(MouseButton(b), down) }
+func (d driver) Cursor(x, y float64)          { d.s.recordCursor(x, y) }
+func (d driver) Wheel(dx, dy float64)         { d.s.recordWheel(dx, dy) }
+func (d driver) Char(r rune)                  { d.s.recordChar(r) }
+func (d driver) BeginTick()                   { d.s.beginTick() }
+func (d driver) Gamepad(id int, connected bool, name string, buttons []bool, axes []float32) {
+	d.s.setGamepad(id, connected, name, buttons, axes)
+}
+
+// recordKey records a key press or release.
+func (s *State) recordKey(k Key, down bool) {
 	if k < 0 || k > KeyLast {
 		return
 	}
 	s.pending = append(s.pending, event{kind: evKey, code: int(k), down: down})
 }
 
-// RecordMouseButton records a mouse button press or release.
-func (s *State) RecordMouseButton(b MouseButton, down bool) {
+// recordMouseButton records a mouse button press or release.
+func (s *State) recordMouseButton(b MouseButton, down bool) {
 	if b < 0 || b > mouseLast {
 		return
 	}
 	s.pending = append(s.pending, event{kind: evMouseButton, code: int(b), down: down})
 }
 
-// RecordCursor records the cursor position in logical screen coordinates.
-func (s *State) RecordCursor(x, y float64) {
+// recordCursor records the cursor position in logical screen coordinates.
+func (s *State) recordCursor(x, y float64) {
 	s.pending = append(s.pending, event{kind: evCursor, x: x, y: y})
 }
 
-// RecordWheel records a scroll of (dx, dy).
-func (s *State) RecordWheel(dx, dy float64) {
+// recordWheel records a scroll of (dx, dy).
+func (s *State) recordWheel(dx, dy float64) {
 	s.pending = append(s.pending, event{kind: evWheel, x: dx, y: dy})
 }
 
-// RecordChar records a typed character (text input, layout-aware).
-func (s *State) RecordChar(r rune) {
+// recordChar records a typed character (text input, layout-aware).
+func (s *State) recordChar(r rune) {
 	s.pending = append(s.pending, event{kind: evChar, runes: r})
 }
 
-// SetGamepad records a gamepad's state as polled; connected=false removes it.
-func (s *State) SetGamepad(id int, connected bool, name string, st GamepadState) {
+// setGamepad sets a gamepad's state as polled; connected=false removes it.
+// buttons and axes are indexed by GamepadButton and GamepadAxis.
+func (s *State) setGamepad(id int, connected bool, name string, buttons []bool, axes []float32) {
 	if id < 0 || id >= MaxGamepads {
 		return
 	}
@@ -112,14 +126,15 @@ func (s *State) SetGamepad(id int, connected bool, name string, st GamepadState)
 	}
 	g.connected, g.name = true, name
 	for i := range g.buttons {
-		g.buttons[i].apply(st.Buttons[i])
+		g.buttons[i].apply(i < len(buttons) && buttons[i])
 	}
-	g.axes = st.Axes
+	g.axes = [gamepadAxes]float32{}
+	copy(g.axes[:], axes)
 }
 
-// BeginTick applies the events recorded since the previous tick. The engine
+// beginTick applies the events recorded since the previous tick. The engine
 // calls it before each Update; gamepads are polled right after it.
-func (s *State) BeginTick() {
+func (s *State) beginTick() {
 	s.tick++
 	for i := range s.keys {
 		s.keys[i].justPressed, s.keys[i].justReleased = false, false

@@ -8,14 +8,15 @@ import (
 
 	"github.com/skyloop-engine/skyloop/engine"
 	"github.com/skyloop-engine/skyloop/engine/input"
+	"github.com/skyloop-engine/skyloop/engine/input/inputtest"
 )
 
-// step runs n ticks the way the engine does: BeginTick, then Update.
-func step(t *testing.T, g *game, in *input.State, n int) {
+// step runs n ticks the way the engine does: the tick applies the queued
+// input, then Update.
+func step(t *testing.T, g *game, in *inputtest.Driver, n int) {
 	t.Helper()
 	for range n {
-		in.BeginTick()
-		if err := g.Update(in); err != nil {
+		if err := g.Update(in.Tick()); err != nil {
 			t.Fatalf("tick %d: Update: %v", g.tick, err)
 		}
 	}
@@ -46,7 +47,7 @@ func digest(g *game) uint64 {
 
 func TestAutoplayPlays(t *testing.T) {
 	g := newGame(1, true)
-	in := input.NewState()
+	in := inputtest.New()
 	mostEnemies, mostParticles, scored, deaths := 0, 0, 0, 0
 	for range 6000 {
 		score0, over0 := g.score, g.over
@@ -76,7 +77,7 @@ func TestAutoplayPlays(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	run := func(seed int64) uint64 {
 		g := newGame(seed, true)
-		step(t, g, input.NewState(), 1500)
+		step(t, g, inputtest.New(), 1500)
 		return digest(g)
 	}
 	a, b, c := run(7), run(7), run(8)
@@ -90,15 +91,15 @@ func TestDeterministic(t *testing.T) {
 
 func TestKeyboardMovesPlayer(t *testing.T) {
 	g := newGame(1, false)
-	in := input.NewState()
+	in := inputtest.New()
 	x0, y0 := g.p.x, g.p.y
-	in.RecordKey(input.KeyD, true)
+	in.Press(input.KeyD)
 	step(t, g, in, 10)
 	if want := x0 + 10*playerSpeed; math.Abs(g.p.x-want) > 1e-9 || g.p.y != y0 {
 		t.Fatalf("after 10 ticks of D: player at (%v, %v), want (%v, %v)", g.p.x, g.p.y, want, y0)
 	}
-	in.RecordKey(input.KeyD, false)
-	in.RecordKey(input.KeyUp, true)
+	in.Release(input.KeyD)
+	in.Press(input.KeyUp)
 	step(t, g, in, 5)
 	if want := y0 - 5*playerSpeed; math.Abs(g.p.y-want) > 1e-9 {
 		t.Fatalf("after 5 ticks of Up: y = %v, want %v", g.p.y, want)
@@ -107,11 +108,10 @@ func TestKeyboardMovesPlayer(t *testing.T) {
 
 func TestGamepadMovesAimsAndFires(t *testing.T) {
 	g := newGame(1, false)
-	in := input.NewState()
-	var pad input.GamepadState
-	pad.Axes[input.GamepadLeftY] = 1   // stick down: move down
-	pad.Axes[input.GamepadRightX] = -1 // right stick left: aim left and fire
-	in.SetGamepad(0, true, "test pad", pad)
+	in := inputtest.New()
+	in.ConnectGamepad(0, "test pad")
+	in.GamepadAxis(0, input.GamepadLeftY, 1)   // stick down: move down
+	in.GamepadAxis(0, input.GamepadRightX, -1) // right stick left: aim left and fire
 	y0 := g.p.y
 	step(t, g, in, 10)
 	if want := y0 + 10*playerSpeed; math.Abs(g.p.y-want) > 1e-9 {
@@ -124,8 +124,8 @@ func TestGamepadMovesAimsAndFires(t *testing.T) {
 
 func TestShootingAndRestart(t *testing.T) {
 	g := newGame(3, false)
-	in := input.NewState()
-	in.RecordKey(input.KeySpace, true)
+	in := inputtest.New()
+	in.Press(input.KeySpace)
 	step(t, g, in, 1)
 	if len(g.bullets) != 1 {
 		t.Fatalf("Space: %d bullets, want 1", len(g.bullets))
@@ -137,7 +137,7 @@ func TestShootingAndRestart(t *testing.T) {
 		}
 		step(t, g, in, 1)
 	}
-	in.RecordKey(input.KeyEnter, true)
+	in.Press(input.KeyEnter)
 	step(t, g, in, 1)
 	if g.over || g.p.hp != playerMaxHP || g.score != 0 {
 		t.Fatalf("after Enter: over=%v hp=%d score=%d, want a fresh round", g.over, g.p.hp, g.score)
@@ -146,10 +146,9 @@ func TestShootingAndRestart(t *testing.T) {
 
 func TestEscapeQuits(t *testing.T) {
 	g := newGame(1, true)
-	in := input.NewState()
-	in.RecordKey(input.KeyEscape, true)
-	in.BeginTick()
-	if err := g.Update(in); !errors.Is(err, engine.ErrQuit) {
+	in := inputtest.New()
+	in.Press(input.KeyEscape)
+	if err := g.Update(in.Tick()); !errors.Is(err, engine.ErrQuit) {
 		t.Fatalf("Update after Escape = %v, want engine.ErrQuit", err)
 	}
 }

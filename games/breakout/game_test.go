@@ -8,10 +8,12 @@ import (
 
 	"github.com/skyloop-engine/skyloop/engine"
 	"github.com/skyloop-engine/skyloop/engine/input"
+	"github.com/skyloop-engine/skyloop/engine/input/inputtest"
 )
 
-// These tests drive Update directly, as the engine's loop does (BeginTick,
-// then Update), with no window.
+// These tests drive Update directly, as the engine's loop does (a tick
+// applies the queued input, then Update), with no window: inputtest stands
+// in for the window's events.
 
 // digest sums up the whole game state; %v prints floats exactly.
 func digest(g *game) string {
@@ -22,11 +24,10 @@ func digest(g *game) string {
 }
 
 // tick runs n ticks with the given input state, failing on an error.
-func tick(t *testing.T, g *game, in *input.State, n int) {
+func tick(t *testing.T, g *game, in *inputtest.Driver, n int) {
 	t.Helper()
 	for range n {
-		in.BeginTick()
-		if err := g.Update(in); err != nil {
+		if err := g.Update(in.Tick()); err != nil {
 			t.Fatalf("Update: %v", err)
 		}
 	}
@@ -34,7 +35,7 @@ func tick(t *testing.T, g *game, in *input.State, n int) {
 
 func TestAutoplayPlays(t *testing.T) {
 	g := newGame(1, true)
-	in := input.NewState()
+	in := inputtest.New()
 	for i := range 3000 {
 		tick(t, g, in, 1)
 		if g.ballX < ballR || g.ballX > screenW-ballR || g.ballY < hudH+ballR || g.ballY > screenH-ballR {
@@ -53,7 +54,7 @@ func TestAutoplayPlays(t *testing.T) {
 // a wall, lose a game, and carry on after both.
 func TestAutoplayGoesOn(t *testing.T) {
 	g := newGame(2, true)
-	in := input.NewState()
+	in := inputtest.New()
 	seen := map[phase]int{}
 	prev := g.phase
 	for range 60 * 60 * 10 {
@@ -74,7 +75,7 @@ func TestAutoplayGoesOn(t *testing.T) {
 func TestSameSeedSameGame(t *testing.T) {
 	run := func(seed int64) string {
 		g := newGame(seed, true)
-		tick(t, g, input.NewState(), 5000)
+		tick(t, g, inputtest.New(), 5000)
 		return digest(g)
 	}
 	a, b, c := run(7), run(7), run(8)
@@ -88,9 +89,9 @@ func TestSameSeedSameGame(t *testing.T) {
 
 func TestKeyboardMovesPaddle(t *testing.T) {
 	g := newGame(1, false)
-	in := input.NewState()
+	in := inputtest.New()
 	x0 := g.paddleX
-	in.RecordKey(input.KeyRight, true)
+	in.Press(input.KeyRight)
 	tick(t, g, in, 5)
 	if want := x0 + 5*paddleSpeed; g.paddleX != want {
 		t.Fatalf("after 5 ticks of Right: paddle at %v, want %v", g.paddleX, want)
@@ -98,8 +99,8 @@ func TestKeyboardMovesPaddle(t *testing.T) {
 	if g.ballX != g.paddleX+paddleW/2 {
 		t.Fatalf("serving ball at x=%v, want it riding on the paddle at %v", g.ballX, g.paddleX+paddleW/2)
 	}
-	in.RecordKey(input.KeyRight, false)
-	in.RecordKey(input.KeyA, true)
+	in.Release(input.KeyRight)
+	in.Press(input.KeyA)
 	tick(t, g, in, 200) // far past the left wall
 	if g.paddleX != 0 {
 		t.Fatalf("after holding A: paddle at %v, want 0 (stopped by the wall)", g.paddleX)
@@ -108,14 +109,14 @@ func TestKeyboardMovesPaddle(t *testing.T) {
 
 func TestMouseMovesPaddle(t *testing.T) {
 	g := newGame(1, false)
-	in := input.NewState()
-	in.RecordCursor(100, 300)
+	in := inputtest.New()
+	in.Cursor(100, 300)
 	tick(t, g, in, 1)
 	if g.paddleX+paddleW/2 != 100 {
 		t.Fatalf("paddle centre at %v, want 100 under the cursor", g.paddleX+paddleW/2)
 	}
 	// A cursor that rests does not hold the paddle against the keys.
-	in.RecordKey(input.KeyD, true)
+	in.Press(input.KeyD)
 	tick(t, g, in, 1)
 	if g.paddleX+paddleW/2 != 100+paddleSpeed {
 		t.Fatalf("paddle centre at %v, want %v", g.paddleX+paddleW/2, 100+paddleSpeed)
@@ -124,26 +125,25 @@ func TestMouseMovesPaddle(t *testing.T) {
 
 func TestLaunchAndQuit(t *testing.T) {
 	g := newGame(1, false)
-	in := input.NewState()
+	in := inputtest.New()
 	tick(t, g, in, 100)
 	if g.phase != phaseServe {
 		t.Fatalf("phase %v without input, want serve (a player launches)", g.phase)
 	}
-	in.RecordKey(input.KeySpace, true)
+	in.Press(input.KeySpace)
 	tick(t, g, in, 1)
 	if g.phase != phasePlay || g.ballVY >= 0 {
 		t.Fatalf("after Space: phase %v, ball velocity (%v, %v); want play, going up", g.phase, g.ballVX, g.ballVY)
 	}
-	in.RecordKey(input.KeyEscape, true)
-	in.BeginTick()
-	if err := g.Update(in); !errors.Is(err, engine.ErrQuit) {
+	in.Press(input.KeyEscape)
+	if err := g.Update(in.Tick()); !errors.Is(err, engine.ErrQuit) {
 		t.Fatalf("Update after Escape = %v, want engine.ErrQuit", err)
 	}
 }
 
 func TestLevelCleared(t *testing.T) {
 	g := newGame(1, false)
-	in := input.NewState()
+	in := inputtest.New()
 	// Leave one brick and put the ball just under it, going up.
 	g.bricks = [brickRows][brickCols]bool{}
 	g.bricks[brickRows-1][3] = true
@@ -166,7 +166,7 @@ func TestLevelCleared(t *testing.T) {
 
 func TestGameOverAndRestart(t *testing.T) {
 	g := newGame(1, false)
-	in := input.NewState()
+	in := inputtest.New()
 	g.lives, g.score = 1, 120
 	g.paddleX = 0 // out of the way
 	g.phase, g.ballX, g.ballY, g.ballVX, g.ballVY = phasePlay, 400, screenH-ballR-1, 0, 4
@@ -178,7 +178,7 @@ func TestGameOverAndRestart(t *testing.T) {
 	if g.phase != phaseOver {
 		t.Fatal("a player's game restarted by itself")
 	}
-	in.RecordKey(input.KeyEnter, true)
+	in.Press(input.KeyEnter)
 	tick(t, g, in, 1)
 	if g.phase != phaseServe || g.lives != startLives || g.score != 0 || g.level != 1 || g.best != 120 {
 		t.Fatalf("after Enter: phase %v lives %d score %d level %d best %d; want a new game keeping the best score",

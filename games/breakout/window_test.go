@@ -11,7 +11,7 @@ import (
 	"github.com/skyloop-engine/skyloop/engine"
 	"github.com/skyloop-engine/skyloop/engine/enginetest"
 	"github.com/skyloop-engine/skyloop/engine/gfx"
-	"github.com/skyloop-engine/skyloop/engine/input"
+	"github.com/skyloop-engine/skyloop/engine/input/inputtest"
 )
 
 // These tests open a real window (Xvfb + Mesa under `make test`).
@@ -75,7 +75,7 @@ func TestDrawMatchesState(t *testing.T) {
 	// Run returns right after the last frame: no Update ran since the shot.
 	g := s.game
 	ref := newGame(1, true)
-	tick(t, ref, input.NewState(), frames)
+	tick(t, ref, inputtest.New(), frames)
 	if digest(g) != digest(ref) {
 		t.Fatalf("after %d frames at one tick each, the state differs from %d ticks without a window", frames, frames)
 	}
