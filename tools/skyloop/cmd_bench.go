@@ -85,7 +85,7 @@ func newBenchEncodeCmd(a *app, asJSON *bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "encode",
 		Short: "Segment encode/decode time per frame and stored bytes (synthetic scene, or a recorded session)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if frames < 2 || keyInterval < 1 {
 				return usageError("--frames wants at least 2 and --key-interval at least 1")
@@ -209,7 +209,7 @@ once with the gRPC stream only, and Puts objects of each --size to it back to
 back. By default the plugin is this binary in a hidden mode that reads every
 byte and keeps nothing, so the numbers are the transport's; --plugin PATH
 (with --set key=value) measures a real plugin, storage included.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var ss []int
 			for _, s := range strings.Split(sizes, ",") {
@@ -274,7 +274,7 @@ func newBenchCaptureCmd(a *app, asJSON *bool) *cobra.Command {
 off and once recording to a temporary disk sink, and reads the statistics the
 game writes with -bench-json. It needs a display (or Xvfb) and the disk plugin
 (skyloop-plugin-disk beside this binary, beside the game, or in plugin_dir).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Game == "" {
 				return usageError("bench capture needs --game PATH (a game binary built on the engine, e.g. bin/breakout)")
@@ -354,7 +354,7 @@ func newBenchPluginCmd(a *app) *cobra.Command {
 		Use:    benchPluginCmd,
 		Hidden: true,
 		Short:  "serve the discarding storage plugin of 'skyloop bench transport' (started by it, not by hand)",
-		Args:   cobra.NoArgs,
+		Args:   noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sdk.Serve(bench.DiscardPlugin())
 			return nil

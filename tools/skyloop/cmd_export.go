@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/dustin/go-humanize"
@@ -26,26 +29,43 @@ func newExportCmd(a *app) *cobra.Command {
 		force, lossless          bool
 	)
 	cmd := &cobra.Command{
-		Use:   "export SESSION --format png|gif|mp4 --out PATH",
+		Use:   "export SESSION --out PATH [--format png|gif|mp4]",
 		Short: "Write a session's frames as PNG files, an animated GIF or an MP4 video",
 		Long: `export decodes the frames of a session (all of them, or --from N --to M,
-frame numbers as 'verify' and the viewer show them) and writes them out:
+frame numbers as 'verify' and the viewer show them) and writes them out.
+The format follows --out: a .gif file is a GIF, a .mp4 file an MP4, a
+directory (or a name without an extension) PNG files; --format says it
+outright, and a --format that the extension contradicts is an error.
 
-  png  --out is a directory (created; refused when not empty unless --force),
-       one frame-NNNNNNNN.png per stored frame, named by its frame number,
-       with the exact recorded pixels. Frames missing from the recording
-       (gaps) have no file.
+  png  --out is a directory (created), one frame-NNNNNNNN.png per stored
+       frame, named by its frame number, with the exact recorded pixels.
+       Frames missing from the recording (gaps) have no file.
   gif  --out is a file. Each frame gets its own palette: its exact colours
        when it has at most 256 (flat-colour games come out lossless), else a
        median-cut palette with Floyd–Steinberg dithering. Each frame is shown
        for its recorded duration (to the GIF's 1/100 s, rounding carried
-       over so the total stays right); with --fps F every frame is shown 1/F s
-       instead (faster or slower than recorded).
+       over so the total stays right).
   mp4  --out is a file, H.264 (yuv420p, --crf) or lossless RGB (--lossless)
        through ffmpeg, which must be on PATH. The video has a constant frame
-       rate, --fps or the recording's median rate (at most 120): frames are
-       repeated or dropped to keep the recorded timing. Odd sizes are padded
-       with a black row or column (yuv420p needs even sizes).
+       rate: the recording's, as a standard rate (24000/1001, 24, 25,
+       30000/1001, 30, 50, 60000/1001, 60, 120, 144, …) when the measured
+       rate is within 2% of one, else a whole number; a recording faster
+       than 144 frames a second becomes 120. Odd sizes are padded with a
+       black row or column (yuv420p needs even sizes).
+
+--fps F sets the output's frame rate, for gif and mp4 alike: on a clock of
+F ticks a second, each tick shows the frame that was on screen at that
+moment (the tick's middle), so a frame is held or skipped as needed and the
+output lasts as long as the recording: the GIF's delays add up to the MP4's
+frame count / F. GIF delays are then multiples of 1/F s rounded to 1/100 s
+with the rounding carried over (at most --fps 100 for a GIF; 50 or less
+plays the same in every viewer).
+
+An existing --out is never replaced without --force: a gif or mp4 file that
+exists, or a png directory that is not empty, is refused (exit 2). With
+--force the file is replaced, and a png directory's previous export is
+replaced (frames this export does not write are removed); a directory that
+holds anything other than exported frames is refused even then.
 
 In gif and mp4 a gap in the recording shows as the frame before it held for
 the gap's duration, so the timing stays true. The last frame is shown for the
@@ -57,17 +77,28 @@ complete: an interrupted export leaves nothing that looks finished.
 
 SESSION is GAME/PLAYER/SESSION as 'skyloop sessions' prints it, the SESSION
 id alone, or a unique prefix of either.`,
+		Example: `  skyloop export 20261124T20 --out run.gif
+  skyloop export 20261124T20 --out run.mp4 --fps 30 --force
+  skyloop export breakout/alice/20261124T201500.123Z-3f2a --out frames/ --from 100 --to 200`,
 		Args: exactArgs(1, "SESSION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if !slices.Contains(export.Formats, format) {
-				if format == "" {
-					return usageError("--format is required: one of %s", strings.Join(export.Formats, ", "))
-				}
-				return usageError("--format %q: unknown format (want one of %s)", format, strings.Join(export.Formats, ", "))
-			}
 			if out == "" {
-				return usageError("--out is required (a directory for png, a file for %s)", format)
+				return usageError("--out is required: a .gif or .mp4 file, or a directory for PNG files")
+			}
+			if format == "" {
+				f, err := export.FormatOf(out)
+				if err != nil {
+					return usageError("%v", err)
+				}
+				format = f
+			} else {
+				if !slices.Contains(export.Formats, format) {
+					return usageError("--format %q: unknown format (want one of %s)", format, strings.Join(export.Formats, ", "))
+				}
+				if err := export.CheckFormat(format, out); err != nil {
+					return usageError("%v", err)
+				}
 			}
 			job := export.Job{Format: format, Out: out, Force: force, FPS: fps, CRF: crf, Lossless: lossless}
 			if scale != "" {
@@ -77,30 +108,29 @@ id alone, or a unique prefix of either.`,
 				}
 				job.Scale = s
 			}
-			if cmd.Flags().Changed("fps") && (fps <= 0 || fps > 1000) {
-				return usageError("--fps %g: want a frame rate above 0 and at most 1000", fps)
+			if cmd.Flags().Changed("fps") {
+				switch {
+				case format == "png":
+					return usageError("--fps is for gif and mp4 (png writes every stored frame)")
+				case fps <= 0 || fps > 1000:
+					return usageError("--fps %g: want a frame rate above 0 and at most 1000", fps)
+				case format == "gif" && fps > export.MaxGIFFPS:
+					return usageError("--fps %g: a GIF shows at most %d frames a second (its delays are in 1/100 s)", fps, export.MaxGIFFPS)
+				}
 			}
 			if crf < 0 || crf > 51 {
 				return usageError("--crf %d: want 0 (best) to 51 (worst)", crf)
 			}
 			if lossless && format != "mp4" || cmd.Flags().Changed("crf") && format != "mp4" {
-				return usageError("--crf and --lossless are for --format mp4")
+				return usageError("--crf and --lossless are for mp4")
 			}
-			if force && format != "png" {
-				return usageError("--force is for --format png (gif and mp4 replace --out)")
+			if err := export.CheckOut(format, out, force); err != nil {
+				if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+					return err // cannot look: not a usage problem
+				}
+				return usageError("%v", err)
 			}
-			switch format {
-			case "png":
-				if err := export.CheckPNGDir(out, force); err != nil {
-					if errors.Is(err, export.ErrDirNotEmpty) {
-						return usageError("%v", err)
-					}
-					return err
-				}
-			default:
-				if st, err := os.Stat(out); err == nil && st.IsDir() {
-					return usageError("--out %s is a directory: %s export writes one file", out, format)
-				}
+			if format != "png" {
 				if st, err := os.Stat(filepath.Dir(out)); err != nil || !st.IsDir() {
 					return usageError("--out %s: directory %s does not exist", out, filepath.Dir(out))
 				}
@@ -174,23 +204,27 @@ id alone, or a unique prefix of either.`,
 				fmt.Fprintf(a.stdout, "wrote %s: GIF, %d frames (frames %d-%d, %dx%d, %.2f s), %s\n",
 					res.Path, res.Frames, job.From, job.To, w, h, res.Duration.Seconds(), byteSize(res.Bytes))
 			case "mp4":
-				fmt.Fprintf(a.stdout, "wrote %s: MP4, %d recorded frames as %d video frames at %g fps (frames %d-%d, %.2f s), %s\n",
-					res.Path, res.Frames, res.VideoFrames, res.FPS, job.From, job.To, res.Duration.Seconds(), byteSize(res.Bytes))
+				rate := fmt.Sprint(res.Rate.Num) + " fps"
+				if res.Rate.Den != 1 {
+					rate = fmt.Sprintf("%s fps (≈%s)", res.Rate, strconv.FormatFloat(math.Round(res.FPS*1000)/1000, 'f', -1, 64))
+				}
+				fmt.Fprintf(a.stdout, "wrote %s: MP4, %d recorded frames as %d video frames at %s (frames %d-%d, %.2f s), %s\n",
+					res.Path, res.Frames, res.VideoFrames, rate, job.From, job.To, res.Duration.Seconds(), byteSize(res.Bytes))
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&sink, "sink", "", "read from this sink only (its name in the config)")
-	f.StringVar(&format, "format", "", "png, gif or mp4")
-	f.StringVarP(&out, "out", "o", "", "`PATH` to write: a directory for png, a file for gif and mp4")
+	f.StringVar(&format, "format", "", "png, gif or mp4 (default: from --out: .gif, .mp4, else a png directory)")
+	f.StringVarP(&out, "out", "o", "", "`PATH` to write: a .gif or .mp4 file, or a directory for png")
 	f.Uint64Var(&from, "from", 0, "first frame number to export (default: the first)")
 	f.Uint64Var(&to, "to", 0, "last frame number to export (default: the last)")
 	f.StringVar(&scale, "scale", "", "resize by `S`: 2, 3, … enlarge pixels; 0.5 etc. resample")
-	f.Float64Var(&fps, "fps", 0, "gif: show each frame 1/F s; mp4: video frame rate (default: the recording's)")
+	f.Float64Var(&fps, "fps", 0, "gif and mp4: the output's frame rate `F`, frames held or skipped by capture time (default: gif every frame's own time, mp4 the recording's rate)")
 	f.IntVar(&crf, "crf", 18, "mp4: H.264 quality, 0 (best) to 51")
 	f.BoolVar(&lossless, "lossless", false, "mp4: exact pixels (libx264rgb -qp 0; larger, not every player plays it)")
-	f.BoolVar(&force, "force", false, "png: write into a directory that is not empty")
+	f.BoolVar(&force, "force", false, "replace an existing --out (a file, or a png directory's previous export)")
 	return cmd
 }
 

@@ -29,7 +29,7 @@ frame stepping (arrow keys, space) and the recording's gaps on the timeline.
 
 It listens on loopback only unless --public is given, and serves until
 interrupted (Ctrl-C).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			host, err := checkServeAddr(addr, public)
 			if err != nil {

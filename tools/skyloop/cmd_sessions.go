@@ -21,7 +21,7 @@ func newSessionsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sessions",
 		Short: "List recorded sessions in every sink (game, player, start, duration, frames, gaps, bytes)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			sinks, err := a.openSinks(ctx, sink)

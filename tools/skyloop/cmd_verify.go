@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/recordings"
 	"github.com/spf13/cobra"
@@ -89,4 +90,12 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// noArgs is cobra.NoArgs with a usage error (exit 2), like exactArgs.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError("%s takes no arguments, got %q (see '%s --help')", cmd.CommandPath(), strings.Join(args, " "), cmd.CommandPath())
+	}
+	return nil
 }

@@ -6,11 +6,20 @@
 //
 //	skyloop sessions [--sink NAME]          recorded sessions in every sink
 //	skyloop verify SESSION                  every frame present and decodable?
-//	skyloop export SESSION --format png|gif|mp4 --out PATH
+//	skyloop export SESSION --out run.gif|run.mp4|DIR [--fps F] [--force]
+//	skyloop delete SESSION… [--yes] [--dry-run]
+//	skyloop prune --older-than D | --keep N | --max-size S [--yes] [--dry-run]
 //	skyloop serve [--addr 127.0.0.1:8080]   web replay viewer
 //	skyloop plugin check PATH [--set k=v]   the sdk/synctest suite, out of process
 //	skyloop plugin describe PATH
 //	skyloop bench capture|transport|encode
+//	skyloop version [--json]
+//
+// The config file is --config, else $SKYLOOP_CONFIG, else
+// $XDG_CONFIG_HOME/skyloop/config.toml when it exists, else the built-in
+// defaults (engine/config.LoadResolved), as for the games. The read-only
+// commands reach sinks through engine/sync; delete and prune launch each
+// sink's plugin with the sdk directly, for its Delete.
 //
 // It builds with CGO_ENABLED=0: it imports the sdk, engine/segment,
 // engine/sync and engine/config, never the OpenGL parts of the engine.

@@ -73,10 +73,14 @@ func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "skyloop",
 		Short: "Find, check, export and replay skyloop recordings; check storage plugins; benchmark",
-		Long: `skyloop reads the same config file as the games (--config, default: the games'
-defaults, one disk sink under the user's data directory) and talks to each
-sink through its plugin (skyloop-plugin-NAME beside this binary, in
-plugin_dir or on PATH).`,
+		Long: `skyloop reads the same config file as the games: --config FILE, else the file
+named by $SKYLOOP_CONFIG, else ~/.config/skyloop/config.toml
+($XDG_CONFIG_HOME/skyloop/config.toml) when it exists, else the built-in
+defaults (one disk sink, "local", under ~/.local/share/skyloop). It talks to
+each sink through its plugin (skyloop-plugin-NAME beside this binary, in
+plugin_dir or on PATH).
+
+Exit status: 0 success, 1 failure, 2 bad usage (flags, arguments, config).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
@@ -87,7 +91,7 @@ plugin_dir or on PATH).`,
 			a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 		},
 	}
-	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config `FILE` (TOML, the same file the games read); default: built-in defaults")
+	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config `FILE` (TOML, the same file the games read); default: $SKYLOOP_CONFIG, else ~/.config/skyloop/config.toml when it exists, else built-in defaults")
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log plugin and tool details to stderr")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &exitError{code: 2, err: fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath())}

@@ -26,6 +26,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	testDir = dir
+	// Hermetic: no player's config file or $SKYLOOP_CONFIG is picked up by
+	// a test that passes no --config, and stdin is not a terminal (delete
+	// and prune do not wait for an answer).
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config-home"))
+	os.Unsetenv("SKYLOOP_CONFIG")
+	stdin = strings.NewReader("")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

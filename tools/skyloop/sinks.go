@@ -13,23 +13,34 @@ import (
 	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/recordings"
 )
 
+// loadConfig reads the config the games read: --config, else
+// $SKYLOOP_CONFIG, else the player's default file
+// ($XDG_CONFIG_HOME/skyloop/config.toml) when it exists, else the built-in
+// defaults (config.LoadResolved).
 func (a *app) loadConfig() (config.Config, error) {
-	cfg, err := config.Load(a.configPath)
+	cfg, path, err := config.LoadResolved(a.configPath)
 	if err != nil {
 		return config.Config{}, &exitError{code: 2, err: err}
+	}
+	if a.logger != nil {
+		if path == "" {
+			a.logger.Debug("config: no file (no --config, $" + config.EnvConfig + " unset, no " + config.DefaultPath() + "): built-in defaults")
+		} else {
+			a.logger.Debug("config", "file", path)
+		}
 	}
 	return cfg, nil
 }
 
-// openSinks starts the plugin of every configured sink, or of the one named
-// only. The caller closes them.
-func (a *app) openSinks(ctx context.Context, only string) ([]*skysync.Sink, error) {
+// sinkConfigs is the configured sinks, or the one named only, as
+// engine/sync takes them.
+func (a *app) sinkConfigs(only string) ([]skysync.SinkConfig, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, err
 	}
 	var names []string
-	var out []*skysync.Sink
+	var out []skysync.SinkConfig
 	for _, sc := range cfg.Sinks {
 		names = append(names, sc.Name)
 		if only != "" && sc.Name != only {
@@ -37,29 +48,46 @@ func (a *app) openSinks(ctx context.Context, only string) ([]*skysync.Sink, erro
 		}
 		settings, err := sc.StringSettings()
 		if err != nil {
-			closeSinks(out)
 			return nil, &exitError{code: 2, err: fmt.Errorf("config: %w", err)}
 		}
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		var stderr io.Writer = io.Discard
-		if a.verbose {
-			stderr = a.stderr
-		}
-		s, err := skysync.Start(sctx, skysync.SinkConfig{
+		out = append(out, skysync.SinkConfig{
 			Name: sc.Name, Plugin: sc.Plugin, SHA256: sc.SHA256, Settings: settings, Dirs: []string{cfg.PluginDir},
-		}, skysync.Options{Logger: a.logger, Stderr: stderr})
-		cancel()
-		if err != nil {
-			closeSinks(out)
-			return nil, fmt.Errorf("sink %s: %w", sc.Name, err)
-		}
-		out = append(out, s)
+		})
 	}
 	if only != "" && len(out) == 0 {
 		return nil, usageError("--sink %s: no such sink in the config (configured: %s)", only, strings.Join(names, ", "))
 	}
 	if len(out) == 0 {
 		return nil, errors.New("the config has no [[sink]]: nothing was recorded anywhere")
+	}
+	return out, nil
+}
+
+// pluginStderr is where plugins' stderr goes: nowhere unless --verbose.
+func (a *app) pluginStderr() io.Writer {
+	if a.verbose {
+		return a.stderr
+	}
+	return io.Discard
+}
+
+// openSinks starts the plugin of every configured sink, or of the one named
+// only. The caller closes them.
+func (a *app) openSinks(ctx context.Context, only string) ([]*skysync.Sink, error) {
+	scs, err := a.sinkConfigs(only)
+	if err != nil {
+		return nil, err
+	}
+	var out []*skysync.Sink
+	for _, sc := range scs {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		s, err := skysync.Start(sctx, sc, skysync.Options{Logger: a.logger, Stderr: a.pluginStderr()})
+		cancel()
+		if err != nil {
+			closeSinks(out)
+			return nil, fmt.Errorf("sink %s: %w", sc.Name, err)
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,8 +24,15 @@ var Formats = []string{"png", "gif", "mp4"}
 
 // MaxDefaultFPS caps the MP4 frame rate taken from a recording: a game
 // recorded with vsync off may render hundreds of frames a second, which
-// players handle badly. --fps overrides it.
-const MaxDefaultFPS = 120
+// players handle badly. A recording faster than this becomes a video at
+// CappedFPS. --fps overrides both.
+const (
+	MaxDefaultFPS = 144
+	CappedFPS     = 120
+)
+
+// MaxGIFFPS is the highest --fps a GIF can show: its delays are in 1/100 s.
+const MaxGIFFPS = 100
 
 // Source yields decoded frames; recordings.FrameReader is one. The frame's
 // image is only valid during fn.
@@ -40,18 +50,24 @@ type FrameTime struct {
 type Job struct {
 	Format string // png, gif or mp4
 	Out    string // directory for png, file for gif and mp4
-	Force  bool   // png: write into a non-empty directory
+	// Force replaces an existing Out (CheckOut says what is refused
+	// without it).
+	Force bool
 	// Frames are the stored frames from From to To, in order; Source must
 	// yield exactly these.
 	Frames        []FrameTime
 	From, To      uint64
 	Width, Height int // of the recorded frames
 	Scale         Scale
-	FPS           float64 // gif: show every frame 1/FPS s; mp4: output rate; 0: from the recording
-	CRF           int     // mp4
-	Lossless      bool    // mp4
-	Workers       int     // png and gif encoders; 0: GOMAXPROCS
-	Progress      func(done int)
+	// FPS is the output's frame rate for gif and mp4: the frame shown at
+	// each 1/FPS s tick is the one captured last before it (held or skipped
+	// as needed). 0: gif follows every recorded frame's own time, mp4 runs
+	// at the recording's rate (SnapRate).
+	FPS      float64
+	CRF      int  // mp4
+	Lossless bool // mp4
+	Workers  int  // png and gif encoders; 0: GOMAXPROCS
+	Progress func(done int)
 }
 
 // Result says what was written.
@@ -59,28 +75,101 @@ type Result struct {
 	Path   string
 	Frames int   // recorded frames exported
 	Bytes  int64 // written in all
-	// VideoFrames and FPS describe the MP4 (frames repeated or dropped to
-	// keep the recorded timing at a constant rate).
+	// VideoFrames, FPS and Rate describe the MP4 (frames repeated or
+	// dropped to keep the recorded timing at a constant rate).
 	VideoFrames int
 	FPS         float64
+	Rate        Rate
 	Duration    time.Duration // gif and mp4: playing time
 	Notes       []string      // things the user should know (padding, frame rate caps)
 }
 
-// ErrDirNotEmpty refuses to mix an export with other files.
-var ErrDirNotEmpty = errors.New("is not empty")
+// ErrExists refuses to replace an existing --out without Force.
+var ErrExists = errors.New("exists")
 
-// CheckPNGDir refuses a non-empty directory unless force.
-func CheckPNGDir(dir string, force bool) error {
-	ents, err := os.ReadDir(dir)
+// ErrNotAnExport refuses, even with Force, to replace a directory that
+// holds files a PNG export did not write.
+var ErrNotAnExport = errors.New("not an export")
+
+// FormatOf infers the format from out: an existing directory → png, a
+// .gif file → gif, .mp4 → mp4, no extension → png (a directory to make).
+// Any other extension is an error that asks for --format.
+func FormatOf(out string) (string, error) {
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return "png", nil
+	}
+	switch ext := strings.ToLower(filepath.Ext(out)); ext {
+	case ".gif":
+		return "gif", nil
+	case ".mp4":
+		return "mp4", nil
+	case "":
+		return "png", nil
+	default:
+		return "", fmt.Errorf("--out %s: cannot tell the format from %q: name a .gif or .mp4 file or a directory (png), or pass --format %s", out, ext, strings.Join(Formats, "|"))
+	}
+}
+
+// CheckFormat refuses an explicit format that out's extension
+// contradicts (--format gif --out x.mp4).
+func CheckFormat(format, out string) error {
+	ext := strings.ToLower(filepath.Ext(out))
+	var implied string
+	switch ext {
+	case ".gif":
+		implied = "gif"
+	case ".mp4":
+		implied = "mp4"
+	}
+	if implied != "" && implied != format {
+		return fmt.Errorf("--format %s contradicts --out %s, which names a %s file: drop --format, or give --out a name that fits %s", format, out, implied, format)
+	}
+	return nil
+}
+
+// framePattern matches what a PNG export writes: its frames and, from an
+// export that was interrupted, their temporary files.
+var framePattern = regexp.MustCompile(`^(frame-[0-9]{8}\.png|\.frame-[0-9]{8}\.png\..*\.tmp)$`)
+
+// CheckOut applies the one overwrite rule of every format: an existing
+// out — a gif or mp4 file, a png directory that is not empty — is refused
+// with ErrExists unless force, and with force it is replaced. A png
+// directory is replaced only when everything in it is a PNG export's
+// (ErrNotAnExport otherwise: --force never deletes other files).
+func CheckOut(format, out string, force bool) error {
+	st, err := os.Stat(out)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("--out: %w", err)
 	}
-	if len(ents) > 0 && !force {
-		return fmt.Errorf("--out %s %w (%d entries): choose an empty or new directory, or pass --force to write into it", dir, ErrDirNotEmpty, len(ents))
+	if format != "png" {
+		if st.IsDir() {
+			return fmt.Errorf("--out %s is a directory: %s export writes one file", out, format)
+		}
+		if !force {
+			return fmt.Errorf("--out %s %w: pass --force to replace it", out, ErrExists)
+		}
+		return nil
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("--out %s is a file: png export writes a directory of frame-NNNNNNNN.png files", out)
+	}
+	ents, err := os.ReadDir(out)
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if len(ents) == 0 {
+		return nil
+	}
+	if !force {
+		return fmt.Errorf("--out %s %w and is not empty (%d entries): pass --force to replace the PNG export in it, or choose an empty or new directory", out, ErrExists, len(ents))
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !framePattern.MatchString(e.Name()) {
+			return fmt.Errorf("--out %s holds %s, which is %w written by a PNG export: --force replaces only frame-NNNNNNNN.png files; choose an empty or new directory", out, e.Name(), ErrNotAnExport)
+		}
 	}
 	return nil
 }
@@ -119,9 +208,12 @@ func (j *Job) times() []time.Time {
 }
 
 func runPNG(ctx context.Context, src Source, job Job) (Result, error) {
-	if err := CheckPNGDir(job.Out, job.Force); err != nil {
+	if err := CheckOut("png", job.Out, job.Force); err != nil {
 		return Result{}, err
 	}
+	// What is there now (with Force, a previous export) is replaced: files
+	// this export does not rewrite are removed once it has succeeded.
+	old, _ := os.ReadDir(job.Out)
 	if err := os.MkdirAll(job.Out, 0o755); err != nil {
 		return Result{}, err
 	}
@@ -129,13 +221,15 @@ func runPNG(ctx context.Context, src Source, job Job) (Result, error) {
 	enc := png.Encoder{CompressionLevel: png.DefaultCompression, BufferPool: &pngPool{}}
 	var total int64
 	done := 0
-	err := parallel(ctx, src, &job, w, h, false,
+	written := map[string]bool{}
+	err := parallel(ctx, src, &job, w, h, false, nil,
 		func(i int, seq uint64, img *image.RGBA, _ image.Rectangle) (any, error) {
-			name := filepath.Join(job.Out, fmt.Sprintf("frame-%08d.png", seq))
+			name := filepath.Join(job.Out, frameName(seq))
 			return writeAtomic(name, func(f *os.File) error { return enc.Encode(f, img) })
 		},
 		func(i int, v any) error {
 			total += v.(int64)
+			written[frameName(job.Frames[i].Seq)] = true
 			done++
 			job.progress(done)
 			return nil
@@ -143,8 +237,17 @@ func runPNG(ctx context.Context, src Source, job Job) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	for _, e := range old {
+		if !written[e.Name()] {
+			if err := os.Remove(filepath.Join(job.Out, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return Result{}, fmt.Errorf("replace the export in %s: %w", job.Out, err)
+			}
+		}
+	}
 	return Result{Path: job.Out, Frames: done, Bytes: total}, nil
 }
+
+func frameName(seq uint64) string { return fmt.Sprintf("frame-%08d.png", seq) }
 
 type pngPool struct{ p sync.Pool }
 
@@ -190,19 +293,66 @@ func writeAtomic(name string, write func(*os.File) error) (int64, error) {
 	return size, nil
 }
 
+// gifDelays says which frames a GIF shows and for how long (1/100 s):
+// each recorded frame for its own duration (every frame at least 1/100 s)
+// or, with fps, the frames picked on a clock of fps ticks a second (see
+// pick), each shown for the ticks it holds. Rounding is carried over so
+// the total stays right. A frame with delay 0 is not in the GIF.
+func gifDelays(job *Job) []int {
+	times := job.times()
+	med := MedianInterval(times)
+	if job.FPS <= 0 {
+		return Ticks(times, med, 100, 1)
+	}
+	reps := pick(times, med, job.FPS)
+	delays := make([]int, len(reps))
+	ticks, emitted := 0, 0
+	for i, r := range reps {
+		if r == 0 {
+			continue
+		}
+		ticks += r
+		end := int(math.Round(float64(ticks) * 100 / job.FPS))
+		delays[i] = max(end-emitted, 1)
+		emitted += delays[i]
+	}
+	return delays
+}
+
+// pick is how many ticks of a clock running at fps each frame holds: the
+// frame shown at a tick is the last one captured before it, so a frame is
+// held through the ticks until the next one and skipped (0) when the next
+// one comes before a tick. At least one frame is shown.
+func pick(times []time.Time, last time.Duration, fps float64) []int {
+	reps := Ticks(times, last, fps, 0)
+	total := 0
+	for _, r := range reps {
+		total += r
+	}
+	if total == 0 {
+		reps[len(reps)-1] = 1
+	}
+	return reps
+}
+
 func runGIF(ctx context.Context, src Source, job Job) (Result, error) {
+	if err := CheckOut("gif", job.Out, job.Force); err != nil {
+		return Result{}, err
+	}
 	w, h := job.Scale.Size(job.Width, job.Height)
-	var delays []int
+	delays := gifDelays(&job)
+	var keep []bool
 	if job.FPS > 0 {
-		delays = FixedTicks(len(job.Frames), job.FPS, 100, 1)
-	} else {
-		delays = Ticks(job.times(), MedianInterval(job.times()), 100, 1)
+		keep = make([]bool, len(delays))
+		for i, d := range delays {
+			keep[i] = d > 0
+		}
 	}
 	var res Result
 	for _, d := range delays {
 		res.Duration += time.Duration(d) * 10 * time.Millisecond
 		if d == 1 && len(res.Notes) == 0 {
-			res.Notes = append(res.Notes, "some frames last 1/100 s: many GIF viewers slow such frames down to 1/10 s; pass --fps 50 or less for a GIF that plays the same everywhere (at that speed)")
+			res.Notes = append(res.Notes, "some frames last 1/100 s: many GIF viewers slow such frames down to 1/10 s; pass --fps 50 or less for a GIF that plays the same everywhere")
 		}
 	}
 	size, err := writeAtomic(job.Out, func(f *os.File) error {
@@ -210,8 +360,7 @@ func runGIF(ctx context.Context, src Source, job Job) (Result, error) {
 		if err != nil {
 			return err
 		}
-		done := 0
-		err = parallel(ctx, src, &job, w, h, true,
+		err = parallel(ctx, src, &job, w, h, true, keep,
 			func(i int, seq uint64, img *image.RGBA, changed image.Rectangle) (any, error) {
 				// Only the part that changed since the frame before is
 				// stored; the rest of the picture stays from that frame
@@ -226,8 +375,7 @@ func runGIF(ctx context.Context, src Source, job Job) (Result, error) {
 				if err := g.WriteBlock(v.([]byte)); err != nil {
 					return err
 				}
-				done++
-				job.progress(done)
+				job.progress(i + 1)
 				return nil
 			})
 		if err != nil {
@@ -243,8 +391,26 @@ func runGIF(ctx context.Context, src Source, job Job) (Result, error) {
 	return res, nil
 }
 
+// videoRate is the MP4's frame rate: --fps as asked (RateOf), else the
+// recording's median rate snapped to a clean one (SnapRate), at most
+// MaxDefaultFPS.
+func videoRate(job *Job, med time.Duration) (Rate, string) {
+	if job.FPS > 0 {
+		return RateOf(job.FPS), ""
+	}
+	r := RateOfInterval(med)
+	if r.Float() > MaxDefaultFPS {
+		return Rate{CappedFPS, 1}, fmt.Sprintf("the recording runs at %s frames a second: the video runs at %d, dropping frames to keep the timing (--fps to change)",
+			strconv.FormatFloat(float64(time.Second)/float64(med), 'f', 1, 64), CappedFPS)
+	}
+	return r, ""
+}
+
 func runMP4(ctx context.Context, src Source, job Job) (Result, error) {
 	if _, err := lookFFmpeg(); err != nil {
+		return Result{}, err
+	}
+	if err := CheckOut("mp4", job.Out, job.Force); err != nil {
 		return Result{}, err
 	}
 	var res Result
@@ -256,23 +422,17 @@ func runMP4(ctx context.Context, src Source, job Job) (Result, error) {
 	}
 	times := job.times()
 	med := MedianInterval(times)
-	fps := job.FPS
-	if fps <= 0 {
-		fps = RoundFPS(med)
-		if fps > MaxDefaultFPS {
-			res.Notes = append(res.Notes, fmt.Sprintf("the recording runs at %g frames a second: the video runs at %d, dropping frames to keep the timing (--fps to change)", fps, MaxDefaultFPS))
-			fps = MaxDefaultFPS
-		}
+	rate, note := videoRate(&job, med)
+	if note != "" {
+		res.Notes = append(res.Notes, note)
 	}
-	reps := Ticks(times, med, fps, 0)
+	fps := rate.Float()
+	reps := pick(times, med, fps)
 	total := 0
 	for _, r := range reps {
 		total += r
 	}
-	if total == 0 {
-		reps[len(reps)-1], total = 1, 1
-	}
-	res.FPS, res.VideoFrames = fps, total
+	res.FPS, res.Rate, res.VideoFrames = fps, rate, total
 	res.Duration = time.Duration(float64(total) / fps * float64(time.Second))
 
 	dir, base := filepath.Split(job.Out)
@@ -291,7 +451,7 @@ func runMP4(ctx context.Context, src Source, job Job) (Result, error) {
 			os.Remove(tmp)
 		}
 	}()
-	ff, err := StartFFmpeg(ctx, tmp, VideoOptions{Width: w, Height: h, FPS: fps, CRF: job.CRF, Lossless: job.Lossless})
+	ff, err := StartFFmpeg(ctx, tmp, VideoOptions{Width: w, Height: h, Rate: rate, CRF: job.CRF, Lossless: job.Lossless})
 	if err != nil {
 		return Result{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"image/draw"
 	"image/gif"
 	"image/png"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,29 +88,116 @@ func TestExportTicksMinimum(t *testing.T) {
 	}
 }
 
-func TestExportFixedTicks(t *testing.T) {
-	d := FixedTicks(30, 30, 100, 1) // 3.33 cs each
-	if sum(d) != 100 {
-		t.Fatalf("sum %d, want 100: %v", sum(d), d)
-	}
-	if d := FixedTicks(5, 25, 100, 1); !slices.Equal(d, []int{4, 4, 4, 4, 4}) {
-		t.Fatal(d)
-	}
-}
-
-func TestExportMedianIntervalAndFPS(t *testing.T) {
+func TestExportMedianInterval(t *testing.T) {
 	if m := MedianInterval(at(0, 10, 20, 500, 530)); m != 30*time.Millisecond {
 		t.Fatalf("median %v", m)
 	}
 	if m := MedianInterval(at(0)); m != DefaultInterval {
 		t.Fatalf("one frame: %v", m)
 	}
+}
+
+// A measured rate becomes a clean rational: a standard rate when within
+// 2%, the closest one when two are near (59.94 is not 60), else a whole
+// number — never 62497/1000.
+func TestExportSnapRate(t *testing.T) {
 	for _, c := range []struct {
-		iv   time.Duration
-		want float64
-	}{{time.Second / 60, 60}, {16683333 * time.Nanosecond, 59.94}, {time.Second / 30, 30}, {40 * time.Millisecond, 25}} {
-		if got := RoundFPS(c.iv); got != c.want {
-			t.Errorf("RoundFPS(%v) = %v, want %v", c.iv, got, c.want)
+		fps  float64
+		want Rate
+	}{
+		{60, Rate{60, 1}}, {60.02, Rate{60, 1}}, {60.6, Rate{60, 1}}, {61.1, Rate{60, 1}}, {59.2, Rate{60000, 1001}},
+		{59.94, Rate{60000, 1001}}, {59.9401, Rate{60000, 1001}},
+		{29.97, Rate{30000, 1001}}, {30.3, Rate{30, 1}}, {23.976, Rate{24000, 1001}}, {24.3, Rate{24, 1}},
+		{25.4, Rate{25, 1}}, {49.2, Rate{50, 1}}, {118, Rate{120, 1}}, {143.1, Rate{144, 1}},
+		{62.497, Rate{62, 1}}, {62.6, Rate{63, 1}}, {37.2, Rate{37, 1}}, {200, Rate{200, 1}},
+		{0.25, Rate{1, 4}}, {0.5, Rate{1, 2}},
+	} {
+		if got := SnapRate(c.fps); got != c.want {
+			t.Errorf("SnapRate(%v) = %v, want %v", c.fps, got, c.want)
+		}
+	}
+	if got := RateOfInterval(time.Second / 60); got != (Rate{60, 1}) {
+		t.Errorf("RateOfInterval(1/60 s) = %v", got)
+	}
+	if got := RateOfInterval(16683333 * time.Nanosecond); got != (Rate{60000, 1001}) {
+		t.Errorf("RateOfInterval(16.683 ms) = %v", got)
+	}
+	// What --fps asks for is taken as it is, not snapped.
+	for _, c := range []struct {
+		fps  float64
+		want Rate
+	}{
+		{50, Rate{50, 1}}, {59, Rate{59, 1}}, {61, Rate{61, 1}}, {29.97, Rate{30000, 1001}}, {23.976, Rate{24000, 1001}},
+		{12.5, Rate{25, 2}}, {59.5, Rate{119, 2}}, {0.5, Rate{1, 2}},
+	} {
+		if got := RateOf(c.fps); got != c.want {
+			t.Errorf("RateOf(%v) = %v, want %v", c.fps, got, c.want)
+		}
+	}
+}
+
+// --fps picks frames by capture time: at 25 fps a 60 fps recording shows
+// about every 2.4th frame, at 120 fps every frame is held twice; the GIF
+// and the video last the same.
+func TestExportPickByCaptureTime(t *testing.T) {
+	var ms []float64
+	for i := range 60 {
+		ms = append(ms, float64(i)*1000/60)
+	}
+	times := at(ms...)
+	for _, fps := range []float64{10, 25, 30, 50, 60, 100} {
+		reps := pick(times, time.Second/60, fps)
+		if got, want := sum(reps), int(fps); got != want {
+			t.Errorf("fps %v: %d ticks over one second, want %d: %v", fps, got, want, reps)
+		}
+		job := Job{FPS: fps}
+		for _, tm := range times {
+			job.Frames = append(job.Frames, FrameTime{Time: tm})
+		}
+		delays := gifDelays(&job)
+		if sum(delays) != 100 {
+			t.Errorf("fps %v: GIF delays sum to %d cs, want 100: %v", fps, sum(delays), delays)
+		}
+		shown := 0
+		for i := range reps {
+			if (reps[i] > 0) != (delays[i] > 0) {
+				t.Fatalf("fps %v: frame %d is in the video %d times but has GIF delay %d", fps, i, reps[i], delays[i])
+			}
+			if reps[i] > 0 {
+				shown++
+				// each GIF frame lasts its ticks, to the centisecond
+				if want := float64(reps[i]) * 100 / fps; math.Abs(float64(delays[i])-want) >= 1 {
+					t.Fatalf("fps %v: frame %d holds %d ticks (%.2f cs) but has delay %d", fps, i, reps[i], want, delays[i])
+				}
+			}
+		}
+		if fps <= 60 && shown != int(fps) {
+			t.Errorf("fps %v: %d frames shown, want %d (one per tick)", fps, shown, int(fps))
+		}
+	}
+	// Twice the recorded rate: every frame held for two ticks.
+	if reps := pick(times, time.Second/60, 120); slices.Min(reps) != 2 || slices.Max(reps) != 2 {
+		t.Errorf("fps 120 over a 60 fps recording: %v, want every frame twice", reps)
+	}
+	// Each tick shows the frame on screen at its middle: at 25 fps tick 0
+	// (0-40 ms) shows the frame captured at 16.7 ms, tick 1 (40-80 ms)
+	// the one captured at 50 ms.
+	for _, fps := range []float64{7, 25, 33, 48} {
+		reps := pick(times, time.Second/60, fps)
+		j := 0
+		for i, r := range reps {
+			start := times[i].Sub(t0).Seconds()
+			end := 1.0
+			if i+1 < len(times) {
+				end = times[i+1].Sub(t0).Seconds()
+			}
+			for range r {
+				mid := (float64(j) + 0.5) / fps
+				if mid < start-1e-9 || mid > end+1e-9 {
+					t.Fatalf("fps %v: tick %d (middle %.4f s) shows frame %d, on screen %.4f-%.4f s", fps, j, mid, i, start, end)
+				}
+				j++
+			}
 		}
 	}
 }
@@ -336,7 +424,7 @@ func TestExportRunPNG(t *testing.T) {
 			}
 		}
 	}
-	if err := CheckPNGDir(dir, false); !errors.Is(err, ErrDirNotEmpty) {
+	if err := CheckOut("png", dir, false); !errors.Is(err, ErrExists) {
 		t.Fatalf("non-empty dir: %v", err)
 	}
 }
@@ -373,7 +461,7 @@ func TestExportRunMP4OddSizePadded(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 25 fps from the 40 ms interval; 40 frames' time (the gap held).
-	if res.FPS != 25 || res.VideoFrames != 40 || len(res.Notes) != 1 {
+	if res.Rate != (Rate{25, 1}) || res.VideoFrames != 40 || len(res.Notes) != 1 {
 		t.Fatalf("%+v", res)
 	}
 	probe, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
@@ -439,7 +527,7 @@ func TestExportFFmpegFailureSaysWhy(t *testing.T) {
 		t.Skip("ffmpeg is not on PATH")
 	}
 	out := filepath.Join(t.TempDir(), "no", "such", "dir", "v.mp4")
-	ff, err := StartFFmpeg(context.Background(), out, VideoOptions{Width: 16, Height: 16, FPS: 30, CRF: 18})
+	ff, err := StartFFmpeg(context.Background(), out, VideoOptions{Width: 16, Height: 16, Rate: Rate{30, 1}, CRF: 18})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,5 +569,98 @@ func TestChangedRect(t *testing.T) {
 	b.Pix[b.PixOffset(0, 12)] = 9
 	if r := changedRect(a, b); r != image.Rect(0, 5, 40, 30) {
 		t.Fatalf("three pixels: %v", r)
+	}
+}
+
+func TestExportFormatOf(t *testing.T) {
+	dir := t.TempDir()
+	for out, want := range map[string]string{
+		"a.gif": "gif", "A.GIF": "gif", "b.mp4": "mp4", "c.Mp4": "mp4", "frames": "png", filepath.Join(dir, "x", "y"): "png", dir: "png",
+	} {
+		if got, err := FormatOf(out); err != nil || got != want {
+			t.Errorf("FormatOf(%q) = %q, %v; want %q", out, got, err, want)
+		}
+	}
+	for _, out := range []string{"a.webm", "a.png", "a.gif.txt"} {
+		if got, err := FormatOf(out); err == nil || !strings.Contains(err.Error(), "--format") {
+			t.Errorf("FormatOf(%q) = %q, %v; want an error asking for --format", out, got, err)
+		}
+	}
+	for _, c := range [][2]string{{"gif", "a.mp4"}, {"mp4", "a.GIF"}, {"png", "a.gif"}, {"png", "a.mp4"}} {
+		err := CheckFormat(c[0], c[1])
+		if err == nil || !strings.Contains(err.Error(), "--format "+c[0]) || !strings.Contains(err.Error(), c[1]) {
+			t.Errorf("CheckFormat(%s, %s) = %v, want an error naming both", c[0], c[1], err)
+		}
+	}
+	for _, c := range [][2]string{{"gif", "a.gif"}, {"gif", "anim"}, {"png", "frames"}, {"mp4", "v.MP4"}, {"png", "frames.v2"}} {
+		if err := CheckFormat(c[0], c[1]); err != nil {
+			t.Errorf("CheckFormat(%s, %s) = %v", c[0], c[1], err)
+		}
+	}
+}
+
+// One overwrite rule: Run refuses an existing output without Force and
+// replaces it with Force, for every format.
+func TestExportRunOverwriteRule(t *testing.T) {
+	src, ft := testSession()
+	formats := []string{"png", "gif"}
+	if _, err := exec.LookPath("ffmpeg"); err == nil {
+		formats = append(formats, "mp4")
+	}
+	for _, format := range formats {
+		t.Run(format, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out."+format)
+			job := Job{Format: format, Out: out, Frames: ft, From: 0, To: 39, Width: 33, Height: 21, CRF: 18}
+			if _, err := Run(context.Background(), src, job); err != nil {
+				t.Fatal(err)
+			}
+			read := func() string {
+				if format != "png" {
+					b, _ := os.ReadFile(out)
+					return string(b)
+				}
+				ents, _ := os.ReadDir(out)
+				var names []string
+				for _, e := range ents {
+					names = append(names, e.Name())
+				}
+				return strings.Join(names, ",")
+			}
+			before := read()
+			job.Frames, job.From, job.To = ft[:5], 0, 4
+			if _, err := Run(context.Background(), src[:5], job); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), out) || !strings.Contains(err.Error(), "--force") {
+				t.Fatalf("existing output: %v, want ErrExists naming %s and --force", err, out)
+			}
+			if read() != before {
+				t.Fatal("the refused export changed the output")
+			}
+			job.Force = true
+			if _, err := Run(context.Background(), src[:5], job); err != nil {
+				t.Fatalf("Force: %v", err)
+			}
+			after := read()
+			if after == before {
+				t.Fatal("Force did not replace the output")
+			}
+			if format == "png" && after != "frame-00000000.png,frame-00000001.png,frame-00000002.png,frame-00000003.png,frame-00000004.png" {
+				t.Fatalf("Force left %s", after)
+			}
+			if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
+				t.Fatalf("left beside the output: %v", ents)
+			}
+		})
+	}
+	// A directory with other files is not replaced, even with Force.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "frame-00000001.png"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "frame-1.png"), nil, 0o644)
+	if err := CheckOut("png", dir, true); !errors.Is(err, ErrNotAnExport) || !strings.Contains(err.Error(), "frame-1.png") {
+		t.Fatalf("foreign file: %v", err)
+	}
+	if err := CheckOut("gif", dir, true); err == nil || errors.Is(err, ErrExists) {
+		t.Fatalf("gif over a directory: %v", err)
+	}
+	if err := CheckOut("png", filepath.Join(dir, "frame-1.png"), true); err == nil {
+		t.Fatal("png over a file: no error")
 	}
 }

@@ -17,10 +17,10 @@ var ErrNoFFmpeg = errors.New("mp4 export needs ffmpeg: install it (Debian/Ubuntu
 
 // VideoOptions configure the encoder.
 type VideoOptions struct {
-	Width, Height int     // of the raw RGBA frames written; even unless Lossless
-	FPS           float64 // constant frame rate
-	CRF           int     // libx264 constant rate factor (0-51, lower is better)
-	Lossless      bool    // libx264rgb -qp 0: exact pixels, RGB, larger files, fewer players
+	Width, Height int  // of the raw RGBA frames written; even unless Lossless
+	Rate          Rate // constant frame rate
+	CRF           int  // libx264 constant rate factor (0-51, lower is better)
+	Lossless      bool // libx264rgb -qp 0: exact pixels, RGB, larger files, fewer players
 }
 
 // FFmpeg is an ffmpeg process encoding raw RGBA frames written to it into
@@ -42,7 +42,7 @@ func StartFFmpeg(ctx context.Context, path string, o VideoOptions) (*FFmpeg, err
 	}
 	args := []string{"-hide_banner", "-loglevel", "error", "-y",
 		"-f", "rawvideo", "-pix_fmt", "rgba", "-s", fmt.Sprintf("%dx%d", o.Width, o.Height),
-		"-r", strconv.FormatFloat(o.FPS, 'f', -1, 64), "-i", "-", "-an"}
+		"-framerate", o.Rate.String(), "-i", "-", "-an"}
 	if o.Lossless {
 		args = append(args, "-c:v", "libx264rgb", "-qp", "0", "-pix_fmt", "rgb24")
 	} else {

@@ -19,7 +19,12 @@ import (
 // the one before it (the whole frame for the first; empty when nothing
 // changed), found on the reading goroutine, which keeps a copy of the
 // previous frame for it.
-func parallel(ctx context.Context, src Source, job *Job, w, h int, diff bool,
+//
+// keep, when not nil, says which of job.Frames to process (by index): the
+// others are read (later frames may depend on them) but not scaled,
+// compared, processed or emitted, and "the frame before" is the one kept
+// before. Indexes passed to process and emit are those of job.Frames.
+func parallel(ctx context.Context, src Source, job *Job, w, h int, diff bool, keep []bool,
 	process func(i int, seq uint64, img *image.RGBA, changed image.Rectangle) (any, error),
 	emit func(i int, v any) error,
 ) error {
@@ -30,12 +35,14 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int, diff bool,
 	allocated := 0
 
 	type item struct {
+		k       int // position among the frames processed: emit order
 		i       int
 		seq     uint64
 		img     *image.RGBA
 		changed image.Rectangle
 	}
 	type result struct {
+		k   int
 		i   int
 		v   any
 		err error
@@ -60,7 +67,7 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int, diff bool,
 				} else {
 					r.err = ctx.Err()
 				}
-				r.i, r.img = it.i, it.img
+				r.k, r.i, r.img = it.k, it.i, it.img
 				results <- r
 			}
 		})
@@ -71,7 +78,7 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int, diff bool,
 		pending := map[int]result{}
 		next := 0
 		for r := range results {
-			pending[r.i] = r
+			pending[r.k] = r
 			for {
 				r, ok := pending[next]
 				if !ok {
@@ -92,10 +99,14 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int, diff bool,
 	}()
 
 	var last *image.RGBA // the previous frame, for diff
-	i := 0
+	i, k := 0, 0
 	err := src.Each(ctx, job.From, job.To, func(f segment.Frame) error {
 		if i >= len(job.Frames) {
 			return fmt.Errorf("frame %d: more frames than the index lists", f.Seq)
+		}
+		if keep != nil && !keep[i] {
+			i++
+			return nil
 		}
 		var buf *image.RGBA
 		select {
@@ -123,12 +134,13 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int, diff bool,
 			copy(last.Pix, buf.Pix)
 		}
 		select {
-		case jobs <- item{i: i, seq: f.Seq, img: buf, changed: changed}:
+		case jobs <- item{k: k, i: i, seq: f.Seq, img: buf, changed: changed}:
 		case <-ctx.Done():
 			free <- buf
 			return ctx.Err()
 		}
 		i++
+		k++
 		return nil
 	})
 	close(jobs)

@@ -60,32 +60,3 @@ func Ticks(times []time.Time, last time.Duration, rate float64, min int) []int {
 	}
 	return out
 }
-
-// FixedTicks is Ticks for frames shown at a fixed rate of fps frames a
-// second whatever their capture times: n frames on a clock of rate ticks a
-// second, rounding error carried over.
-func FixedTicks(n int, fps, rate float64, min int) []int {
-	out := make([]int, n)
-	emitted := 0
-	for i := range out {
-		target := int(math.Round(float64(i+1) * rate / fps))
-		k := max(target-emitted, min)
-		out[i] = k
-		emitted += k
-	}
-	return out
-}
-
-// RoundFPS turns a frame interval into a frame rate for a video: a whole
-// number when it is within 0.05% of one (59.94 stays, 60.02 becomes 60),
-// else three decimals.
-func RoundFPS(interval time.Duration) float64 {
-	if interval <= 0 {
-		interval = DefaultInterval
-	}
-	fps := float64(time.Second) / float64(interval)
-	if r := math.Round(fps); r > 0 && math.Abs(fps-r)/r < 0.0005 {
-		return r
-	}
-	return math.Round(fps*1000) / 1000
-}

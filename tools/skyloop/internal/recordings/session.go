@@ -23,6 +23,10 @@ type Session struct {
 	// Manifest is the session's end record (segment.Manifest), written when
 	// the recording ended; Key is "" when there is none.
 	Manifest SegmentRef
+	// Modified is the newest modification time the sink lists for the
+	// session's segments and end record (zero when the plugin reports none):
+	// how recently the session was written to.
+	Modified time.Time
 }
 
 // SegmentRef is one stored segment object.
@@ -51,7 +55,9 @@ func List(ctx context.Context, st Store, sink, prefix string) ([]*Session, error
 	}
 	err := st.List(ctx, prefix, func(o sdk.ObjectInfo) error {
 		if k, ok := segment.ParseManifestKey(o.Key); ok {
-			session(k).Manifest = SegmentRef{Key: o.Key, Size: o.Size}
+			s := session(k)
+			s.Manifest = SegmentRef{Key: o.Key, Size: o.Size}
+			s.touch(o.Modified)
 			return nil
 		}
 		k, ok := segment.ParseKey(o.Key)
@@ -59,6 +65,7 @@ func List(ctx context.Context, st Store, sink, prefix string) ([]*Session, error
 			return nil
 		}
 		s := session(k)
+		s.touch(o.Modified)
 		s.Segments = append(s.Segments, SegmentRef{Key: o.Key, Index: k.Index, Size: o.Size})
 		s.Bytes += o.Size
 		return nil
@@ -73,6 +80,12 @@ func List(ctx context.Context, st Store, sink, prefix string) ([]*Session, error
 	}
 	slices.SortFunc(out, func(a, b *Session) int { return strings.Compare(a.Ref(), b.Ref()) })
 	return out, nil
+}
+
+func (s *Session) touch(t time.Time) {
+	if t.After(s.Modified) {
+		s.Modified = t
+	}
 }
 
 func cmpUint(a, b uint64) int {
