@@ -94,10 +94,10 @@ func TestWrongPassphraseAndTampering(t *testing.T) {
 
 }
 
-func values(m map[string]string) []string {
+func values(m map[string]Refusal) []string {
 	var out []string
 	for _, v := range m {
-		out = append(out, v)
+		out = append(out, v.Err.Error())
 	}
 	return out
 }

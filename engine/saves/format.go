@@ -73,7 +73,7 @@ var (
 	ErrWrongPassphrase = errors.New("saves: wrong passphrase")
 	ErrTampered        = errors.New("saves: version is damaged or was tampered with")
 	ErrNotSave         = errors.New("saves: not a skyloop save version")
-	ErrNeedPassphrase  = errors.New("saves: version is encrypted: a passphrase is needed (saves.passphrase_env in the config, or --passphrase / SKYLOOP_SAVES_PASSPHRASE for the tool)")
+	ErrNeedPassphrase  = errors.New("saves: version is encrypted: a passphrase is needed (games: saves.passphrase_env in the config names the variable holding it; skyloop: --passphrase-file or SKYLOOP_SAVES_PASSPHRASE)")
 	ErrNotEncrypted    = errors.New("saves: version is not encrypted, but this store requires encryption (a passphrase is set): refused")
 )
 

@@ -304,6 +304,48 @@ func TestManualConflictKeepsBoth(t *testing.T) {
 	}
 }
 
+// Resolving (or restoring) keeps the chosen version's plain values but
+// loses no count, unlock or best score that only the other side held.
+func TestResolveKeepsTypedFieldsOfEveryHead(t *testing.T) {
+	r := newMemRemote()
+	man := func(o *Options) { o.Policy = Manual }
+	a := device(t, t.TempDir(), r, man)
+	b := device(t, t.TempDir(), r, man)
+	r.setOffline(true)
+	var pa, pb progress
+	pa.Level, pb.Level = 4, 9
+	pa.Coins.Add(2)
+	pb.Coins.Add(5)
+	pb.Achieved.Unlock("b-only")
+	pb.HighScore.Offer(900)
+	va, _ := a.Save("progress", &pa, Meta{})
+	b.Save("progress", &pb, Meta{})
+	r.setOffline(false)
+	flush(t, a)
+	flush(t, b)
+	syncNow(t, a)
+	if len(a.Conflicts()) != 1 {
+		t.Fatal("no conflict")
+	}
+	if _, err := a.Resolve("progress", va.ID); err != nil {
+		t.Fatal(err)
+	}
+	var got progress
+	a.Load("progress", &got)
+	if got.Level != 4 || got.Coins.Value() != 7 || !got.Achieved.Has("b-only") || got.HighScore.Value() != 900 {
+		t.Fatalf("after resolving to A's side: level %d (want A's 4), coins %d (want 7), unlocks %v, best %d (want 900)",
+			got.Level, got.Coins.Value(), got.Achieved.Names(), got.HighScore.Value())
+	}
+	// Restoring the first version keeps the counts since.
+	if _, err := a.Restore("progress", va.ID); err != nil {
+		t.Fatal(err)
+	}
+	a.Load("progress", &got)
+	if got.Level != 4 || got.Coins.Value() != 7 || got.HighScore.Value() != 900 {
+		t.Fatalf("after restore: level %d coins %d best %d", got.Level, got.Coins.Value(), got.HighScore.Value())
+	}
+}
+
 func TestRestore(t *testing.T) {
 	s := device(t, t.TempDir(), nil, nil)
 	v1, _ := s.Save("s", []byte("one"), Meta{})
@@ -351,7 +393,9 @@ func TestForeignRemoteObjects(t *testing.T) {
 	if _, err := b.Load("other", &got); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a version moved to another slot was accepted: %v", err)
 	}
-	if len(b.bad) != 2 {
-		t.Fatalf("refused %d objects, want 2: %v", len(b.bad), b.bad)
+	refused := b.Refused()
+	if len(refused) != 2 || refused[0].Sink != "memory" || !errors.Is(refused[0].Err, ErrNotSave) && !errors.Is(refused[1].Err, ErrNotSave) ||
+		!errors.Is(refused[0].Err, ErrTampered) && !errors.Is(refused[1].Err, ErrTampered) {
+		t.Fatalf("Refused() = %+v, want the garbage object (not a save) and the moved one (tampered)", refused)
 	}
 }

@@ -97,6 +97,7 @@ type Version struct {
 	DeviceID  string
 	Clock     HLC
 	Size      int64
+	ThumbSize int64
 	Encoding  string   // json | bytes
 	Made      string   // save | merge | policy:NAME | resolve | restore
 	Conflicts []string // plain values a policy decided, for a merge
@@ -227,8 +228,8 @@ type Store struct {
 	mu        gosync.Mutex
 	clock     clock
 	slots     map[string]*slotState
-	pruned    map[string]bool   // ids of versions deleted here as too old (pruned.txt)
-	bad       map[string]string // remote key → why it was refused (logged once)
+	pruned    map[string]bool    // ids of versions deleted here as too old (pruned.txt)
+	bad       map[string]Refusal // sink + "\x00" + key → why it was refused (logged once)
 	changes   []Change
 	conflicts map[string]*Conflict
 	mine      map[string]string // slot → the head this device last wrote or read (under Manual)
@@ -281,7 +282,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{
 		opts: opts, dir: filepath.Join(opts.Dir, opts.Game, opts.Player),
-		slots: map[string]*slotState{}, pruned: map[string]bool{}, bad: map[string]string{}, conflicts: map[string]*Conflict{}, mine: map[string]string{},
+		slots: map[string]*slotState{}, pruned: map[string]bool{}, bad: map[string]Refusal{}, conflicts: map[string]*Conflict{}, mine: map[string]string{},
 		signal: make(chan struct{}, 1), wake: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
 	s.clock.now = opts.Now
@@ -832,8 +833,7 @@ func (s *Store) upload(key string) {
 	slot, id, _ := parseVersionKey(key)
 	marker := filepath.Join(s.dir, "outbox", slot+"@"+id)
 	if s.opts.Upload == nil {
-		os.Remove(marker)
-		return
+		return // local only: the marker uploads it once a run has sinks
 	}
 	data, err := os.ReadFile(s.localPath(slot, id))
 	if err != nil {
@@ -967,6 +967,32 @@ func (s *Store) History(slot string) []Version {
 	return out
 }
 
+// Refusal is a remote object under the saves prefix that Sync refused: not
+// a save version, damaged or tampered with, or encrypted with another
+// passphrase (errors.Is: ErrNotSave, ErrTampered, ErrWrongPassphrase,
+// ErrNeedPassphrase, ErrNotEncrypted).
+type Refusal struct {
+	Sink, Key string
+	Err       error
+}
+
+// Refused lists what Sync refused so far, by sink then key.
+func (s *Store) Refused() []Refusal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Refusal, 0, len(s.bad))
+	for _, r := range s.bad {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Sink != out[j].Sink {
+			return out[i].Sink < out[j].Sink
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out
+}
+
 // Conflicts lists the slots waiting for the player (policy Manual).
 func (s *Store) Conflicts() []Conflict {
 	s.mu.Lock()
@@ -1007,14 +1033,34 @@ func (s *Store) rewrite(slot, id, made string) (Version, error) {
 	if err != nil {
 		return Version{}, err
 	}
+	payload := d.payload
+	heads := s.headsLocked(slot)
+	if d.hdr.Encoding == "json" {
+		// The chosen version's values, with every current version's typed
+		// fields joined in: no count, unlock or best score is lost.
+		tree, err := decodeTree(payload)
+		if err == nil {
+			for _, h := range heads {
+				hd, err := s.readLocked(h)
+				if err != nil || hd.hdr.Encoding != "json" {
+					continue
+				}
+				if ht, err := decodeTree(hd.payload); err == nil {
+					tree = saveOnto(ht, tree)
+				}
+			}
+			if data, err := encodeTree(tree); err == nil {
+				payload = data
+			}
+		}
+	}
 	at := s.clock.next()
 	h := src.hdr
-	heads := s.headsLocked(slot)
 	h.ID, h.Parents, h.DeviceID, h.Device, h.Clock, h.Updated = at.String()+"-"+s.deviceID, ids(heads), s.deviceID, s.opts.DeviceName, at, s.opts.Now().UTC()
 	h.Seen = joinSeen(heads)
 	h.Seen[s.deviceID] = at
 	h.Made, h.Conflicts, h.Restored = made, nil, id
-	ver, err := s.writeLocked(h, d.payload, d.thumb)
+	ver, err := s.writeLocked(h, payload, d.thumb)
 	if err != nil {
 		return Version{}, err
 	}
@@ -1110,7 +1156,8 @@ func (s *Store) Sync(ctx context.Context) error {
 				return nil // not a version: ignored
 			}
 			s.mu.Lock()
-			known := s.knownLocked(slot, id) || s.bad[o.Key] != "" || s.coveredLocked(slot, id)
+			_, refused := s.bad[r.Name()+"\x00"+o.Key]
+			known := s.knownLocked(slot, id) || refused || s.coveredLocked(slot, id)
 			mineOld := s.pruned[id] && (strings.HasSuffix(id, "-"+s.deviceID) || strings.Contains(id, "-m"))
 			s.mu.Unlock()
 			if mineOld {
@@ -1141,8 +1188,8 @@ func (s *Store) Sync(ctx context.Context) error {
 			d, err := decodeVersion(key, buf.Bytes(), s.opts.Passphrase)
 			if err != nil {
 				s.mu.Lock()
-				if s.bad[key] == "" {
-					s.bad[key] = err.Error()
+				if _, seen := s.bad[r.Name()+"\x00"+key]; !seen {
+					s.bad[r.Name()+"\x00"+key] = Refusal{Sink: r.Name(), Key: key, Err: err}
 					s.opts.Logger.Error("saves: refusing a remote object that is not a valid save version", "sink", r.Name(), "key", key, "err", err)
 				}
 				s.mu.Unlock()
