@@ -50,8 +50,12 @@ lint: deps fmt-check vet
 # Everything: formatting, vet, staticcheck, and every test with a real
 # display (Xvfb + Mesa llvmpipe). SKYLOOP_REQUIRE_DISPLAY=1 turns any GL
 # test that would skip for lack of a display into a failure.
+# XDG_DATA_HOME and XDG_CONFIG_HOME point at a scratch directory, so no
+# test reads the developer's own config or saves, or leaves data in them.
 test: deps lint
 	@tools/dev/deps.sh test
+	@scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
+	XDG_DATA_HOME="$$scratch/data" XDG_CONFIG_HOME="$$scratch/config" SKYLOOP_CONFIG= \
 	SKYLOOP_REQUIRE_DISPLAY=1 $(XVFB) $(GO) test -count=1 -timeout 20m ./...
 
 # Go benchmarks (segment encoding, pipeline) and the game/capture tables of

@@ -14,9 +14,11 @@ import (
 	"github.com/go-gl/glfw/v3.3/glfw"
 
 	"github.com/skyloop-engine/skyloop/engine/capture"
+	"github.com/skyloop-engine/skyloop/engine/config"
 	"github.com/skyloop-engine/skyloop/engine/gfx"
 	"github.com/skyloop-engine/skyloop/engine/input"
 	"github.com/skyloop-engine/skyloop/engine/internal/bridge"
+	"github.com/skyloop-engine/skyloop/engine/saves"
 )
 
 // Game is what a game maker implements.
@@ -83,8 +85,12 @@ type Options struct {
 	// Logger for engine messages; nil uses slog.Default().
 	Logger *slog.Logger
 
-	// storage is the spool and plugins opened for capture (set by Run).
-	storage *storage
+	// storage is the spool and plugins opened for capture and saves, and
+	// config the file read (set by Run); recordSink says that recordings
+	// have a sink.
+	storage    *storage
+	config     *config.Config
+	recordSink bool
 
 	// afterPresent is a test hook, called after the frame is in the window's
 	// back buffer and before the swap.
@@ -162,6 +168,14 @@ func Run(game Game, opts Options) (err error) {
 		// the last segment into the spool, so delivery of it is awaited.
 		defer func() { err = errors.Join(err, opts.storage.close()) }()
 	}
+	store, err := openSaves(&opts)
+	if err != nil {
+		return err
+	}
+	if store != nil {
+		// Before the storage closes: the last saves go into the spool.
+		defer func() { err = errors.Join(err, closeSaves(store, opts.storage.exitWaitOr(time.Second))) }()
+	}
 	if err := initGLFW(); err != nil {
 		return err
 	}
@@ -179,14 +193,14 @@ func Run(game Game, opts Options) (err error) {
 	}
 	defer r.Close()
 
-	l := &loop{game: game, opts: &opts, win: win, renderer: r, in: newInputFeed(), sched: newTickScheduler(opts.TPS)}
+	l := &loop{game: game, opts: &opts, win: win, renderer: r, in: newInputFeed(), sched: newTickScheduler(opts.TPS), saves: store}
 	if opts.storage != nil {
 		if err := opts.storage.awaitSinks(); err != nil {
 			return err
 		}
 	}
 	l.hk = hk
-	l.canRecord = opts.storage != nil || opts.Capture != nil
+	l.canRecord = opts.recordSink || opts.Capture != nil
 	if on {
 		co.Logger = opts.Logger
 		if l.rec, err = capture.NewRecorder(co); err != nil {
@@ -302,6 +316,7 @@ type loop struct {
 	viewport         image.Rectangle // where the screen lands in the framebuffer
 	screenW, screenH int
 
+	saves     *saves.Store      // nil when saves are off
 	rec       *capture.Recorder // nil when capture is off
 	canRecord bool              // a real sink is behind rec (else screenshots only)
 	hk        hotkeys
@@ -425,6 +440,9 @@ func (l *loop) run() error {
 		n := l.sched.ticks(l.opts.Clock())
 		if l.opts.Lockstep {
 			n = 1
+		}
+		if n > 0 {
+			l.deliverSaveChanges()
 		}
 		for ; n > 0; n-- {
 			l.in.feed.BeginTick()

@@ -91,18 +91,22 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 	if err != nil {
 		return capture.Options{}, hk, false, err
 	}
-	// Segments go to the spool, which delivers them to every sink's plugin.
+	// Segments and saves go to the spool, which delivers them to every
+	// sink's plugin.
+	opts.config = &cfg
+	recordWanted := cc.Enabled && !opts.CaptureOff
 	var sink capture.SegmentSink
-	if cc.Enabled && !opts.CaptureOff && len(cfg.Sinks) > 0 {
+	if len(cfg.Sinks) > 0 && (recordWanted || cfg.Saves.Enabled) {
 		st, err := openStorage(cfg, gameName(opts), opts.Logger)
 		if err != nil {
 			return capture.Options{}, hk, false, err
 		}
-		if st != nil {
-			opts.storage = st
+		opts.storage = st
+		if st != nil && recordWanted {
 			sink = st
 		}
 	}
+	opts.recordSink = sink != nil
 	co := capture.Options{
 		Game:          gameName(opts),
 		Player:        cfg.Player,

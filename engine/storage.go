@@ -140,6 +140,14 @@ func (st *storage) awaitSinks() error {
 	return errors.Join(errs...)
 }
 
+// exitWaitOr is the configured exit wait, or def without storage.
+func (st *storage) exitWaitOr(def time.Duration) time.Duration {
+	if st == nil {
+		return def
+	}
+	return st.exitWait
+}
+
 // PutSegment implements capture.SegmentSink: the segment is on local disk
 // (fsynced) when it returns; delivery to the sinks happens in the
 // background.

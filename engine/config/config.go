@@ -27,7 +27,28 @@ type Config struct {
 	// deliver; what is left is delivered at the next start.
 	ExitWaitSeconds float64 `toml:"exit_wait_seconds"`
 	Capture         Capture `toml:"capture"`
+	Saves           Saves   `toml:"saves"`
 	Sinks           []Sink  `toml:"sink"`
+}
+
+// Saves configures engine/saves: the game's own data (save slots, scores,
+// achievements), kept locally and synced through the sinks.
+type Saves struct {
+	Enabled bool   `toml:"enabled"`
+	Dir     string `toml:"dir"`    // local copy; default DataDir()/saves, or beside spool_dir when that is set
+	Device  string `toml:"device"` // this device's name; default the host name
+	// PollSeconds is how often other devices' changes are looked for.
+	PollSeconds float64 `toml:"poll_seconds"`
+	// Policy decides what the merge rules leave open: most_recent |
+	// most_progress | longest_play | manual.
+	Policy string `toml:"policy"`
+	// PassphraseEnv names an environment variable holding the passphrase
+	// that encrypts saves; "" = not encrypted. The passphrase itself never
+	// goes in the file.
+	PassphraseEnv string  `toml:"passphrase_env"`
+	History       int     `toml:"history"`     // versions kept per slot
+	MaxSlotMB     float64 `toml:"max_slot_mb"` // per slot
+	MaxGameMB     float64 `toml:"max_game_mb"` // all slots of a game
 }
 
 // Capture configures engine/capture.
@@ -118,6 +139,15 @@ func Default() Config {
 			RecordKey:      "F9",
 			OverlayKey:     "F3",
 			ScreenshotDir:  filepath.Join(DataDir(), "screenshots"),
+		},
+		Saves: Saves{
+			Enabled:     true,
+			Dir:         filepath.Join(DataDir(), "saves"),
+			PollSeconds: 2,
+			Policy:      "most_recent",
+			History:     20,
+			MaxSlotMB:   4,
+			MaxGameMB:   64,
 		},
 		Sinks: []Sink{defaultSink()},
 	}
@@ -221,6 +251,10 @@ func Parse(name string, data []byte) (Config, error) {
 	if !md.IsDefined("sink") {
 		cfg.Sinks = []Sink{defaultSink()}
 	}
+	if md.IsDefined("spool_dir") && !md.IsDefined("saves", "dir") {
+		// Local data stays together: saves beside the spool.
+		cfg.Saves.Dir = filepath.Join(filepath.Dir(cfg.SpoolDir), "saves")
+	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", name, err)
 	}
@@ -284,6 +318,27 @@ func (c *Config) Validate() error {
 	for _, k := range []struct{ name, v string }{{"screenshot_key", cp.ScreenshotKey}, {"record_key", cp.RecordKey}, {"overlay_key", cp.OverlayKey}} {
 		if _, err := ParseKeyName(k.v); err != nil {
 			return fmt.Errorf("capture.%s: %w", k.name, err)
+		}
+	}
+	sv := &c.Saves
+	switch sv.Policy {
+	case "most_recent", "most_progress", "longest_play", "manual":
+	default:
+		return fmt.Errorf("saves.policy %q: want most_recent, most_progress, longest_play or manual", sv.Policy)
+	}
+	for _, ch := range []struct {
+		ok   bool
+		what string
+	}{
+		{sv.Dir != "", "saves.dir: must name a directory"},
+		{sv.PollSeconds >= 0.1 && sv.PollSeconds <= 3600, fmt.Sprintf("saves.poll_seconds %g: want 0.1..3600", sv.PollSeconds)},
+		{sv.History >= 1 && sv.History <= 10000, fmt.Sprintf("saves.history %d: want 1..10000", sv.History)},
+		{sv.MaxSlotMB > 0 && sv.MaxSlotMB <= 1024, fmt.Sprintf("saves.max_slot_mb %g: want more than 0, at most 1024", sv.MaxSlotMB)},
+		{sv.MaxGameMB >= sv.MaxSlotMB && sv.MaxGameMB <= 65536, fmt.Sprintf("saves.max_game_mb %g: want at least max_slot_mb, at most 65536", sv.MaxGameMB)},
+		{sv.PassphraseEnv == "" || regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(sv.PassphraseEnv), fmt.Sprintf("saves.passphrase_env %q: want the name of an environment variable (the passphrase itself never goes in the config)", sv.PassphraseEnv)},
+	} {
+		if !ch.ok {
+			return errors.New(ch.what)
 		}
 	}
 	seen := map[string]bool{}

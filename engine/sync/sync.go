@@ -496,6 +496,11 @@ func (s *Sink) List(ctx context.Context, prefix string, fn func(sdk.ObjectInfo) 
 	return s.call(ctx, "list", func(c *sdk.Client) error { return c.List(ctx, prefix, fn) })
 }
 
+// Delete deletes an object through the plugin.
+func (s *Sink) Delete(ctx context.Context, key string) error {
+	return s.call(ctx, "delete", func(c *sdk.Client) error { return c.Delete(ctx, key) })
+}
+
 // Close stops the health check and the plugin process. It is idempotent.
 func (s *Sink) Close() error {
 	s.mu.Lock()

@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/skyloop-engine/skyloop/engine/saves"
+	"github.com/skyloop-engine/skyloop/engine/spool"
+)
+
+// SaveWatcher is implemented by a game that wants to hear when its saves
+// change from outside — another device's version arrived and was merged,
+// or a conflict needs the player (policy manual). The engine calls it on
+// the game's goroutine, just before an Update, never during Draw.
+type SaveWatcher interface {
+	SavesChanged(changes []saves.Change)
+}
+
+// Saves returns the running game's save store: slots kept on local disk
+// and synced through every sink (see engine/saves). Call it from Update or
+// Draw; it is nil when no game runs, or when saves are off
+// (saves.enabled = false, or Options.Capture set by a test).
+func Saves() *saves.Store {
+	if current == nil {
+		return nil
+	}
+	return current.saves
+}
+
+// openSaves opens the player's save store as the config says: local under
+// saves.dir, versions handed to the spool, other devices' read from every
+// sink.
+func openSaves(opts *Options) (*saves.Store, error) {
+	cfg := opts.config
+	if cfg == nil || !cfg.Saves.Enabled {
+		return nil, nil
+	}
+	sc := cfg.Saves
+	policy, err := saves.ParsePolicy(sc.Policy)
+	if err != nil {
+		return nil, err
+	}
+	so := saves.Options{
+		Dir: sc.Dir, Game: gameName(opts), Player: cfg.Player, DeviceName: sc.Device,
+		Poll: time.Duration(sc.PollSeconds * float64(time.Second)), Policy: policy, History: sc.History,
+		MaxSlotBytes: int64(sc.MaxSlotMB * (1 << 20)), MaxGameBytes: int64(sc.MaxGameMB * (1 << 20)),
+		Logger: opts.Logger,
+	}
+	if sc.PassphraseEnv != "" {
+		so.Passphrase = os.Getenv(sc.PassphraseEnv)
+		if so.Passphrase == "" {
+			return nil, fmt.Errorf("engine: saves.passphrase_env = %q, but that environment variable is empty: set it to the passphrase, or remove passphrase_env to keep saves unencrypted", sc.PassphraseEnv)
+		}
+	}
+	if st := opts.storage; st != nil {
+		for _, s := range st.sinks {
+			so.Remotes = append(so.Remotes, s)
+		}
+		so.Upload = func(ctx context.Context, key string, data []byte) error {
+			return st.sp.Accept(ctx, spool.Item{Key: key, Kind: spool.KindSave, Data: data})
+		}
+	}
+	store, err := saves.Open(so)
+	if err != nil {
+		if errors.Is(err, saves.ErrLocked) {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		return nil, fmt.Errorf("engine: saves: %w", err)
+	}
+	return store, nil
+}
+
+// deliverSaveChanges hands the store's changes to the game, if it wants
+// them, before the frame's Updates.
+func (l *loop) deliverSaveChanges() {
+	if l.saves == nil {
+		return
+	}
+	select {
+	case <-l.saves.Changes():
+	default:
+		return
+	}
+	changes := l.saves.TakeChanges()
+	if w, ok := l.game.(SaveWatcher); ok && len(changes) > 0 {
+		w.SavesChanged(changes)
+	}
+}
+
+// closeSaves waits (at most wait) for the saves made to be in the spool,
+// then closes the store; what is not handed over yet stays in its outbox
+// for the next start.
+func closeSaves(s *saves.Store, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), max(wait, time.Second))
+	defer cancel()
+	ferr := s.Flush(ctx)
+	return errors.Join(ferr, s.Close())
+}
