@@ -35,6 +35,14 @@ type Game interface {
 	Layout(outsideWidth, outsideHeight int) (screenWidth, screenHeight int)
 }
 
+// Finisher is implemented by a game that wants a last word when Run ends,
+// however it ends (ErrQuit, the window closed, -frames reached, an error):
+// Finish is called once, on the game's goroutine, after the last Update
+// and while engine.Saves() still works — the place to save progress.
+type Finisher interface {
+	Finish()
+}
+
 // ErrQuit, returned from Update, ends Run without error.
 var ErrQuit = errors.New("engine: quit requested")
 
@@ -211,6 +219,10 @@ func Run(game Game, opts Options) (err error) {
 	current = l
 	defer func() { current = nil }()
 	err = l.run()
+	if f, ok := game.(Finisher); ok {
+		// Still inside Run: engine.Saves() works, so the game can save.
+		f.Finish()
+	}
 	stats := l.stats.summary()
 	if l.rec != nil {
 		// Close waits for frames in flight and writes the last segment.
