@@ -47,6 +47,7 @@ var fragmentImports = map[string]string{
 	"input":    modulePath + "/engine/input",
 	"config":   modulePath + "/engine/config",
 	"segment":  modulePath + "/engine/segment",
+	"saves":    modulePath + "/engine/saves",
 	"sdk":      modulePath + "/sdk",
 	"synctest": modulePath + "/sdk/synctest",
 }

@@ -264,3 +264,44 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("second store on one directory: %v", err)
 	}
 }
+
+// Reloading (as a game does when another device's save arrives) keeps what
+// this device did since its last Save.
+func TestLoadKeepsUnsavedChanges(t *testing.T) {
+	r := newMemRemote()
+	a := device(t, t.TempDir(), r, nil)
+	b := device(t, t.TempDir(), r, nil)
+	var pa progress
+	pa.Coins.Add(2)
+	a.Save("progress", &pa, Meta{})
+	flush(t, a)
+	syncNow(t, b)
+	var pb progress
+	b.Load("progress", &pb)
+	pb.Coins.Add(3)
+	pb.HighScore.Offer(70)
+	pb.Achieved.Unlock("mine")
+	pb.Name.Set("b")
+	// Meanwhile A saves again; B reloads into its live struct.
+	pa.Coins.Add(4)
+	pa.HighScore.Offer(50)
+	pa.Name.Set("a")
+	a.Save("progress", &pa, Meta{})
+	flush(t, a)
+	syncNow(t, b)
+	if _, err := b.Load("progress", &pb); err != nil {
+		t.Fatal(err)
+	}
+	if pb.Coins.Value() != 9 || pb.HighScore.Value() != 70 || !pb.Achieved.Has("mine") || pb.Name.Get() != "b" {
+		t.Fatalf("after reload: coins %d (want 2+4 saved by A and 3 unsaved here), best %d (want 70), unlocks %v, name %q (want the unsaved b)",
+			pb.Coins.Value(), pb.HighScore.Value(), pb.Achieved.Names(), pb.Name.Get())
+	}
+	b.Save("progress", &pb, Meta{})
+	flush(t, b)
+	syncNow(t, a)
+	var got progress
+	a.Load("progress", &got)
+	if got.Coins.Value() != 9 || got.Name.Get() != "b" {
+		t.Fatalf("A then reads coins %d name %q", got.Coins.Value(), got.Name.Get())
+	}
+}

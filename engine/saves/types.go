@@ -19,6 +19,12 @@ import (
 //	Value[T]  {"$lww": V, "at": "HLC", "by": "DEVICE"}  the later hybrid-logical-clock stamp wins
 //
 // Object keys starting with '$' are reserved for them.
+//
+// Loading into a struct that holds changes not saved yet keeps them: a
+// Load joins typed fields as a merge does (the better score, each device's
+// higher count plus what was added since, the union of unlocks, a Value
+// Set since the last Save), so reloading when another device's save
+// arrives (SavesChanged) never drops what this device did meanwhile.
 
 // Best is a high score: merging two versions keeps the higher.
 type Best struct {
@@ -50,7 +56,7 @@ func (b *Best) UnmarshalJSON(data []byte) error {
 	if !ok {
 		return fmt.Errorf("saves: Best: want {\"$best\": N}, got %s", data)
 	}
-	b.v, b.set = v, true
+	b.Offer(v) // a Load keeps a better score offered since the last Save
 	return nil
 }
 
@@ -89,11 +95,9 @@ func (l *Least) UnmarshalJSON(data []byte) error {
 	if !ok {
 		return fmt.Errorf("saves: Least: want {\"$least\": N}, got %s", data)
 	}
-	if v == nil {
-		*l = Least{}
-		return nil
+	if v != nil {
+		l.Offer(*v) // a Load keeps a lower value offered since the last Save
 	}
-	l.v, l.set = *v, true
 	return nil
 }
 
@@ -139,7 +143,14 @@ func (c *Counter) UnmarshalJSON(data []byte) error {
 	if !ok {
 		return fmt.Errorf("saves: Counter: want {\"$counter\": {...}}, got %s", data)
 	}
-	c.counts, c.pending = counts, 0
+	// Per device the higher count, as a merge does; what was added since
+	// the last Save stays pending, so a Load never drops it.
+	if c.counts == nil {
+		c.counts = map[string]int64{}
+	}
+	for dev, n := range counts {
+		c.counts[dev] = max(c.counts[dev], n)
+	}
 	return nil
 }
 
@@ -198,13 +209,17 @@ func (u *Unlocks) UnmarshalJSON(data []byte) error {
 	if !ok {
 		return fmt.Errorf("saves: Unlocks: want {\"$unlocks\": {...}}, got %s", data)
 	}
-	u.at = make(map[string]time.Time, len(names))
+	if u.at == nil {
+		u.at = make(map[string]time.Time, len(names))
+	}
 	for k, s := range names {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			return fmt.Errorf("saves: Unlocks: %q: %w", k, err)
 		}
-		u.at[k] = t
+		if cur, ok := u.at[k]; !ok || t.Before(cur) {
+			u.at[k] = t // union, the earlier time
+		}
 	}
 	return nil
 }
@@ -247,7 +262,10 @@ func (v *Value[T]) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &j); err != nil {
 		return fmt.Errorf("saves: Value: %w", err)
 	}
-	v.v, v.at, v.by, v.dirty = j.V, j.At, j.By, false
+	if v.dirty {
+		return nil // set since the last Save: that write is the later one
+	}
+	v.v, v.at, v.by = j.V, j.At, j.By
 	return nil
 }
 
