@@ -97,7 +97,7 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 	recordWanted := cc.Enabled && !opts.CaptureOff
 	var sink capture.SegmentSink
 	if len(cfg.Sinks) > 0 && (recordWanted || cfg.Saves.Enabled) {
-		st, err := openStorage(cfg, gameName(opts), opts.Logger)
+		st, err := openStorage(cfg, gameName(opts), recordWanted, opts.Logger)
 		if err != nil {
 			return capture.Options{}, hk, false, err
 		}

@@ -25,6 +25,8 @@ type storage struct {
 	logger   *slog.Logger
 	started  time.Time
 	where    map[string]string // sink name → where it stores, for the start-up log
+	// recording: segments go to the sinks (else only saves do).
+	recording bool
 }
 
 // sinkStartGrace bounds how long a game, once its window is open, waits
@@ -41,9 +43,9 @@ const sinkStartGrace = time.Second
 // Each game has its own spool under cfg.SpoolDir, so two different games
 // can run at once; a second instance of the same game is refused by the
 // spool's lock with a clear error.
-func openStorage(cfg config.Config, game string, logger *slog.Logger) (*storage, error) {
+func openStorage(cfg config.Config, game string, recording bool, logger *slog.Logger) (*storage, error) {
 	st := &storage{exitWait: time.Duration(cfg.ExitWaitSeconds * float64(time.Second)), logger: logger,
-		started: time.Now(), where: map[string]string{}}
+		started: time.Now(), where: map[string]string{}, recording: recording}
 	var spoolSinks []spool.Sink
 	for _, sc := range cfg.Sinks {
 		settings, err := sc.StringSettings()
@@ -125,8 +127,10 @@ func (st *storage) awaitSinks() error {
 	for _, v := range verdicts {
 		name, where := v.s.Name(), st.where[v.s.Name()]
 		switch {
-		case v.err == nil:
+		case v.err == nil && st.recording:
 			st.logger.Info("recording to sink "+name, "sink", name, "location", where, "plugin", v.s.Where())
+		case v.err == nil:
+			st.logger.Info("saves go to sink "+name+" (recording is off)", "sink", name, "plugin", v.s.Where())
 		case errors.Is(v.err, context.DeadlineExceeded) && ctx.Err() != nil:
 			st.logger.Warn("sink still starting; recording into the spool meanwhile", "sink", name, "location", where)
 		case skysync.Permanent(v.err):
