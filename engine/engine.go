@@ -215,6 +215,9 @@ func Run(game Game, opts Options) (err error) {
 			return err
 		}
 	}
+	if l.rec != nil && l.rec.Recording() {
+		l.hud.startUntil = opts.Clock() + recStartShown
+	}
 	l.installCallbacks()
 	current = l
 	defer func() { current = nil }()
@@ -225,8 +228,14 @@ func Run(game Game, opts Options) (err error) {
 	}
 	stats := l.stats.summary()
 	if l.rec != nil {
+		recording, session := l.rec.Recording(), l.rec.Session()
 		// Close waits for frames in flight and writes the last segment.
 		err = errors.Join(err, l.rec.Close())
+		if recording {
+			m := l.rec.Metrics()
+			l.opts.Logger.Info("recording stopped: the game ended", "session", session,
+				"frames", m.FramesEncoded-l.hud.encoded0, "dropped", m.Dropped()-l.hud.dropped0)
+		}
 		stats.Capture = l.rec.Metrics()
 		stats.Sessions = l.rec.Sessions()
 		stats.Readback = l.rec.Mode().String()

@@ -38,6 +38,9 @@ type hudState struct {
 	// SetRecording); from then on the indicator shows while recording.
 	recToggled bool
 	offUntil   time.Duration // show "REC off" until this time on opts.Clock
+	// startUntil: a recording that began with the run shows "REC" until
+	// this time, so the player knows they are recorded.
+	startUntil time.Duration
 	// FramesEncoded and dropped frames when the current session started,
 	// to count a session's frames when it stops.
 	encoded0, dropped0 uint64
@@ -96,15 +99,21 @@ func (l *loop) drawHUD(winW, winH int) {
 // off" for a moment after it stopped, "" when none shows.
 func (l *loop) recIndicator() string {
 	switch {
-	case l.rec == nil || !l.hud.recToggled:
+	case l.rec == nil:
 		return ""
-	case l.rec.Recording():
+	case l.rec.Recording() && (l.hud.recToggled || l.opts.Clock() < l.hud.startUntil):
 		return "REC"
+	case !l.hud.recToggled:
+		return ""
 	case l.opts.Clock() < l.hud.offUntil:
 		return "REC off"
 	}
 	return ""
 }
+
+// recStartShown is how long a recording that starts with the game shows
+// its REC indicator.
+const recStartShown = 3 * time.Second
 
 func recFace() *gfx.Face { return gfx.MonoFace(13) }
 
