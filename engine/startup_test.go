@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	gosync "sync"
 	"testing"
 	"time"
 
@@ -21,24 +19,6 @@ import (
 	"github.com/skyloop-engine/skyloop/engine/gfx"
 	"github.com/skyloop-engine/skyloop/engine/segment"
 )
-
-// syncBuffer is a log destination safe for the engine's goroutines.
-type syncBuffer struct {
-	mu gosync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func testLogger(buf io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -100,7 +80,7 @@ func TestUnreachableS3SinkNeverStopsTheGame(t *testing.T) {
 
 	const n = 300
 	var drawn [][32]byte
-	var logs syncBuffer
+	var logs enginetest.LogBuffer
 	var stats FrameStats
 	g := movingGame(64, 48, &drawn)
 	if err := Run(g, Options{Name: "offline", Width: 64, Height: 48, MaxFrames: n, VSyncOff: true, Lockstep: true,
@@ -124,7 +104,7 @@ func TestUnreachableS3SinkNeverStopsTheGame(t *testing.T) {
 	// The store comes back; the next start delivers the first session.
 	srv.Restart(t)
 	var drawn2 [][32]byte
-	logs = syncBuffer{}
+	logs = enginetest.LogBuffer{}
 	if err := Run(movingGame(64, 48, &drawn2), Options{Name: "offline", Width: 64, Height: 48, MaxFrames: 5, VSyncOff: true, Lockstep: true,
 		ConfigPath: cfg, Logger: testLogger(&logs)}); err != nil {
 		t.Fatalf("second Run: %v\n%s", err, logs.String())
@@ -238,7 +218,7 @@ func TestBuiltinDiskPluginRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	var drawn [][32]byte
-	var logs syncBuffer
+	var logs enginetest.LogBuffer
 	var stats FrameStats
 	if err := Run(movingGame(32, 24, &drawn), Options{Name: "builtin", Width: 32, Height: 24, MaxFrames: 25, VSyncOff: true, Lockstep: true,
 		ConfigPath: cfg, Stats: &stats, Logger: testLogger(&logs)}); err != nil {

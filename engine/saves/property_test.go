@@ -3,6 +3,7 @@ package saves
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -303,18 +304,4 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-func isNotFound(err error) bool { return err != nil && errorsIs(err, ErrNotFound) }
-
-var errorsIs = func(err, target error) bool {
-	for e := err; e != nil; {
-		if e == target {
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
-	}
-	return false
-}
+func isNotFound(err error) bool { return err != nil && errors.Is(err, ErrNotFound) }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	gosync "sync"
 	"testing"
 	"time"
 
@@ -111,7 +110,7 @@ func TestStartBackgroundInvalidSettings(t *testing.T) {
 func TestStartBackgroundUnreachableThenUp(t *testing.T) {
 	srv := enginetest.StartS3Server(t)
 	srv.Stop()
-	var logs lockedBuffer
+	var logs enginetest.LogBuffer
 	s, err := StartBackground(SinkConfig{Name: "cloud", Plugin: "s3", Dirs: []string{enginetest.BuildPlugin(t, "s3")}, Settings: map[string]string{
 		"bucket": srv.Bucket, "endpoint": srv.Endpoint, "access_key_id": srv.Access, "secret_access_key": srv.Secret,
 	}}, Options{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Logger: logger(&logs)})
@@ -177,22 +176,4 @@ func TestCloseWhileStarting(t *testing.T) {
 
 func logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-// lockedBuffer is a log destination safe for the sink's goroutines.
-type lockedBuffer struct {
-	mu gosync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
