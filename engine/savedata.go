@@ -1,11 +1,17 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"time"
+
+	"github.com/go-gl/gl/v4.1-core/gl"
+	xdraw "golang.org/x/image/draw"
 
 	"github.com/skyloop-engine/skyloop/engine/saves"
 	"github.com/skyloop-engine/skyloop/engine/spool"
@@ -98,4 +104,34 @@ func closeSaves(s *saves.Store, wait time.Duration) error {
 	defer cancel()
 	ferr := s.Flush(ctx)
 	return errors.Join(ferr, s.Close())
+}
+
+// Thumbnail returns the last frame the game drew (its logical screen),
+// scaled to fit within maxW×maxH, as a PNG: what saves.Meta.Thumbnail
+// wants, so a player can tell saves apart by a picture. Call it from
+// Update or Finish (on the game's goroutine, between frames); it reads the
+// frame back synchronously, which costs about a millisecond at 1080p.
+func Thumbnail(maxW, maxH int) ([]byte, error) {
+	if current == nil {
+		return nil, errors.New("engine: Thumbnail: no game is running (call it from Update or Finish)")
+	}
+	if maxW < 1 || maxH < 1 {
+		return nil, fmt.Errorf("engine: Thumbnail(%d, %d): the size must be positive", maxW, maxH)
+	}
+	fbo, w, h := current.renderer.ScreenFramebuffer()
+	if fbo == 0 || w == 0 || h == 0 {
+		return nil, errors.New("engine: Thumbnail: no frame drawn yet")
+	}
+	full := image.NewRGBA(image.Rect(0, 0, w, h))
+	gl.BindFramebuffer(gl.READ_FRAMEBUFFER, fbo)
+	gl.ReadPixels(0, 0, int32(w), int32(h), gl.RGBA, gl.UNSIGNED_BYTE, gl.Ptr(full.Pix))
+	scale := min(1, float64(maxW)/float64(w), float64(maxH)/float64(h))
+	tw, th := max(1, int(float64(w)*scale+0.5)), max(1, int(float64(h)*scale+0.5))
+	small := image.NewRGBA(image.Rect(0, 0, tw, th))
+	xdraw.ApproxBiLinear.Scale(small, small.Bounds(), full, full.Bounds(), xdraw.Src, nil)
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, small); err != nil {
+		return nil, fmt.Errorf("engine: Thumbnail: %w", err)
+	}
+	return buf.Bytes(), nil
 }

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
+	"image/color"
+	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -64,7 +67,12 @@ func (g *savingGame) Finish() {
 	g.finished = true
 	g.rec.Best.Offer(int64(g.ticks))
 	g.rec.Badge.Unlock(fmt.Sprintf("played-%d", g.ticks))
-	if _, err := Saves().Save("record", &g.rec, saves.Meta{}); err != nil {
+	thumb, err := Thumbnail(8, 8)
+	if err != nil && g.ticks > 0 {
+		g.loadErr = err // a run that quit in its first Update drew no frame
+		return
+	}
+	if _, err := Saves().Save("record", &g.rec, saves.Meta{Thumbnail: thumb}); err != nil {
 		g.loadErr = err
 	}
 }
@@ -130,6 +138,29 @@ func TestSavesInARunningGame(t *testing.T) {
 	}
 	if b.rec.Best.Value() < 20 || !b.rec.Badge.Has("played-5") {
 		t.Fatalf("B read best %d, badges %v: not A's record", b.rec.Best.Value(), b.rec.Badge.Names())
+	}
+	// The thumbnail is the last frame, scaled: 8x8, every pixel the clear
+	// colour (a 16x16 screen cleared to bg).
+	v, err := saves.Open(saves.Options{Dir: filepath.Join(dir, "a", "saves"), Game: "savetest", Player: "tester", Poll: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r saveRecord
+	meta, err := v.Load("record", &r)
+	v.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(meta.Thumbnail))
+	if err != nil || img.Bounds().Dx() != 8 || img.Bounds().Dy() != 8 {
+		t.Fatalf("thumbnail: %v, %v", img, err)
+	}
+	for y := 0; y < 8; y++ {
+		for x := 0; x < 8; x++ {
+			if c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA); c != bg {
+				t.Fatalf("thumbnail pixel (%d,%d) = %v, want the clear colour %v", x, y, c, bg)
+			}
+		}
 	}
 	// B saved its own coins on top in Finish; A's next start sees both.
 	a3 := &savingGame{quitOnArr: true}
