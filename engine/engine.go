@@ -84,6 +84,10 @@ type Options struct {
 	// Capture, when non-nil, replaces the capture settings of the config
 	// file (tests and tools that record to their own sink).
 	Capture *capture.Options
+	// SaveMerge, when set, is the game's own merge of two versions of a
+	// save slot (saves.Options.Merge): deterministic, or ok false to leave
+	// the slot to the typed merge rules and saves.policy.
+	SaveMerge func(slot string, a, b []byte) (merged []byte, ok bool)
 
 	// Clock returns a monotonic time; nil uses the real clock. Tests inject
 	// one to drive the fixed tick deterministically.

@@ -53,7 +53,7 @@ func openSaves(opts *Options) (*saves.Store, error) {
 		Dir: sc.Dir, Game: gameName(opts), Player: cfg.Player, DeviceName: sc.Device,
 		Poll: time.Duration(sc.PollSeconds * float64(time.Second)), Policy: policy, History: sc.History,
 		MaxSlotBytes: int64(sc.MaxSlotMB * (1 << 20)), MaxGameBytes: int64(sc.MaxGameMB * (1 << 20)),
-		Logger: opts.Logger,
+		Logger: opts.Logger, Merge: opts.SaveMerge,
 	}
 	if sc.PassphraseEnv != "" {
 		so.Passphrase = os.Getenv(sc.PassphraseEnv)

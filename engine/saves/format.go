@@ -62,7 +62,7 @@ type header struct {
 	ThumbSHA256   string `json:"thumbnail_sha256,omitempty"`
 	// Made says how the version came to be: "save", "merge" (of Parents,
 	// by the typed rules; Conflicts lists plain values the policy decided),
-	// "policy:NAME", "resolve", "restore".
+	// "policy:NAME", "merge:game" (Options.Merge), "resolve", "restore".
 	Made      string   `json:"made"`
 	Conflicts []string `json:"conflicts,omitempty"`
 	Restored  string   `json:"restored,omitempty"`

@@ -3,6 +3,7 @@ package saves
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -397,5 +398,64 @@ func TestForeignRemoteObjects(t *testing.T) {
 	if len(refused) != 2 || refused[0].Sink != "memory" || !errors.Is(refused[0].Err, ErrNotSave) && !errors.Is(refused[1].Err, ErrNotSave) ||
 		!errors.Is(refused[0].Err, ErrTampered) && !errors.Is(refused[1].Err, ErrTampered) {
 		t.Fatalf("Refused() = %+v, want the garbage object (not a save) and the moved one (tampered)", refused)
+	}
+}
+
+// A game's own Merge decides when it is given: here the union of lines of
+// a bytes slot, the same on both devices; one that panics falls back to
+// the rules.
+func TestCustomMerge(t *testing.T) {
+	union := func(slot string, a, b []byte) ([]byte, bool) {
+		if slot != "journal" {
+			return nil, false
+		}
+		lines := map[string]bool{}
+		for _, l := range strings.Split(string(a)+"\n"+string(b), "\n") {
+			if l != "" {
+				lines[l] = true
+			}
+		}
+		var out []string
+		for l := range lines {
+			out = append(out, l)
+		}
+		sort.Strings(out)
+		return []byte(strings.Join(out, "\n")), true
+	}
+	r := newMemRemote()
+	withMerge := func(o *Options) { o.Merge = union }
+	a := device(t, t.TempDir(), r, withMerge)
+	b := device(t, t.TempDir(), r, withMerge)
+	r.setOffline(true)
+	a.Save("journal", []byte("met the king\nfound a key"), Meta{})
+	b.Save("journal", []byte("found a key\nlost a boat"), Meta{})
+	r.setOffline(false)
+	flush(t, a)
+	flush(t, b)
+	syncNow(t, a)
+	syncNow(t, b)
+	var ja, jb []byte
+	va, _ := a.Load("journal", &ja)
+	vb, _ := b.Load("journal", &jb)
+	if string(ja) != "found a key\nlost a boat\nmet the king" || string(jb) != string(ja) || va.ID != vb.ID || va.Made != "merge:game" {
+		t.Fatalf("A %q (%s, %s), B %q (%s)", ja, va.ID, va.Made, jb, vb.ID)
+	}
+
+	// A Merge that panics: the policy decides instead, nothing breaks.
+	r2 := newMemRemote()
+	boom := func(o *Options) { o.Merge = func(string, []byte, []byte) ([]byte, bool) { panic("game bug") } }
+	c := device(t, t.TempDir(), r2, boom)
+	d := device(t, t.TempDir(), r2, boom)
+	r2.setOffline(true)
+	c.Save("s", []byte("c"), Meta{})
+	time.Sleep(2 * time.Millisecond)
+	d.Save("s", []byte("d"), Meta{})
+	r2.setOffline(false)
+	flush(t, c)
+	flush(t, d)
+	syncNow(t, c)
+	var got []byte
+	if v, _ := c.Load("s", &got); string(got) != "d" || v.Made != "policy:most_recent" {
+		t.Fatalf("after a panicking Merge: %q %s", got, v.Made)
 	}
 }

@@ -140,6 +140,13 @@ type Options struct {
 	// 2 s; negative: none (call Sync).
 	Poll   time.Duration
 	Policy Policy
+	// Merge, when set, is the game's own merge: called for a slot with
+	// several current versions (in a fixed order, two at a time, a before
+	// b by id), it returns the merged payload, or ok false to leave the
+	// slot to the typed rules and the Policy. It must be deterministic —
+	// every device runs it on the same inputs and must get the same bytes
+	// — and it runs on the store's goroutines, not the game's.
+	Merge func(slot string, a, b []byte) (merged []byte, ok bool)
 	// Passphrase, when set, encrypts every version (AES-256-GCM, key by
 	// Argon2id) and refuses unencrypted ones.
 	Passphrase string
@@ -1254,6 +1261,12 @@ func (s *Store) resolveLocked(slot string, notify bool) {
 		}
 		allJSON = false
 	}
+	if s.opts.Merge != nil {
+		if payload, ok := s.customMerge(slot, decs); ok {
+			s.writeMergeLocked(slot, heads, decs, 0, payload, decs[0].hdr.Encoding, "merge:game", nil, notify)
+			return
+		}
+	}
 	best := 0 // the policy's winner so far
 	var conflicts []string
 	tree := trees[0]
@@ -1293,6 +1306,35 @@ func (s *Store) resolveLocked(slot string, notify bool) {
 		}
 		payload, encoding = data, "json"
 	}
+	made := "merge"
+	if len(conflicts) > 0 {
+		made = "policy:" + s.opts.Policy.String()
+	}
+	s.writeMergeLocked(slot, heads, decs, best, payload, encoding, made, conflicts, notify)
+}
+
+// customMerge folds the heads with Options.Merge; ok is false when it
+// declines any pair (or panics: a bug in the game's merge must not stop
+// the store).
+func (s *Store) customMerge(slot string, decs []decoded) (payload []byte, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.opts.Logger.Error("saves: the game's Merge panicked; using the merge rules", "slot", slot, "panic", r)
+			ok = false
+		}
+	}()
+	payload = decs[0].payload
+	for _, d := range decs[1:] {
+		if payload, ok = s.opts.Merge(slot, payload, d.payload); !ok {
+			return nil, false
+		}
+	}
+	return payload, true
+}
+
+// writeMergeLocked writes the version that merges heads (decs, in id
+// order; best is the one whose metadata leads), the same on every device.
+func (s *Store) writeMergeLocked(slot string, heads []*version, decs []decoded, best int, payload []byte, encoding, made string, conflicts []string, notify bool) {
 	meta := decs[best].hdr
 	for _, d := range decs {
 		meta = mergeMeta(meta, d.hdr)
@@ -1306,10 +1348,7 @@ func (s *Store) resolveLocked(slot string, notify bool) {
 		Slot: slot, ID: at.String() + "-m" + hex.EncodeToString(sum[:5]), Parents: parents, Seen: joinSeen(heads),
 		DeviceID: "merge", Device: meta.Device, Clock: at, Updated: meta.Updated,
 		PlayTimeMS: meta.PlayTimeMS, Progress: meta.Progress, Description: meta.Description,
-		Encoding: encoding, Made: "merge", Conflicts: conflicts,
-	}
-	if len(conflicts) > 0 {
-		h.Made = "policy:" + s.opts.Policy.String()
+		Encoding: encoding, Made: made, Conflicts: conflicts,
 	}
 	if s.knownLocked(slot, h.ID) {
 		return // already made (by this device or another) and since pruned
