@@ -103,6 +103,10 @@ type Options struct {
 	storage    *storage
 	config     *config.Config
 	recordSink bool
+	// saves is the save store, opened by the first engine.Saves() call
+	// (savesTried), so a game that keeps no data pays nothing for it.
+	saves      *saves.Store
+	savesTried bool
 
 	// afterPresent is a test hook, called after the frame is in the window's
 	// back buffer and before the swap.
@@ -175,19 +179,18 @@ func Run(game Game, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
-	if opts.storage != nil {
-		// Runs when Run returns, after the recorder's Close below has put
-		// the last segment into the spool, so delivery of it is awaited.
-		defer func() { err = errors.Join(err, opts.storage.close()) }()
-	}
-	store, err := openSaves(&opts)
-	if err != nil {
-		return err
-	}
-	if store != nil {
-		// Before the storage closes: the last saves go into the spool.
-		defer func() { err = errors.Join(err, closeSaves(store, opts.storage.exitWaitOr(time.Second))) }()
-	}
+	// Runs when Run returns, after the recorder's Close below has put the
+	// last segment into the spool, so delivery of it is awaited; the saves
+	// (opened by the game's first engine.Saves() call) go into the spool
+	// first.
+	defer func() {
+		if opts.saves != nil {
+			err = errors.Join(err, closeSaves(opts.saves, opts.storage.exitWaitOr(time.Second)))
+		}
+		if opts.storage != nil {
+			err = errors.Join(err, opts.storage.close())
+		}
+	}()
 	if err := initGLFW(); err != nil {
 		return err
 	}
@@ -205,7 +208,7 @@ func Run(game Game, opts Options) (err error) {
 	}
 	defer r.Close()
 
-	l := &loop{game: game, opts: &opts, win: win, renderer: r, in: newInputFeed(), sched: newTickScheduler(opts.TPS), saves: store}
+	l := &loop{game: game, opts: &opts, win: win, renderer: r, in: newInputFeed(), sched: newTickScheduler(opts.TPS)}
 	if opts.storage != nil {
 		if err := opts.storage.awaitSinks(); err != nil {
 			return err
@@ -341,7 +344,6 @@ type loop struct {
 	viewport         image.Rectangle // where the screen lands in the framebuffer
 	screenW, screenH int
 
-	saves     *saves.Store      // nil when saves are off
 	rec       *capture.Recorder // nil when capture is off
 	canRecord bool              // a real sink is behind rec (else screenshots only)
 	hk        hotkeys

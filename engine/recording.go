@@ -96,13 +96,13 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 	opts.config = &cfg
 	recordWanted := cc.Enabled && !opts.CaptureOff
 	var sink capture.SegmentSink
-	if len(cfg.Sinks) > 0 && (recordWanted || cfg.Saves.Enabled) {
+	if len(cfg.Sinks) > 0 && recordWanted {
 		st, err := openStorage(cfg, gameName(opts), recordWanted, opts.Logger)
 		if err != nil {
 			return capture.Options{}, hk, false, err
 		}
 		opts.storage = st
-		if st != nil && recordWanted {
+		if st != nil {
 			sink = st
 		}
 	}

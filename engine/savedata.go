@@ -26,14 +26,27 @@ type SaveWatcher interface {
 }
 
 // Saves returns the running game's save store: slots kept on local disk
-// and synced through every sink (see engine/saves). Call it from Update or
-// Draw; it is nil when no game runs, or when saves are off
-// (saves.enabled = false, or Options.Capture set by a test).
+// and synced through every sink (see engine/saves). Call it from Update,
+// Draw or Finish. The first call opens the store (and, when capture is
+// off, the spool and the sinks' plugins, in the background), so a game
+// that keeps no data pays nothing; call it early, e.g. in the first
+// Update. It is nil when no game runs, when saves are off (saves.enabled
+// = false, or Options.Capture set by a test), or when the store cannot be
+// opened (logged: e.g. another copy of the game runs for the same player).
 func Saves() *saves.Store {
 	if current == nil {
 		return nil
 	}
-	return current.saves
+	o := current.opts
+	if !o.savesTried {
+		o.savesTried = true
+		store, err := openSaves(o)
+		if err != nil {
+			o.Logger.Error("saves: not available in this run; the game plays without them", "err", err)
+		}
+		o.saves = store
+	}
+	return o.saves
 }
 
 // openSaves opens the player's save store as the config says: local under
@@ -61,6 +74,19 @@ func openSaves(opts *Options) (*saves.Store, error) {
 			return nil, fmt.Errorf("engine: saves.passphrase_env = %q, but that environment variable is empty: set it to the passphrase, or remove passphrase_env to keep saves unencrypted", sc.PassphraseEnv)
 		}
 	}
+	if opts.storage == nil && len(cfg.Sinks) > 0 {
+		// Capture is off: the saves have the spool and the sinks to
+		// themselves. Sinks start in the background; one that is down or
+		// misconfigured only delays the saves' delivery (logged).
+		st, err := openStorage(*cfg, gameName(opts), false, opts.Logger)
+		if err != nil {
+			return nil, err
+		}
+		opts.storage = st
+		if st != nil {
+			go st.reportSinks()
+		}
+	}
 	if st := opts.storage; st != nil {
 		for _, s := range st.sinks {
 			so.Remotes = append(so.Remotes, s)
@@ -82,15 +108,16 @@ func openSaves(opts *Options) (*saves.Store, error) {
 // deliverSaveChanges hands the store's changes to the game, if it wants
 // them, before the frame's Updates.
 func (l *loop) deliverSaveChanges() {
-	if l.saves == nil {
+	store := l.opts.saves
+	if store == nil {
 		return
 	}
 	select {
-	case <-l.saves.Changes():
+	case <-store.Changes():
 	default:
 		return
 	}
-	changes := l.saves.TakeChanges()
+	changes := store.TakeChanges()
 	if w, ok := l.game.(SaveWatcher); ok && len(changes) > 0 {
 		w.SavesChanged(changes)
 	}

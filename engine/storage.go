@@ -105,6 +105,14 @@ func sinkLocation(plugin string, settings map[string]string, game, player string
 	return plugin + " plugin, under " + sessions
 }
 
+// reportSinks logs each sink's first answer, for storage opened while the
+// game already runs (saves with capture off): nothing waits for it.
+func (st *storage) reportSinks() {
+	if err := st.awaitSinks(); err != nil {
+		st.logger.Error("saves: a sink refused its settings; saves wait in the spool until the config is fixed", "err", err)
+	}
+}
+
 // awaitSinks waits, at most sinkStartGrace more, for each sink's first
 // answer and reports it. Rejected settings (or a binary that is not the
 // plugin) stop the game: that is a config to fix. A store that cannot be
