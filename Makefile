@@ -34,8 +34,27 @@ demo: build
 	$(BIN)/skyloop --config $(DEMO_OUT)/config.toml export $$session --format gif --fps 25 --out $(DEMO_OUT)/breakout.gif; \
 	game=$${session%%/*}; rest=$${session#*/}; player=$${rest%%/*}; id=$${rest#*/}; \
 	echo; echo "demo: the recording is in $(CURDIR)/$(DEMO_OUT)/sink/$$game/$$player/sessions/$$id/"; \
-	echo "demo: as a GIF: $(DEMO_OUT)/breakout.gif; watch it in a browser: bin/skyloop --config $(DEMO_OUT)/config.toml serve"; \
+	echo "demo: as a GIF (real time, 25 frames a second): $(DEMO_OUT)/breakout.gif; watch it in a browser: bin/skyloop --config $(DEMO_OUT)/config.toml serve"; \
 	echo "demo: config used: $(DEMO_OUT)/config.toml; log: $(DEMO_OUT)/breakout.log"
+	@echo; echo "demo: saves — breakout keeps its best score, the bricks broken in all (a counter) and its achievements in the save slot \"record\" (engine/saves)."
+	@echo "demo: two devices, A and B, each with its own saves directory, share the disk sink; device A plays 1200 ticks (-autoplay -seed 2 -lockstep) and saves:"
+	@for d in a b; do printf 'player = "demo"\nspool_dir = "%s"\n[capture]\nenabled = false\n[saves]\ndir = "%s"\ndevice = "device-%s"\npoll_seconds = 0.5\n[[sink]]\nname = "local"\nplugin = "disk"\n[sink.settings]\nroot = "%s"\n' \
+		"$(CURDIR)/$(DEMO_OUT)/device-$$d/spool" "$(CURDIR)/$(DEMO_OUT)/device-$$d/saves" $$d "$(CURDIR)/$(DEMO_OUT)/sink" > $(DEMO_OUT)/device-$$d.toml; done
+	@$(call demo_device,a,2,device-a)
+	@echo "demo: device B plays (-seed 5); within a poll it hears of A's record and adds its own bricks to it:"
+	@$(call demo_device,b,5,device-b)
+	@echo "demo: bin/skyloop saves show breakout/demo/record — the bricks of A and B add up, the higher best is kept:"
+	@$(BIN)/skyloop --config $(DEMO_OUT)/device-a.toml saves show breakout/demo/record | sed -n '/^typed fields:/,/^$$/p'
+	@echo "demo: device A restarts (-seed 3): its record survived (read from its own saves directory), then B's arrives:"
+	@$(call demo_device,a,3,device-a-restart)
+	@$(BIN)/skyloop --config $(DEMO_OUT)/device-a.toml saves show breakout/demo/record | grep -E '^  /(best|bricks) '
+	@echo "demo: saves in $(DEMO_OUT)/device-{a,b}/saves, synced through $(DEMO_OUT)/sink/breakout/demo/saves/; history: bin/skyloop --config $(DEMO_OUT)/device-a.toml saves history breakout/demo/record"
+
+# demo_device D SEED LOG: breakout plays 1200 ticks as device D of the demo
+# (config $(DEMO_OUT)/device-D.toml), logging to LOG.log; its record lines
+# are shown.
+demo_device = $(XVFB) $(BIN)/breakout -autoplay -seed $(2) -lockstep -frames 1200 -size 320x240 -vsync=false -config $(DEMO_OUT)/device-$(1).toml \
+	> $(DEMO_OUT)/$(3).log 2>&1 || { cat $(DEMO_OUT)/$(3).log; exit 1; }; sed -n 's/^.*INFO breakout: /  /p' $(DEMO_OUT)/$(3).log
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

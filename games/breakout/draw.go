@@ -31,17 +31,17 @@ var (
 func (g *game) Draw(screen *gfx.Canvas) {
 	screen.Clear(bgColor)
 
-	// HUD: score on the left, level in the middle, lives on the right.
-	screen.Text(fmt.Sprintf("SCORE %d", g.score), g.hud, 12, 10, textColor)
-	level := fmt.Sprintf("LEVEL %d", g.level)
-	if g.autoplay {
-		level += " · AUTOPLAY"
-	}
-	centreText(screen, level, g.hud, 10)
-	lives := fmt.Sprintf("LIVES %d", g.lives)
-	w, _ := g.hud.Measure(lives)
-	screen.Text(lives, g.hud, math.Round(screenW-12-w), 10, textColor)
+	// HUD: score on the left, level in the middle, best and lives on the right.
+	left, middle, right := g.hudText()
+	screen.Text(left, g.hud, 12, 10, textColor)
+	centreText(screen, middle, g.hud, 10)
+	w, _ := g.hud.Measure(right)
+	screen.Text(right, g.hud, math.Round(screenW-12-w), 10, textColor)
 	screen.FillRect(0, hudH-2, screenW, 2, lineColor)
+	if g.toastTimer > 0 {
+		// Between the HUD line and the wall, under the ball's path.
+		centreText(screen, toastText(g.toast), g.hud, hudH+6)
+	}
 
 	for r := range brickRows {
 		for c := range brickCols {
@@ -63,15 +63,34 @@ func (g *game) Draw(screen *gfx.Canvas) {
 		screen.FillCircle(g.ballX, g.ballY, ballR, ballColor)
 	case phaseCleared:
 		centreText(screen, fmt.Sprintf("LEVEL %d CLEARED", g.level), g.banner, 280)
+		centreText(screen, g.recordText(), g.hud, 330)
 	case phaseOver:
-		centreText(screen, "GAME OVER", g.banner, 260)
-		msg := "Space or Enter to play again"
-		if g.best > 0 {
-			msg = fmt.Sprintf("best %d · %s", g.best, msg)
-		}
-		centreText(screen, msg, g.hud, 310)
+		centreText(screen, "GAME OVER", g.banner, 250)
+		centreText(screen, g.recordText(), g.hud, 300)
+		centreText(screen, "Space or Enter to play again", g.hud, 330)
 	}
 }
+
+// hudText is the HUD's three parts: score; level; best (the saved best,
+// or this game's score when higher) and lives.
+func (g *game) hudText() (left, middle, right string) {
+	middle = fmt.Sprintf("LEVEL %d", g.level)
+	if g.autoplay {
+		middle += " · AUTOPLAY"
+	}
+	return fmt.Sprintf("SCORE %d", g.score), middle, fmt.Sprintf("BEST %d · LIVES %d", g.shownBest(), g.lives)
+}
+
+// recordText is the record as the cleared and game-over screens show it:
+// the best, the bricks broken in all (every device, this run included) and
+// the achievements.
+func (g *game) recordText() string {
+	return fmt.Sprintf("best %d · %d bricks broken in all · %d of %d achievements",
+		g.shownBest(), g.rec.Bricks.Value(), len(g.rec.Achievements.Names()), achievementsAll)
+}
+
+// toastText announces an achievement.
+func toastText(name string) string { return "ACHIEVEMENT: " + name }
 
 // centreText draws s centred across the screen with its top at y, on whole
 // pixels so the text stays crisp.

@@ -3,10 +3,12 @@ package main
 import (
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/skyloop-engine/skyloop/engine"
 	"github.com/skyloop-engine/skyloop/engine/gfx"
 	"github.com/skyloop-engine/skyloop/engine/input"
+	"github.com/skyloop-engine/skyloop/engine/saves"
 )
 
 // The logical screen and everything on it, in screen pixels. The screen is
@@ -57,8 +59,9 @@ type game struct {
 
 	phase        phase
 	timer        int // ticks since the phase began
-	score, best  int
+	score        int
 	lives, level int
+	levelLives   int                        // lives when the level began (no-lives-lost-level)
 	bricks       [brickRows][brickCols]bool // true while standing
 	left         int                        // bricks standing
 
@@ -69,6 +72,23 @@ type game struct {
 	aim         float64 // autoplay: where on the paddle to catch the ball, from its centre
 	lastCursorX float64 // the mouse steers only when it moves
 
+	// The record kept through engine.Saves() (record.go): best score,
+	// bricks broken in all, achievements.
+	rec        record
+	toast      string // the achievement just unlocked, shown for a while
+	toastTimer int
+	saves      func() *saves.Store // engine.Saves; tests put their own store here
+	loaded     bool                // the saved record was read (first Update)
+	noSave     bool                // it could not be read: this run does not write it
+	unsaved    int64               // bricks broken since the last Save
+	dirty      bool                // the record changed since the last Save
+	// Play time saved with the record (saves.Meta): what the record had
+	// when it was read, plus this run's ticks (at the default 60 a second).
+	playedBefore time.Duration
+	ticks        int
+	// This run's part, for the log line at the end.
+	runBricks, runBest int
+
 	hud, banner *gfx.Face // fonts (render resources, not state)
 }
 
@@ -78,6 +98,7 @@ func newGame(seed int64, autoplay bool) *game {
 	g := &game{
 		rng:      rand.New(rand.NewPCG(uint64(seed), 0x627265616b6f7574)), // "breakout"
 		autoplay: autoplay,
+		saves:    engine.Saves,
 		hud:      gfx.DefaultFace(18),
 		banner:   gfx.DefaultFace(36),
 	}
@@ -100,6 +121,10 @@ func (g *game) newLevel() {
 		}
 	}
 	g.left = brickRows * brickCols
+	g.levelLives = g.lives
+	if g.level >= 2 {
+		g.achieve(achLevel2)
+	}
 	g.paddleX = (screenW - paddleW) / 2
 	g.serve()
 }
@@ -124,7 +149,14 @@ func (g *game) Update(in *input.State) error {
 	if in.JustPressed(input.KeyEscape) {
 		return engine.ErrQuit
 	}
+	if !g.loaded {
+		g.loadRecord("loaded")
+	}
 	g.timer++
+	g.ticks++
+	if g.toastTimer > 0 {
+		g.toastTimer--
+	}
 	switch g.phase {
 	case phaseServe:
 		if !g.autoplay {
@@ -232,6 +264,7 @@ func (g *game) moveBall() {
 		g.hitPaddle()
 		if g.hitBrick() && g.left == 0 {
 			g.phase, g.timer = phaseCleared, 0
+			g.wallCleared()
 			return
 		}
 	}
@@ -243,8 +276,8 @@ func (g *game) loseLife() {
 		g.serve()
 		return
 	}
-	g.best = max(g.best, g.score)
 	g.phase, g.timer = phaseOver, 0
+	g.gameOver()
 }
 
 // hitPaddle bounces a falling ball off the paddle. Where it lands sets the
@@ -286,6 +319,7 @@ func (g *game) hitBrick() bool {
 			g.bricks[r][c] = false
 			g.left--
 			g.score += (brickRows - r) * 10 // higher rows are worth more
+			g.brickBroken()
 			return true
 		}
 	}

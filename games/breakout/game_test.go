@@ -17,9 +17,10 @@ import (
 
 // digest sums up the whole game state; %v prints floats exactly.
 func digest(g *game) string {
-	s := fmt.Sprintf("%d %d %d %d %d %d %d %v %v %v %v %v %v %v %v",
-		g.phase, g.timer, g.score, g.best, g.lives, g.level, g.left,
-		g.paddleX, g.ballX, g.ballY, g.ballVX, g.ballVY, g.aim, g.lastCursorX, g.bricks)
+	s := fmt.Sprintf("%d %d %d %d %d %d %d %v %v %v %v %v %v %v %v %d %v %q %d",
+		g.phase, g.timer, g.score, g.rec.Best.Value(), g.lives, g.level, g.left,
+		g.paddleX, g.ballX, g.ballY, g.ballVX, g.ballVY, g.aim, g.lastCursorX, g.bricks,
+		g.rec.Bricks.Value(), g.rec.Achievements.Names(), g.toast, g.toastTimer)
 	return fmt.Sprintf("%x", sha256.Sum256([]byte(s)))
 }
 
@@ -45,7 +46,7 @@ func TestAutoplayPlays(t *testing.T) {
 			t.Fatalf("tick %d: paddle at %v, off screen", i+1, g.paddleX)
 		}
 	}
-	if g.score == 0 && g.best == 0 {
+	if g.score == 0 && g.rec.Best.Value() == 0 {
 		t.Fatal("no points after 3000 ticks of autoplay")
 	}
 }
@@ -171,8 +172,8 @@ func TestGameOverAndRestart(t *testing.T) {
 	g.paddleX = 0 // out of the way
 	g.phase, g.ballX, g.ballY, g.ballVX, g.ballVY = phasePlay, 400, screenH-ballR-1, 0, 4
 	tick(t, g, in, 1)
-	if g.phase != phaseOver || g.lives != 0 || g.best != 120 {
-		t.Fatalf("after the last ball: phase %v, lives %d, best %d; want game over, 0, 120", g.phase, g.lives, g.best)
+	if g.phase != phaseOver || g.lives != 0 || g.rec.Best.Value() != 120 {
+		t.Fatalf("after the last ball: phase %v, lives %d, best %d; want game over, 0, 120", g.phase, g.lives, g.rec.Best.Value())
 	}
 	tick(t, g, in, 1000)
 	if g.phase != phaseOver {
@@ -180,8 +181,8 @@ func TestGameOverAndRestart(t *testing.T) {
 	}
 	in.Press(input.KeyEnter)
 	tick(t, g, in, 1)
-	if g.phase != phaseServe || g.lives != startLives || g.score != 0 || g.level != 1 || g.best != 120 {
+	if g.phase != phaseServe || g.lives != startLives || g.score != 0 || g.level != 1 || g.rec.Best.Value() != 120 {
 		t.Fatalf("after Enter: phase %v lives %d score %d level %d best %d; want a new game keeping the best score",
-			g.phase, g.lives, g.score, g.level, g.best)
+			g.phase, g.lives, g.score, g.level, g.rec.Best.Value())
 	}
 }

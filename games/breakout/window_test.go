@@ -21,7 +21,8 @@ func TestRunInWindow(t *testing.T) {
 	for _, size := range []image.Point{{640, 480}, {1280, 720}} {
 		t.Run(fmt.Sprintf("%dx%d", size.X, size.Y), func(t *testing.T) {
 			var stats engine.FrameStats
-			err := engine.Run(newGame(1, true), engine.Options{Width: size.X, Height: size.Y, MaxFrames: 600, VSyncOff: true, CaptureOff: true, Stats: &stats})
+			err := engine.Run(newGame(1, true), engine.Options{Width: size.X, Height: size.Y, MaxFrames: 600, VSyncOff: true, CaptureOff: true, Stats: &stats,
+				ConfigPath: testConfig(t)})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
@@ -55,13 +56,14 @@ func (s *shotGame) Draw(screen *gfx.Canvas) {
 // the paddle and the ball are where the game says, in their colours, on the
 // flat background. The clock is driven one tick per frame, so the window run
 // must also end in exactly the state of the same number of ticks without a
-// window.
+// window — with saves on (starting from none) in the window run and no
+// saves at all in the other: saving changes nothing the game does.
 func TestDrawMatchesState(t *testing.T) {
 	enginetest.RequireDisplay(t)
 	const frames = 600
 	s := &shotGame{game: newGame(1, true), last: frames}
 	err := engine.Run(s, engine.Options{Width: 1280, Height: 720, MaxFrames: frames, VSyncOff: true, CaptureOff: true,
-		Clock: func() time.Duration { return s.now }})
+		Clock: func() time.Duration { return s.now }, ConfigPath: testConfig(t)})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -75,7 +77,9 @@ func TestDrawMatchesState(t *testing.T) {
 	// Run returns right after the last frame: no Update ran since the shot.
 	g := s.game
 	ref := newGame(1, true)
+	ref.saves = nil
 	tick(t, ref, inputtest.New(), frames)
+	ref.Finish() // as Run does when it ends
 	if digest(g) != digest(ref) {
 		t.Fatalf("after %d frames at one tick each, the state differs from %d ticks without a window", frames, frames)
 	}

@@ -44,7 +44,8 @@ func TestToolOverS3(t *testing.T) {
 	}
 	defer disk.Close()
 	var keys []string
-	if err := disk.List(ctx, "", func(o sdk.ObjectInfo) error { keys = append(keys, o.Key); return nil }); err != nil {
+	// The recording only: the game also keeps its save record in the sink.
+	if err := disk.List(ctx, "breakout/tester/sessions/", func(o sdk.ObjectInfo) error { keys = append(keys, o.Key); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	copied := 0
