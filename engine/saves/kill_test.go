@@ -191,7 +191,7 @@ func TestKilledBetweenLocalWriteAndSync(t *testing.T) {
 					t.Fatalf("the killed game's local copy of %s: %v", sv, err)
 				}
 				var got bytes.Buffer
-				if _, err := sink.sink.Get(ctx, versionKey(slot, id), &got, sdk.GetOptions{Length: -1}); err != nil {
+				if _, err := sink.Get(ctx, versionKey(slot, id), &got, sdk.GetOptions{Length: -1}); err != nil {
 					t.Fatalf("%s is not in the sink after the next start: %v", sv, err)
 				}
 				if !bytes.Equal(got.Bytes(), want) {

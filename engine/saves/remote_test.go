@@ -1,6 +1,7 @@
 package saves_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -843,5 +844,61 @@ func TestRemoteRequestsPerPoll(t *testing.T) {
 			t.Errorf("sink %s: %d Gets after a restart, for versions already on local disk", l.Name(), g1[i]-g0[i])
 		}
 		t.Logf("sink %s: %d Lists, %d Gets in %v of polling every %v", l.Name(), polls, g1[i]-g0[i], elapsed.Round(time.Millisecond), poll)
+	}
+}
+
+// Two devices configured with different policies (or running game
+// versions whose Merge differs) merge the same two heads each in its own
+// way. No version may be overwritten: both devices must end up reading
+// the same data, and what the backend holds under each key must be what
+// the device that wrote it holds.
+func TestRemoteDifferentPoliciesNeverOverwrite(t *testing.T) {
+	be := diskBackend(t)
+	readA, writeA := be.newLink(t), be.newLink(t)
+	a := openDevice(t, "a", []*link{writeA}, func(o *saves.Options) { o.Policy = saves.MostRecent; o.Remotes = []saves.Remote{readA} })
+	b := openDevice(t, "b", []*link{be.newLink(t)}, func(o *saves.Options) { o.Policy = saves.MostProgress })
+	var base gameSave
+	a.save(t, "progress", &base, saves.Meta{})
+	a.delivered(t, 20*time.Second)
+	b.sync(t)
+	pa, _ := a.load(t, "progress")
+	pa.Level = 5
+	a.save(t, "progress", &pa, saves.Meta{Progress: 0.9}) // more progress: B's policy keeps it
+	time.Sleep(5 * time.Millisecond)
+	pb, _ := b.load(t, "progress")
+	pb.Level = 7
+	b.save(t, "progress", &pb, saves.Meta{Progress: 0.1}) // more recent: A's policy keeps it
+	a.delivered(t, 20*time.Second)
+	b.delivered(t, 20*time.Second)
+	// Each device merges the two heads before it has seen the other's
+	// merge: A's upload is held back until B's merge is in the backend.
+	writeA.cut()
+	a.sync(t)
+	b.sync(t)
+	b.delivered(t, 20*time.Second)
+	writeA.connect(t)
+	a.delivered(t, 20*time.Second)
+	for i := 0; i < 2; i++ {
+		a.sync(t)
+		b.sync(t)
+		a.delivered(t, 20*time.Second)
+		b.delivered(t, 20*time.Second)
+	}
+	ga, va := a.load(t, "progress")
+	gb, vb := b.load(t, "progress")
+	if ga.Level != gb.Level {
+		t.Errorf("A reads level %d (version %s), B reads level %d (version %s): the devices disagree", ga.Level, va.ID, gb.Level, vb.ID)
+	}
+	// What the backend holds under each version's key is what its maker holds.
+	c := openDevice(t, "c", []*link{be.newLink(t)}, nil)
+	c.sync(t)
+	for _, d := range []*device{a, b} {
+		for _, v := range d.store.History("progress") {
+			mine, _, err1 := d.store.Read("progress", v.ID)
+			stored, _, err2 := c.store.Read("progress", v.ID)
+			if err1 != nil || err2 != nil || !bytes.Equal(mine, stored) {
+				t.Errorf("version %s (%s) on %s: %q, in the backend: %q (%v, %v): overwritten", v.ID, v.Made, d.name, mine, stored, err1, err2)
+			}
+		}
 	}
 }

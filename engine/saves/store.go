@@ -1218,11 +1218,9 @@ func (s *Store) Sync(ctx context.Context) error {
 			s.mu.Unlock()
 		}
 	}
-	s.mu.Lock()
 	for slot := range touched {
-		s.resolveLocked(slot, true)
+		s.resolve(slot)
 	}
-	s.mu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -1234,12 +1232,61 @@ func (s *Store) Sync(ctx context.Context) error {
 func (s *Store) resolveLocked(slot string, notify bool) {
 	heads := s.headsLocked(slot)
 	if len(heads) <= 1 {
-		if notify && len(heads) == 1 {
-			s.notifyLocked(Change{Slot: slot, Version: heads[0].hdr.ID})
-		}
-		delete(s.conflicts, slot)
+		s.settledLocked(slot, heads, notify)
 		return
 	}
+	if p, ok := s.planMerge(slot, heads); ok {
+		s.applyMergeLocked(slot, heads, p, notify)
+	}
+}
+
+// resolve is resolveLocked for a running store: the merge is computed
+// without the lock (a 1 MiB save takes a fraction of a second to merge,
+// and a Save of the game must not wait for it), then applied if the heads
+// are still the same (else merged again under the lock).
+func (s *Store) resolve(slot string) {
+	s.mu.Lock()
+	heads := s.headsLocked(slot)
+	if len(heads) <= 1 {
+		s.settledLocked(slot, heads, true)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	p, ok := s.planMerge(slot, heads)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Equal(ids(s.headsLocked(slot)), ids(heads)) {
+		s.resolveLocked(slot, true) // a Save or a merge came in meanwhile
+		return
+	}
+	if ok {
+		s.applyMergeLocked(slot, heads, p, true)
+	}
+}
+
+func (s *Store) settledLocked(slot string, heads []*version, notify bool) {
+	if notify && len(heads) == 1 {
+		s.notifyLocked(Change{Slot: slot, Version: heads[0].hdr.ID})
+	}
+	delete(s.conflicts, slot)
+}
+
+// mergePlan is a merge computed from a set of heads.
+type mergePlan struct {
+	decs      []decoded // the heads, by id
+	best      int       // the one whose metadata leads
+	payload   []byte
+	encoding  string
+	made      string
+	conflicts []string
+	manual    bool // leave both: a Conflict for the player
+}
+
+// planMerge reads the heads and merges them; it touches no state of s
+// (the version files it reads never change), so it runs with or without
+// the lock. ok is false when a head does not read (logged).
+func (s *Store) planMerge(slot string, heads []*version) (mergePlan, bool) {
 	// Fold in a fixed order (by id).
 	ordered := slices.Clone(heads)
 	sort.Slice(ordered, func(i, j int) bool { return ordered[i].hdr.ID < ordered[j].hdr.ID })
@@ -1250,7 +1297,7 @@ func (s *Store) resolveLocked(slot string, notify bool) {
 		d, err := s.readLocked(v)
 		if err != nil {
 			s.opts.Logger.Error("saves: cannot merge", "slot", slot, "err", err)
-			return
+			return mergePlan{}, false
 		}
 		decs[i] = d
 		if d.hdr.Encoding == "json" {
@@ -1263,8 +1310,7 @@ func (s *Store) resolveLocked(slot string, notify bool) {
 	}
 	if s.opts.Merge != nil {
 		if payload, ok := s.customMerge(slot, decs); ok {
-			s.writeMergeLocked(slot, heads, decs, 0, payload, decs[0].hdr.Encoding, "merge:game", nil, notify)
-			return
+			return mergePlan{decs: decs, payload: payload, encoding: decs[0].hdr.Encoding, made: "merge:game"}, true
 		}
 	}
 	best := 0 // the policy's winner so far
@@ -1284,8 +1330,30 @@ func (s *Store) resolveLocked(slot string, notify bool) {
 			best = i
 		}
 	}
+	p := mergePlan{decs: decs, best: best, conflicts: conflicts, made: "merge"}
 	if len(conflicts) > 0 && s.opts.Policy == Manual {
-		c := &Conflict{Slot: slot, Fields: conflicts}
+		p.manual = true
+		return p, true
+	}
+	p.payload, p.encoding = decs[best].payload, decs[best].hdr.Encoding
+	if allJSON {
+		data, err := encodeTree(tree)
+		if err != nil {
+			s.opts.Logger.Error("saves: cannot merge", "slot", slot, "err", err)
+			return mergePlan{}, false
+		}
+		p.payload, p.encoding = data, "json"
+	}
+	if len(conflicts) > 0 {
+		p.made = "policy:" + s.opts.Policy.String()
+	}
+	return p, true
+}
+
+// applyMergeLocked writes a planned merge, or records the Conflict.
+func (s *Store) applyMergeLocked(slot string, heads []*version, p mergePlan, notify bool) {
+	if p.manual {
+		c := &Conflict{Slot: slot, Fields: p.conflicts}
 		for _, h := range heads {
 			c.Versions = append(c.Versions, s.describeLocked(h))
 		}
@@ -1297,20 +1365,15 @@ func (s *Store) resolveLocked(slot string, notify bool) {
 		}
 		return
 	}
-	payload, encoding := decs[best].payload, decs[best].hdr.Encoding
-	if allJSON {
-		data, err := encodeTree(tree)
-		if err != nil {
-			s.opts.Logger.Error("saves: cannot merge", "slot", slot, "err", err)
-			return
-		}
-		payload, encoding = data, "json"
+	s.writeMergeLocked(slot, heads, p.decs, p.best, p.payload, p.encoding, p.made, p.conflicts, notify)
+}
+
+func versionIDs(vs []Version) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.ID
 	}
-	made := "merge"
-	if len(conflicts) > 0 {
-		made = "policy:" + s.opts.Policy.String()
-	}
-	s.writeMergeLocked(slot, heads, decs, best, payload, encoding, made, conflicts, notify)
+	return out
 }
 
 // customMerge folds the heads with Options.Merge; ok is false when it
@@ -1340,7 +1403,11 @@ func (s *Store) writeMergeLocked(slot string, heads []*version, decs []decoded, 
 		meta = mergeMeta(meta, d.hdr)
 	}
 	parents := ids(heads)
-	sum := sha256.Sum256([]byte(strings.Join(parents, ",")))
+	// The id names the parents and the content: devices with the same
+	// rules make the same merge under the same key; devices whose rules
+	// differ (policy, Merge) make two merges under two keys, never one
+	// replacing the other (the vectors then pick one, the same everywhere).
+	sum := sha256.Sum256([]byte(strings.Join(parents, ",") + "\n" + made + "\n" + encoding + "\n" + digest(payload)))
 	latest := heads[0].hdr.Clock
 	at := HLC{Wall: latest.Wall, Logical: latest.Logical + 1}
 	s.clock.observe(at)
@@ -1363,14 +1430,6 @@ func (s *Store) writeMergeLocked(slot string, heads []*version, decs []decoded, 
 	if notify {
 		s.notifyLocked(Change{Slot: slot, Version: ver.hdr.ID})
 	}
-}
-
-func versionIDs(vs []Version) []string {
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = v.ID
-	}
-	return out
 }
 
 // prefer reports whether a beats b under the policy (ties: the later
