@@ -170,7 +170,7 @@ func TestKilledBetweenLocalWriteAndSync(t *testing.T) {
 			if len(saved) != 3 {
 				t.Fatalf("the game saved %v, want three versions", saved)
 			}
-			if pending, _ := os.ReadDir(filepath.Join(local, "outbox")); len(pending) != len(saved) {
+			if pending := outboxPending(t, local); len(pending) != len(saved) {
 				t.Fatalf("after the kill %d versions wait in the outbox, want all %d (none was handed over)", len(pending), len(saved))
 			}
 
@@ -198,8 +198,8 @@ func TestKilledBetweenLocalWriteAndSync(t *testing.T) {
 					t.Errorf("%s: the sink holds %d bytes, the local copy %d: they differ", sv, got.Len(), len(want))
 				}
 			}
-			if pending, _ := os.ReadDir(filepath.Join(local, "outbox")); len(pending) != 0 {
-				t.Errorf("%d versions still in the outbox after delivery", len(pending))
+			if pending := outboxPending(t, local); len(pending) != 0 {
+				t.Errorf("%d versions still in the outbox after delivery: %v", len(pending), pending)
 			}
 
 			// Decoded by a device that has nothing but the sink.
@@ -223,4 +223,30 @@ func TestKilledBetweenLocalWriteAndSync(t *testing.T) {
 			}
 		})
 	}
+}
+
+// outboxPending reads a store's outbox log ("+SLOT@ID" written, "-SLOT@ID"
+// handed over) and returns what is still pending.
+func outboxPending(t *testing.T, local string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(local, "outbox.log"))
+	if err != nil {
+		t.Fatalf("outbox: %v", err)
+	}
+	pending := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if len(line) < 2 {
+			continue
+		}
+		if line[0] == '+' {
+			pending[line[1:]] = true
+		} else if line[0] == '-' {
+			delete(pending, line[1:])
+		}
+	}
+	var out []string
+	for p := range pending {
+		out = append(out, p)
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -242,7 +243,20 @@ type Store struct {
 	mine      map[string]string // slot → the head this device last wrote or read (under Manual)
 	closed    bool
 
-	signal   chan struct{} // a Change is waiting (capacity 1)
+	signal chan struct{} // a Change is waiting (capacity 1)
+	// The outbox: versions written here and not yet handed to Upload, as
+	// an append-only log ("+SLOT@ID", "-SLOT@ID" lines) — one write per
+	// Save instead of a file created per Save, which costs a millisecond
+	// or two on common file systems.
+	obMu    gosync.Mutex
+	obFile  *os.File
+	pending map[string]bool // SLOT@ID
+	// spare holds empty temp files made in the background, so a Save
+	// creates no file: it fills one and renames it.
+	spare chan *os.File
+	// trees caches each slot's current version decoded (JSON), so a Save
+	// does not read and decode it again.
+	trees    map[string]cachedTree
 	qmu      gosync.Mutex
 	queue    []string      // keys written locally, to fsync and upload
 	wake     chan struct{} // the queue grew (capacity 1)
@@ -251,6 +265,11 @@ type Store struct {
 	stop     chan struct{}
 	done     gosync.WaitGroup
 	syncMu   gosync.Mutex // one Sync at a time
+}
+
+type cachedTree struct {
+	id   string
+	tree any
 }
 
 type state struct {
@@ -290,10 +309,10 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{
 		opts: opts, dir: filepath.Join(opts.Dir, opts.Game, opts.Player),
 		slots: map[string]*slotState{}, pruned: map[string]bool{}, bad: map[string]Refusal{}, conflicts: map[string]*Conflict{}, mine: map[string]string{},
-		signal: make(chan struct{}, 1), wake: make(chan struct{}, 1), stop: make(chan struct{}),
+		signal: make(chan struct{}, 1), wake: make(chan struct{}, 1), pending: map[string]bool{}, spare: make(chan *os.File, 4), trees: map[string]cachedTree{}, stop: make(chan struct{}),
 	}
 	s.clock.now = opts.Now
-	for _, d := range []string{"v", "outbox", "tmp", "corrupt"} {
+	for _, d := range []string{"v", "tmp", "corrupt"} {
 		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("saves: %w", err)
 		}
@@ -314,15 +333,22 @@ func Open(opts Options) (*Store, error) {
 		s.resolveLocked(slot, false)
 	}
 	s.changes = nil // what was on disk at Open is not a change
-	pending, _ := os.ReadDir(filepath.Join(s.dir, "outbox"))
-	s.done.Add(1)
-	go s.uploader()
-	for _, e := range pending {
-		slot, id, ok := strings.Cut(e.Name(), "@")
-		if !ok || s.versionLocked(slot, id) == nil {
-			os.Remove(filepath.Join(s.dir, "outbox", e.Name()))
-			continue
+	// Temp files a crash left behind are removed; the outbox is read and
+	// compacted to what is still pending.
+	if old, err := os.ReadDir(filepath.Join(s.dir, "tmp")); err == nil {
+		for _, e := range old {
+			os.Remove(filepath.Join(s.dir, "tmp", e.Name()))
 		}
+	}
+	if err := s.openOutbox(); err != nil {
+		s.lockFile.Close()
+		return nil, err
+	}
+	s.done.Add(2)
+	go s.uploader()
+	go s.spareMaker()
+	for _, p := range slices.Sorted(maps.Keys(s.pending)) {
+		slot, id, _ := strings.Cut(p, "@")
 		s.enqueue(versionKey(opts.Game, opts.Player, slot, id))
 	}
 	if opts.Poll > 0 && len(opts.Remotes) > 0 {
@@ -330,6 +356,122 @@ func Open(opts Options) (*Store, error) {
 		go s.poller()
 	}
 	return s, nil
+}
+
+// openOutbox reads the outbox log, keeps the entries whose version is
+// here, rewrites the log with just those, and opens it for appending.
+func (s *Store) openOutbox() error {
+	path := filepath.Join(s.dir, "outbox.log")
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("saves: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if len(line) < 2 {
+			continue // a torn last line: its Save had not returned
+		}
+		entry := line[1:]
+		switch line[0] {
+		case '+':
+			s.pending[entry] = true
+		case '-':
+			delete(s.pending, entry)
+		}
+	}
+	var b strings.Builder
+	for p := range s.pending {
+		slot, id, ok := strings.Cut(p, "@")
+		if !ok || s.versionLocked(slot, id) == nil {
+			delete(s.pending, p)
+			continue
+		}
+		b.WriteString("+" + p + "\n")
+	}
+	if err := writeFileAtomic(path, filepath.Join(s.dir, "tmp"), []byte(b.String()), true); err != nil {
+		return fmt.Errorf("saves: outbox: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("saves: outbox: %w", err)
+	}
+	s.obFile = f
+	return nil
+}
+
+// outboxAdd records a version as not yet uploaded; outboxDone as handed
+// over.
+func (s *Store) outboxAdd(entry string) error {
+	s.obMu.Lock()
+	defer s.obMu.Unlock()
+	if _, err := s.obFile.WriteString("+" + entry + "\n"); err != nil {
+		return err
+	}
+	s.pending[entry] = true
+	return nil
+}
+
+func (s *Store) outboxDone(entry string) {
+	s.obMu.Lock()
+	defer s.obMu.Unlock()
+	if s.pending[entry] {
+		s.obFile.WriteString("-" + entry + "\n")
+		delete(s.pending, entry)
+	}
+}
+
+func (s *Store) outboxPending(entry string) bool {
+	s.obMu.Lock()
+	defer s.obMu.Unlock()
+	return s.pending[entry]
+}
+
+// spareMaker keeps a few empty temp files ready for Save.
+func (s *Store) spareMaker() {
+	defer s.done.Done()
+	for {
+		f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "w-*")
+		if err != nil {
+			s.opts.Logger.Debug("saves: making a spare temp file", "err", err)
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		select {
+		case s.spare <- f:
+		case <-s.stop:
+			f.Close()
+			os.Remove(f.Name())
+			return
+		}
+	}
+}
+
+// writeVersionFile writes data as path (a spare temp file, renamed): it
+// survives the process once this returns; the fsync comes later (commit).
+func (s *Store) writeVersionFile(path string, data []byte) error {
+	var f *os.File
+	select {
+	case f = <-s.spare:
+	default:
+		var err error
+		if f, err = os.CreateTemp(filepath.Join(s.dir, "tmp"), "w-*"); err != nil {
+			return err
+		}
+	}
+	_, err := f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 func (s *Store) lock() error {
@@ -565,7 +707,7 @@ func (s *Store) Save(slot string, v any, meta Meta) (Version, error) {
 		return Version{}, ErrClosed
 	}
 	stampAt := s.clock.next()
-	encoding, payload, err := s.encodeLocked(slot, v, stampAt)
+	encoding, payload, tree, err := s.encodeLocked(slot, v, stampAt)
 	if err != nil {
 		return Version{}, err
 	}
@@ -589,6 +731,9 @@ func (s *Store) Save(slot string, v any, meta Meta) (Version, error) {
 	if err != nil {
 		return Version{}, err
 	}
+	if tree != nil {
+		s.trees[slot] = cachedTree{id: ver.hdr.ID, tree: tree}
+	}
 	if len(parents) == 1 && len(heads) > 1 {
 		s.mine[slot] = ver.hdr.ID
 	} else {
@@ -603,10 +748,12 @@ func (s *Store) Save(slot string, v any, meta Meta) (Version, error) {
 	return s.describeLocked(ver), nil
 }
 
-// encodeLocked turns the game's value into the payload of a new version.
-func (s *Store) encodeLocked(slot string, v any, at HLC) (string, []byte, error) {
+// encodeLocked turns the game's value into the payload of a new version;
+// for JSON it also returns the payload's decoded tree (for the cache).
+func (s *Store) encodeLocked(slot string, v any, at HLC) (string, []byte, any, error) {
 	var encoding string
 	var payload []byte
+	var tree any
 	switch x := v.(type) {
 	case []byte:
 		encoding, payload = "bytes", x
@@ -614,26 +761,36 @@ func (s *Store) encodeLocked(slot string, v any, at HLC) (string, []byte, error)
 		stamp(v, stampInfo{device: s.deviceID, at: at})
 		data, err := json.Marshal(v)
 		if err != nil {
-			return "", nil, fmt.Errorf("saves: encoding slot %s as JSON: %w", slot, err)
+			return "", nil, nil, fmt.Errorf("saves: encoding slot %s as JSON: %w", slot, err)
 		}
 		encoding = "json"
+		next, err := decodeTree(data)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("saves: encoding slot %s as JSON: %w", slot, err)
+		}
+		tree = next
 		if cur := s.currentLocked(slot); cur != nil && cur.hdr.Encoding == "json" {
-			d, err := s.readLocked(cur)
-			if err != nil {
-				return "", nil, err
+			base, ok := any(nil), false
+			if c, hit := s.trees[slot]; hit && c.id == cur.hdr.ID {
+				base, ok = c.tree, true
+			} else if d, err := s.readLocked(cur); err != nil {
+				return "", nil, nil, err
+			} else if t, err := decodeTree(d.payload); err == nil {
+				base, ok = t, true
 			}
-			base, err1 := decodeTree(d.payload)
-			next, err2 := decodeTree(data)
-			if err1 == nil && err2 == nil {
-				if merged, err := encodeTree(saveOnto(base, next)); err == nil {
+			if ok {
+				tree = saveOnto(base, next)
+				if merged, err := encodeTree(tree); err == nil {
 					data = merged
+				} else {
+					tree = next
 				}
 			}
 		}
 		payload = data
 	}
 	if int64(len(payload)) > s.opts.MaxSlotBytes {
-		return "", nil, fmt.Errorf("%w: slot %s holds %d bytes, more than the %d allowed per slot (Options.MaxSlotBytes)", ErrTooLarge, slot, len(payload), s.opts.MaxSlotBytes)
+		return "", nil, nil, fmt.Errorf("%w: slot %s holds %d bytes, more than the %d allowed per slot (Options.MaxSlotBytes)", ErrTooLarge, slot, len(payload), s.opts.MaxSlotBytes)
 	}
 	total := int64(len(payload))
 	for other := range s.slots {
@@ -644,9 +801,9 @@ func (s *Store) encodeLocked(slot string, v any, at HLC) (string, []byte, error)
 		}
 	}
 	if total > s.opts.MaxGameBytes {
-		return "", nil, fmt.Errorf("%w: the game's slots would hold %d bytes, more than the %d allowed (Options.MaxGameBytes)", ErrTooLarge, total, s.opts.MaxGameBytes)
+		return "", nil, nil, fmt.Errorf("%w: the game's slots would hold %d bytes, more than the %d allowed (Options.MaxGameBytes)", ErrTooLarge, total, s.opts.MaxGameBytes)
 	}
-	return encoding, payload, nil
+	return encoding, payload, tree, nil
 }
 
 // writeLocked stores a new version locally (written and renamed: it
@@ -660,14 +817,14 @@ func (s *Store) writeLocked(h header, payload, thumb []byte) (*version, error) {
 	if err := os.MkdirAll(filepath.Join(s.dir, "v", h.Slot), 0o755); err != nil {
 		return nil, fmt.Errorf("saves: %w", err)
 	}
-	// The outbox marker first: a version on disk without one would never
-	// be uploaded.
-	marker := filepath.Join(s.dir, "outbox", h.Slot+"@"+h.ID)
-	if err := os.WriteFile(marker, nil, 0o644); err != nil {
-		return nil, fmt.Errorf("saves: %w", err)
+	// The outbox entry first: a version on disk without one would never
+	// be uploaded (an entry without its version is dropped at Open).
+	entry := h.Slot + "@" + h.ID
+	if err := s.outboxAdd(entry); err != nil {
+		return nil, fmt.Errorf("saves: outbox: %w", err)
 	}
-	if err := writeFileAtomic(s.localPath(h.Slot, h.ID), filepath.Join(s.dir, "tmp"), data, false); err != nil {
-		os.Remove(marker)
+	if err := s.writeVersionFile(s.localPath(h.Slot, h.ID), data); err != nil {
+		s.outboxDone(entry)
 		return nil, fmt.Errorf("saves: %w", err)
 	}
 	v := s.add(key, decoded{hdr: h, encrypted: s.key != nil})
@@ -758,7 +915,7 @@ func (s *Store) uploader() {
 // succeed or the store closes (the outbox marker keeps them for the next
 // Open).
 func (s *Store) commit(batch []string) {
-	dirs := map[string]bool{filepath.Join(s.dir, "outbox"): true}
+	dirs := map[string]bool{}
 	for _, key := range batch {
 		slot, id, _ := parseVersionKey(key)
 		if f, err := os.Open(s.localPath(slot, id)); err == nil {
@@ -770,6 +927,9 @@ func (s *Store) commit(batch []string) {
 	for d := range dirs {
 		syncDir(d)
 	}
+	s.obMu.Lock()
+	fsyncFile(s.obFile)
+	s.obMu.Unlock()
 	s.mu.Lock()
 	st := state{DeviceID: s.deviceID, Salt: s.salt, Clock: s.clock.last}
 	s.mu.Unlock()
@@ -808,7 +968,7 @@ func (s *Store) pruneLocked(slot string) {
 		if st.heads[v.hdr.ID] != nil {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(s.dir, "outbox", slot+"@"+v.hdr.ID)); err == nil {
+		if s.outboxPending(slot + "@" + v.hdr.ID) {
 			continue // not handed to the sinks yet
 		}
 		if err := os.Remove(s.localPath(slot, v.hdr.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -838,9 +998,8 @@ func (s *Store) loadPruned() {
 
 func (s *Store) upload(key string) {
 	slot, id, _ := parseVersionKey(key)
-	marker := filepath.Join(s.dir, "outbox", slot+"@"+id)
 	if s.opts.Upload == nil {
-		return // local only: the marker uploads it once a run has sinks
+		return // local only: the outbox entry uploads it once a run has sinks
 	}
 	data, err := os.ReadFile(s.localPath(slot, id))
 	if err != nil {
@@ -853,7 +1012,7 @@ func (s *Store) upload(key string) {
 		err := s.opts.Upload(ctx, key, data)
 		cancel()
 		if err == nil {
-			os.Remove(marker)
+			s.outboxDone(slot + "@" + id)
 			return
 		}
 		s.opts.Logger.Warn("saves: handing a version to the sinks failed; retrying (it is safe on local disk)", "key", key, "err", err)
@@ -1486,6 +1645,19 @@ func (s *Store) Close() error {
 		}
 		s.inflight.Done()
 	}
-	syncDir(filepath.Join(s.dir, "outbox"))
+	for {
+		select {
+		case f := <-s.spare:
+			f.Close()
+			os.Remove(f.Name())
+			continue
+		default:
+		}
+		break
+	}
+	s.obMu.Lock()
+	fsyncFile(s.obFile)
+	s.obFile.Close()
+	s.obMu.Unlock()
 	return s.lockFile.Close()
 }
