@@ -693,7 +693,8 @@ func (s *Store) localPath(slot, id string) string {
 // JSON (typically a pointer to the game's save struct); its typed fields
 // (Best, Least, Counter, Unlocks, Value) are merged with the current
 // version, so a save made from a stale copy loses nothing another device
-// added; after Save, a pointer v holds the merged result.
+// added (Load the slot to see the merged result; Save leaves v as it is,
+// its Counters credited with what was added).
 //
 // A Save survives the game being killed once it returns; a power loss
 // within a few milliseconds of it may lose it (Flush to be sure).
@@ -739,11 +740,6 @@ func (s *Store) Save(slot string, v any, meta Meta) (Version, error) {
 	} else {
 		delete(s.mine, slot)
 		delete(s.conflicts, slot)
-	}
-	if encoding == "json" {
-		if _, isBytes := v.([]byte); !isBytes {
-			json.Unmarshal(payload, v) // v now holds the merged result
-		}
 	}
 	return s.describeLocked(ver), nil
 }
