@@ -190,8 +190,24 @@ func (st *storage) pending() int {
 	return n
 }
 
+// exitMargin is the most that closing storage takes after exitWait,
+// whatever the plugins do (stopped, deadlocked, stuck in a call):
+// spoolStopGrace for the spool's delivery goroutines to stop by
+// themselves, then each plugin is stopped (all at once) by sdk's
+// Client.Close, which kills it after its graceful deadline
+// (sdk.CloseTimeout in all); the spool gets what is left of the margin.
+// So a game exits within exit_wait_seconds + 3 s, plus its own
+// teardown; what was not delivered stays in the spool for the next start.
+const exitMargin = 3 * time.Second
+
+// spoolStopGrace is how long close lets the spool's Puts in flight end by
+// cancellation before the plugins are stopped under them. (A Put held by
+// a stopped plugin ends only when the plugin is killed.)
+const spoolStopGrace = 250 * time.Millisecond
+
 // close waits up to exitWait for the spool to deliver, then stops it and
-// the plugins. What is left stays in the spool for the next run.
+// the plugins, within exitMargin more whatever the plugins do. What is
+// left stays in the spool for the next run.
 func (st *storage) close() error {
 	deadline := time.Now().Add(st.exitWait)
 	for st.pending() > 0 && time.Now().Before(deadline) {
@@ -200,17 +216,37 @@ func (st *storage) close() error {
 	if n := st.pending(); n > 0 {
 		st.logger.Warn("exiting with deliveries pending; they stay in the spool for the next start", "pending", n)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The spool is closed first, so that its Puts in flight end by
+	// cancellation (their items stay queued on disk) rather than by a
+	// sink closing under them, which would park them; then the plugins.
+	ctx, cancel := context.WithTimeout(context.Background(), exitMargin)
 	defer cancel()
-	err := st.sp.Close(ctx)
+	spoolClosed := make(chan error, 1)
+	go func() { spoolClosed <- st.sp.Close(ctx) }()
+	var err error
+	t := time.NewTimer(spoolStopGrace)
+	select {
+	case err = <-spoolClosed:
+		spoolClosed = nil
+	case <-t.C:
+		// A Put held by a hung plugin: stopping the plugins ends it.
+	}
+	t.Stop()
 	st.closeSinks()
+	if spoolClosed != nil {
+		err = <-spoolClosed // by ctx's deadline at the latest
+	}
 	return err
 }
 
+// closeSinks stops every sink's plugin, all at once: each within about
+// sdk.CloseTimeout whatever it does.
 func (st *storage) closeSinks() {
+	var wg gosync.WaitGroup
 	for _, s := range st.sinks {
-		s.Close()
+		wg.Go(func() { s.Close() })
 	}
+	wg.Wait()
 }
 
 var _ capture.SegmentSink = (*storage)(nil)

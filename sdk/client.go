@@ -33,9 +33,10 @@ import (
 // region's free space, and plugins without the region use the gRPC stream
 // in ChunkSize chunks. Get always uses the stream.
 type Client struct {
-	rpc storagev1.StorageClient
-	pc  *plugin.Client // nil when not started by Launch
-	pid int
+	rpc  storagev1.StorageClient
+	pc   *plugin.Client // nil when not started by Launch
+	pid  int
+	kill func() // SIGKILLs the plugin's process group (until it is reaped)
 
 	shm        *shmRegion   // nil: stream only
 	shmOff     atomic.Bool  // the plugin answered PutShared with Unimplemented
@@ -239,19 +240,78 @@ func (c *Client) Exited() bool {
 	return c.pc != nil && c.pc.Exited()
 }
 
-// Close stops the plugin process (gracefully, then killed after two
-// seconds) and waits for it. It is idempotent and always returns nil.
+// Shutdown bounds: Close gives a plugin closeGrace to shut down by itself
+// (go-plugin's graceful shutdown), then SIGKILLs its process group and
+// waits at most reapWait more for the process to be reaped. Whatever the
+// plugin does (stopped, deadlocked, stuck in a call), Close returns within
+// CloseTimeout.
+const (
+	closeGrace = 2 * time.Second
+	reapWait   = 500 * time.Millisecond
+	// CloseTimeout is the most Close (or Kill) of a Client can take.
+	CloseTimeout = closeGrace + reapWait
+)
+
+// Close stops the plugin process — gracefully, then killed with its
+// process group after two seconds — and waits for it to be reaped. It
+// never takes longer than CloseTimeout, whatever the plugin does. Calls in
+// flight fail; calls after it return ErrClosed. It is idempotent and
+// always returns nil.
 func (c *Client) Close() error {
+	c.stop(closeGrace)
+	return nil
+}
+
+// Kill is Close without the graceful part: the plugin's process group is
+// SIGKILLed at once (for a plugin known to be hung). It is idempotent, may
+// follow or precede Close (the first one decides), and returns nil.
+func (c *Client) Kill() error {
+	c.stop(0)
+	return nil
+}
+
+func (c *Client) stop(grace time.Duration) {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		if c.pc != nil {
-			c.pc.Kill()
+			stopPlugin(c.pc, c.kill, grace)
 		}
 		if c.shm != nil {
 			c.shm.close()
 		}
 	})
-	return nil
+}
+
+// stopPlugin ends a plugin process started by Launch: go-plugin's
+// shutdown (which has no deadline of its own: a stopped plugin never
+// answers it) given grace, then kill, then at most reapWait for
+// go-plugin to see the process gone. It reports whether the process was
+// seen reaped; when not, go-plugin's own goroutines finish later.
+func stopPlugin(pc *plugin.Client, kill func(), grace time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pc.Kill()
+	}()
+	if grace > 0 {
+		t := time.NewTimer(grace)
+		select {
+		case <-done:
+			t.Stop()
+			kill() // a no-op once reaped; releases the kill switch
+			return true
+		case <-t.C:
+		}
+	}
+	kill()
+	t := time.NewTimer(reapWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // LaunchOptions say which plugin binary to start and how.
@@ -336,8 +396,21 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	cmd := exec.Command(path, opts.Args...)
+	// The process runs in a group of its own; kill (cancelling the
+	// command's context) SIGKILLs that group, race-free: exec calls
+	// Cancel only while the process is not reaped. go-plugin uses cmd
+	// as it is (its SysProcAttr included).
+	procCtx, kill := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(procCtx, path, opts.Args...)
+	cmd.Cancel = func() error { return killProcessGroup(cmd.Process) }
+	setProcessGroup(cmd)
 	cmd.Env = append(withoutEnv(os.Environ(), envShmSize), opts.Env...)
+	launched := false
+	defer func() {
+		if !launched {
+			kill()
+		}
+	}()
 	var shm *shmRegion
 	if !opts.StreamOnly {
 		size := opts.shmSize
@@ -380,34 +453,28 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 	})
 
 	// go-plugin's start is not context-aware: kill the process if ctx ends
-	// first.
-	started := make(chan struct{})
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		select {
-		case <-ctx.Done():
-			pc.Kill()
-		case <-started:
-		}
-	}()
+	// first. (Not pc.Kill: it waits for the lock pc.Client holds, and a
+	// plugin stopped after its handshake line would keep both waiting.)
+	stop := context.AfterFunc(ctx, kill)
 	rpcClient, err := pc.Client()
-	close(started)
-	<-watchDone
-	if err == nil && ctx.Err() != nil {
+	stop()
+	if ctx.Err() != nil {
+		// The process was killed for it: whatever go-plugin saw follows.
 		err = ctx.Err()
 	}
 	if err != nil {
-		pc.Kill()
+		// Nothing was stored through this plugin: no graceful shutdown.
+		stopPlugin(pc, kill, 0)
 		return nil, handshakeError(path, err, tail.String())
 	}
 	raw, err := rpcClient.Dispense(pluginName)
 	if err != nil {
-		pc.Kill()
+		stopPlugin(pc, kill, 0)
 		return nil, fmt.Errorf("plugin %s: dispense %q: %w", path, pluginName, err)
 	}
+	launched = true
 	c := raw.(*Client)
-	c.pc = pc
+	c.pc, c.kill = pc, kill
 	c.shm, shm = shm, nil
 	if cmd.Process != nil {
 		c.pid = cmd.Process.Pid
@@ -417,7 +484,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Client, error) {
 		settings = map[string]string{}
 	}
 	if _, err := c.rpc.Configure(ctx, &storagev1.ConfigureRequest{Settings: settings}); err != nil {
-		c.Close()
+		c.Kill()
 		return nil, fmt.Errorf("plugin %s: configure: %w", path, fromStatus(ctx, "configure", "", err))
 	}
 	return c, nil

@@ -6,7 +6,11 @@
 // package. A Sink owns one plugin process (skyloop-plugin-NAME, found beside
 // the game's binary, in a configured directory, or on PATH, its SHA-256
 // checked when pinned), launches it through sdk.Launch, and relaunches it
-// with exponential backoff when it crashes; the call that met the crash
-// fails as retryable, so the spool retries it and nothing accepted is lost.
-// Close stops the process; none is left behind.
+// with exponential backoff when it crashes or hangs (does not answer its
+// health check within Options.HealthTimeout: it is killed with its
+// process group); the call that met the crash or the hang fails as
+// retryable, so the spool retries it and nothing accepted is lost. Every
+// launch, health check and shutdown has a deadline. Close stops the
+// process, within about sdk.CloseTimeout whatever it does; none is left
+// behind.
 package sync

@@ -115,6 +115,11 @@ type Options struct {
 	// and relaunched if it died, so it is back before the next segment;
 	// default 5 s.
 	HealthInterval time.Duration
+	// HealthTimeout bounds the health check's Info call. A plugin that
+	// does not answer within it is hung (stopped, deadlocked): it is
+	// killed and relaunched, and the calls it held fail as retryable;
+	// default 5 s.
+	HealthTimeout time.Duration
 	// LaunchTimeout bounds one launch: the handshake and Configure, which
 	// is where a plugin checks that its store is reachable; default 30 s.
 	LaunchTimeout time.Duration
@@ -138,6 +143,9 @@ func (o *Options) withDefaults() {
 	if o.HealthInterval <= 0 {
 		o.HealthInterval = 5 * time.Second
 	}
+	if o.HealthTimeout <= 0 {
+		o.HealthTimeout = 5 * time.Second
+	}
 	if o.LaunchTimeout <= 0 {
 		o.LaunchTimeout = 30 * time.Second
 	}
@@ -151,15 +159,18 @@ type Sink struct {
 	env     []string
 	builtin bool
 
-	mu         gosync.Mutex
-	client     *sdk.Client
-	info       sdk.Info
-	restarts   int
-	failures   int       // consecutive failed launches
-	nextTry    time.Time // no relaunch before this
-	connecting bool      // a background launch is in progress
-	startErr   error     // why the last launch failed; nil once up
-	closed     bool
+	mu          gosync.Mutex
+	client      *sdk.Client
+	info        sdk.Info
+	restarts    int
+	hangs       int       // plugins killed for not answering a health check
+	failures    int       // consecutive failed launches
+	nextTry     time.Time // no relaunch before this
+	connecting  bool      // a background launch is in progress
+	relaunching bool      // backend is relaunching the plugin
+	launches    gosync.WaitGroup
+	startErr    error // why the last launch failed; nil once up
+	closed      bool
 
 	ctx        context.Context // ends at Close, cancelling a launch in progress
 	cancel     context.CancelFunc
@@ -178,6 +189,8 @@ func Start(ctx context.Context, cfg SinkConfig, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.LaunchTimeout)
+	defer cancel()
 	if err := s.launch(ctx); err != nil {
 		s.cancel()
 		return nil, fmt.Errorf("sink %q: %w", cfg.Name, err)
@@ -344,14 +357,50 @@ func (s *Sink) watchLoop() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		// call relaunches a dead plugin (within its backoff).
-		err := s.call(ctx, "health", func(c *sdk.Client) error { _, err := c.Info(ctx); return err })
-		cancel()
-		if err != nil {
-			s.opts.Logger.Warn("plugin health check failed", "sink", s.cfg.Name, "err", err)
-		}
+		s.checkHealth()
 	}
+}
+
+// checkHealth asks the plugin for its Info within HealthTimeout,
+// relaunching a dead plugin first (within its backoff). A plugin that
+// does not answer in time is killed (replaceHung).
+func (s *Sink) checkHealth() {
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.HealthTimeout)
+	defer cancel()
+	c, err := s.backend(ctx)
+	if err != nil {
+		// Waiting for its backoff, or a relaunch failed (backend said so).
+		s.opts.Logger.Debug("plugin not running", "sink", s.cfg.Name, "err", err)
+		return
+	}
+	_, err = c.Info(ctx)
+	switch {
+	case err == nil, s.ctx.Err() != nil:
+	case ctx.Err() != nil:
+		s.replaceHung(c)
+	default:
+		s.opts.Logger.Warn("plugin health check failed", "sink", s.cfg.Name, "err", err)
+	}
+}
+
+// replaceHung kills a plugin that did not answer its health check: the
+// calls it holds fail (retryable, see call) and the next call or health
+// check relaunches it once the backoff allows. Said once per hung process.
+func (s *Sink) replaceHung(c *sdk.Client) {
+	s.mu.Lock()
+	if s.client != c || s.closed {
+		s.mu.Unlock()
+		return // replaced or closed meanwhile
+	}
+	s.client = nil
+	s.hangs++
+	s.failures++
+	d := s.backoff()
+	s.nextTry = time.Now().Add(d)
+	s.mu.Unlock()
+	s.opts.Logger.Warn("plugin did not answer its health check: killed, relaunching; calls in flight are retried",
+		"sink", s.cfg.Name, "plugin", s.cfg.Plugin, "pid", c.Pid(), "timeout", s.opts.HealthTimeout, "retry_in", d.Round(time.Millisecond))
+	c.Kill()
 }
 
 // start launches a plugin process and asks for its Info.
@@ -387,11 +436,18 @@ func (s *Sink) Info() sdk.Info {
 	return s.info
 }
 
-// Restarts counts relaunches after crashes.
+// Restarts counts relaunches after crashes and hangs.
 func (s *Sink) Restarts() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.restarts
+}
+
+// Hangs counts plugin processes killed for not answering a health check.
+func (s *Sink) Hangs() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hangs
 }
 
 // Pid is the plugin process id, 0 when none runs.
@@ -441,16 +497,40 @@ func (s *Sink) backend(ctx context.Context) (*sdk.Client, error) {
 	if now := time.Now(); now.Before(s.nextTry) {
 		return nil, sdk.RetryableError("launch", s.cfg.Name, fmt.Errorf("%w; next try in %v", errPluginDown, s.nextTry.Sub(now).Round(time.Millisecond)))
 	}
-	if err := s.launch(ctx); err != nil {
+	if s.relaunching {
+		return nil, sdk.RetryableError("launch", s.cfg.Name, errSinkStarting)
+	}
+	// The launch runs without s.mu (Up, Pid and Close do not wait for
+	// it), bounded by LaunchTimeout and ended by Close (s.ctx) as well as
+	// by the caller; meanwhile other calls fail as retryable.
+	s.relaunching = true
+	s.launches.Add(1)
+	defer s.launches.Done()
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.opts.LaunchTimeout)
+	stop := context.AfterFunc(s.ctx, cancel)
+	c, info, err := s.start(ctx)
+	stop()
+	cancel()
+	s.mu.Lock()
+	s.relaunching = false
+	if s.closed {
+		if c != nil {
+			c.Kill() // never used
+		}
+		return nil, sdk.PermanentError("sink", s.cfg.Name, sdk.ErrClosed)
+	}
+	if err != nil {
 		s.failures++
 		d := s.backoff()
 		s.nextTry = time.Now().Add(d)
 		s.opts.Logger.Error("plugin relaunch failed", "sink", s.cfg.Name, "err", err, "retry_in", d)
 		return nil, sdk.RetryableError("launch", s.cfg.Name, err)
 	}
+	s.client, s.info = c, info
 	s.failures = 0
 	s.restarts++
-	return s.client, nil
+	return c, nil
 }
 
 // call runs op on a live client. A failure that coincides with the plugin
@@ -501,21 +581,27 @@ func (s *Sink) Delete(ctx context.Context, key string) error {
 	return s.call(ctx, "delete", func(c *sdk.Client) error { return c.Delete(ctx, key) })
 }
 
-// Close stops the health check and the plugin process. It is idempotent.
+// Close stops the health check and the plugin process. It is idempotent
+// and bounded whatever the plugin does: a launch or health check in
+// progress is cancelled, and the plugin is stopped by sdk's Client.Close
+// (killed after its graceful deadline), so Close returns within about
+// sdk.CloseTimeout. Calls in flight fail.
 func (s *Sink) Close() error {
+	s.cancel() // ends a launch or health check in progress
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
-	s.cancel()
 	close(s.stopHealth)
-	if s.client != nil {
-		s.client.Close()
-		s.client = nil
-	}
+	c := s.client
+	s.client = nil
 	s.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
 	<-s.healthDone
+	s.launches.Wait() // a relaunch from a call, cancelled above
 	return nil
 }
