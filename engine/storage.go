@@ -73,7 +73,8 @@ func openStorage(cfg config.Config, game string, recording bool, logger *slog.Lo
 	if len(spoolSinks) == 0 {
 		return nil, nil // nothing to record to
 	}
-	sp, err := spool.Open(filepath.Join(cfg.SpoolDir, game), spoolSinks, spool.Options{MaxBytes: int64(cfg.SpoolMB * (1 << 20)), Logger: logger})
+	sp, err := spool.Open(filepath.Join(cfg.SpoolDir, game), spoolSinks, spool.Options{MaxBytes: int64(cfg.SpoolMB * (1 << 20)), Logger: logger,
+		AttemptTimeout: putTimeout(cfg.Capture.SegmentMB)})
 	if err != nil {
 		st.closeSinks()
 		if errors.Is(err, spool.ErrLocked) {
@@ -150,6 +151,14 @@ func (st *storage) awaitSinks() error {
 	}
 	st.logger.Debug("sinks answered", "after", time.Since(st.started).Round(time.Millisecond))
 	return errors.Join(errs...)
+}
+
+// putTimeout bounds one delivery attempt, so a plugin that answers its
+// health checks but never finishes a Put (a stuck network call) cannot
+// hold a sink's queue: the attempt fails as retryable and is made again.
+// It allows a full segment at 256 KiB/s, and at least two minutes.
+func putTimeout(segmentMB float64) time.Duration {
+	return max(2*time.Minute, time.Duration(segmentMB*4)*time.Second)
 }
 
 // exitWaitOr is the configured exit wait, or def without storage.
