@@ -13,6 +13,7 @@
 //	skyloop plugin check PATH [--set k=v]   the sdk/synctest suite, out of process
 //	skyloop plugin describe PATH
 //	skyloop bench capture|transport|encode
+//	skyloop saves list|show|history|export|restore|resolve   the games' save slots
 //	skyloop version [--json]
 //
 // The config file is --config, else $SKYLOOP_CONFIG, else
@@ -22,5 +23,6 @@
 // sink's plugin with the sdk directly, for its Delete.
 //
 // It builds with CGO_ENABLED=0: it imports the sdk, engine/segment,
-// engine/sync and engine/config, never the OpenGL parts of the engine.
+// engine/sync, engine/config and engine/saves, never the OpenGL parts of
+// the engine.
 package main
