@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/skyloop-engine/skyloop/engine/config"
 	"github.com/skyloop-engine/skyloop/engine/enginetest"
 	"github.com/skyloop-engine/skyloop/engine/gfx"
 	"github.com/skyloop-engine/skyloop/engine/segment"
@@ -254,5 +255,25 @@ func TestBuiltinDiskPluginRecords(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(sessionDir, "session.json")); err != nil {
 		t.Errorf("no end record: %v", err)
+	}
+}
+
+// A second copy of a game that records is refused with a message that
+// says how to run two.
+func TestSecondInstanceSaysHowToRunTwo(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse("test", []byte(fmt.Sprintf("spool_dir = %q\n[[sink]]\nname = \"local\"\nplugin = \"disk\"\n[sink.settings]\nroot = %q\n",
+		filepath.Join(dir, "spool"), filepath.Join(dir, "sink"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := openStorage(cfg, "twice", true, testLogger(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.close()
+	_, err = openStorage(cfg, "twice", true, testLogger(io.Discard))
+	if err == nil || !strings.Contains(err.Error(), "another copy of twice is running") || !strings.Contains(err.Error(), "spool_dir") || !strings.Contains(err.Error(), "-capture=false") {
+		t.Fatalf("second instance: %v, want a message naming the way to run two", err)
 	}
 }

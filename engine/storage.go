@@ -78,7 +78,7 @@ func openStorage(cfg config.Config, game string, recording bool, logger *slog.Lo
 	if err != nil {
 		st.closeSinks()
 		if errors.Is(err, spool.ErrLocked) {
-			err = fmt.Errorf("%w (is another %s already running?)", err, game)
+			err = fmt.Errorf("%w: another copy of %s is running and recording; to run a second one, give it a config with its own spool_dir (-config FILE), or run it with -capture=false", err, game)
 		}
 		return nil, fmt.Errorf("engine: spool: %w", err)
 	}
