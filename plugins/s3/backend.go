@@ -441,15 +441,33 @@ func (b *backend) Put(ctx context.Context, key string, r io.Reader, opts sdk.Put
 }
 
 // abort ends a multipart upload. NoSuchUpload (the manager's own abort
-// went through) counts as done; any other error is returned.
+// went through) counts as done; any other error is returned. A part
+// upload still in flight on the server when the abort lands may complete
+// after it and leave the upload behind (S3's documentation says to abort
+// again), so the upload is looked up after each abort and aborted again
+// until it is gone.
 func (b *backend) abort(ctx context.Context, key, id string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, err := b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &b.bucket, Key: &key, UploadId: &id})
-	if err != nil && (errorCode(err) == "NoSuchUpload" || status(err) == http.StatusNotFound) {
-		return nil
+	gone := func(err error) bool { return errorCode(err) == "NoSuchUpload" || status(err) == http.StatusNotFound }
+	for attempt := 0; ; attempt++ {
+		_, err := b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &b.bucket, Key: &key, UploadId: &id})
+		if err != nil && !gone(err) {
+			return err
+		}
+		if attempt == 5 {
+			return nil // aborted five times; a later Put's orphan sweep is the backstop
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
+		}
+		_, err = b.client.ListParts(ctx, &s3.ListPartsInput{Bucket: &b.bucket, Key: &key, UploadId: &id, MaxParts: aws.Int32(1)})
+		if err != nil && gone(err) {
+			return nil
+		}
 	}
-	return err
 }
 
 // track counts Puts of a full key in flight (delta +1 at the start, -1 at
