@@ -370,3 +370,59 @@ func countMatching(img *image.RGBA, r image.Rectangle, ok func(color.RGBA) bool)
 	}
 	return n
 }
+
+// A recording that starts with the game shows REC on the window for its
+// first recStartShown (3 s on the game's clock: 100 ms a frame here), then
+// not; the recording itself never holds it.
+func TestRecIndicatorAtStartOnlyOnTheWindow(t *testing.T) {
+	enginetest.RequireDisplay(t)
+	const w, h, frames = 320, 240, 40
+	sink := &frameSink{}
+	g := &hudGame{w: w, h: h, script: func(int) {}}
+	opts := Options{Width: w, Height: h, FixedSize: true, MaxFrames: frames, VSyncOff: true, Lockstep: true,
+		Clock:  func() time.Duration { return g.now },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Capture: &capture.Options{Game: "hud", Player: "p", Source: capture.SourceScreen, Readback: capture.ReadbackSync, Recording: true,
+			Pipeline: capture.PipelineConfig{Sink: sink, Codec: segment.CodecS2, Drop: capture.Block}},
+	}
+	opts.afterPresent = func(ww, wh int) { g.window = append(g.window, readWindow(ww, wh)) }
+	if err := Run(g, opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.window) != frames {
+		t.Fatalf("read %d windows, want %d", len(g.window), frames)
+	}
+	red := func(img *image.RGBA) int {
+		n := 0
+		for y := 0; y < 40; y++ {
+			for x := img.Bounds().Dx() - 100; x < img.Bounds().Dx(); x++ {
+				if c := img.RGBAAt(x, y); c.R > 180 && c.G < 90 && c.B < 90 {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	// The clock reads 100 ms more at each Draw; the indicator is drawn
+	// after Draw, so frame k shows it while (k+1)·100 ms < 3 s.
+	for k, win := range g.window {
+		shown := red(win) > 0
+		if want := k < 28; k < 28 || k > 31 {
+			if shown != want {
+				t.Errorf("frame %d: REC shown on the window = %v, want %v", k, shown, want)
+			}
+		}
+	}
+	if n := red(g.window[0]); n == 0 {
+		t.Fatal("no red dot on the first frame's window")
+	}
+	rec := sink.all()
+	if len(rec) != frames {
+		t.Fatalf("%d frames recorded, want %d", len(rec), frames)
+	}
+	for _, f := range rec {
+		if !bytes.Equal(f.Image.Pix, g.drawn[f.Seq].Pix) || red(f.Image) > 0 {
+			t.Fatalf("recorded frame %d differs from what the game drew, or holds the indicator", f.Seq)
+		}
+	}
+}
