@@ -151,7 +151,10 @@ type Options struct {
 	// Passphrase, when set, encrypts every version (AES-256-GCM, key by
 	// Argon2id) and refuses unencrypted ones.
 	Passphrase string
-	// History is how many versions per slot History lists; default 20.
+	// History is how many versions per slot are kept (locally, and in the
+	// sinks for the ones this device made) and listed by History; older
+	// ones are pruned, never a current one or one not yet uploaded;
+	// default 20.
 	History int
 	// MaxSlotBytes caps one slot's data (default 4 MiB), MaxGameBytes all
 	// slots' current data together (default 64 MiB).
@@ -1107,8 +1110,7 @@ func (s *Store) Slots() []Version {
 	return out
 }
 
-// History lists slot's versions, newest first, at most Options.History
-// (every version is kept; this bounds the list).
+// History lists slot's versions, newest first, at most Options.History.
 func (s *Store) History(slot string) []Version {
 	s.mu.Lock()
 	defer s.mu.Unlock()
