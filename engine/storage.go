@@ -183,16 +183,18 @@ func (st *storage) PutManifest(ctx context.Context, key string, data []byte) err
 }
 
 // pending counts deliveries not yet done (parked items excluded) to sinks
-// that are up: a sink that never came up this run is not waited for at
-// exit, its items stay in the spool for the next start.
+// that are not down: a sink that never came up this run (its launch
+// failed) is not waited for at exit, its items stay in the spool for the
+// next start; one still starting, or up, is waited for (exitWait bounds
+// it).
 func (st *storage) pending() int {
-	up := map[string]bool{}
+	waitFor := map[string]bool{}
 	for _, s := range st.sinks {
-		up[s.Name()] = s.Up()
+		waitFor[s.Name()] = !s.Down()
 	}
 	n := 0
 	for _, s := range st.sp.Stats().Sinks {
-		if s.Active && up[s.Name] {
+		if s.Active && waitFor[s.Name] {
 			n += s.Pending
 		}
 	}

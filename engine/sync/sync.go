@@ -334,6 +334,15 @@ func (s *Sink) Up() bool {
 	return s.client != nil && !s.connecting && !s.client.Exited()
 }
 
+// Down reports whether the sink never came up in this run: its launch
+// failed (an unreachable store, refused settings) and it has not been up
+// since. A sink still in its first launch is not down.
+func (s *Sink) Down() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connecting && s.startErr != nil
+}
+
 // Where describes where the sink's plugin runs from, for messages.
 func (s *Sink) Where() string {
 	if s.builtin {
