@@ -46,11 +46,11 @@ delete fails, 2 for bad usage.`,
 				return errNoConfirm("delete")
 			}
 			ctx := cmd.Context()
-			sinks, err := a.openManaged(ctx, sink)
+			sinks, err := a.openSinks(ctx, sink)
 			if err != nil {
 				return err
 			}
-			defer closeManaged(sinks)
+			defer closeSinks(sinks)
 
 			// Every session of every sink; a session is one name
 			// (GAME/PLAYER/SESSION) whichever sinks hold it.
@@ -58,7 +58,7 @@ delete fails, 2 for bad usage.`,
 			perSink := make([][]*recordings.Session, len(sinks))
 			var union []*recordings.Session
 			for i, s := range sinks {
-				ss, err := recordings.List(ctx, s, s.name, "")
+				ss, err := recordings.List(ctx, s, s.Name(), "")
 				if err != nil {
 					return err
 				}
@@ -75,7 +75,7 @@ delete fails, 2 for bad usage.`,
 				sess, err := recordings.Find(union, ref)
 				if err != nil {
 					if errors.Is(err, recordings.ErrNoSession) {
-						err = fmt.Errorf("%w (looked in sink(s) %s); nothing deleted", err, managedNames(sinks))
+						err = fmt.Errorf("%w (looked in sink(s) %s); nothing deleted", err, sinkNames(sinks))
 					} else {
 						err = fmt.Errorf("%w; nothing deleted", err)
 					}
@@ -96,7 +96,7 @@ delete fails, 2 for bad usage.`,
 					}
 					age, err := recordings.AgeOf(ctx, s, sess)
 					if err != nil {
-						return fmt.Errorf("sink %s: %s: %w", s.name, sess.Ref(), err)
+						return fmt.Errorf("sink %s: %s: %w", s.Name(), sess.Ref(), err)
 					}
 					ages = append(ages, age)
 					bytes += age.Bytes
@@ -104,12 +104,12 @@ delete fails, 2 for bad usage.`,
 				if len(ages) == 0 {
 					continue
 				}
-				what := fmt.Sprintf("%s (%s) from sink %s", plural(len(ages), "session", "sessions"), sizeOf(bytes), s.name)
+				what := fmt.Sprintf("%s (%s) from sink %s", plural(len(ages), "session", "sessions"), sizeOf(bytes), s.Name())
 				verb := "delete"
 				if dryRun {
 					verb = "would delete"
 				}
-				fmt.Fprintf(a.stdout, "sink %s: %s %s:\n", s.name, verb, plural(len(ages), "session", "sessions"))
+				fmt.Fprintf(a.stdout, "sink %s: %s %s:\n", s.Name(), verb, plural(len(ages), "session", "sessions"))
 				for _, age := range ages {
 					fmt.Fprintf(a.stdout, "  %s\n", sessionLine(age))
 					if age.Recording(now, recordingGrace) {
@@ -120,7 +120,7 @@ delete fails, 2 for bad usage.`,
 					continue
 				}
 				if !yes && !a.confirm(in, "delete "+what+"?") {
-					failed = append(failed, "not confirmed: nothing deleted from sink "+s.name)
+					failed = append(failed, "not confirmed: nothing deleted from sink "+s.Name())
 					continue
 				}
 				var freed int64
@@ -129,12 +129,12 @@ delete fails, 2 for bad usage.`,
 					d, err := recordings.Delete(ctx, s, age.Session)
 					freed += d.Bytes
 					if err != nil {
-						failed = append(failed, fmt.Sprintf("sink %s: %s: %v", s.name, age.Session.Ref(), err))
+						failed = append(failed, fmt.Sprintf("sink %s: %s: %v", s.Name(), age.Session.Ref(), err))
 						continue
 					}
 					n++
 				}
-				fmt.Fprintf(a.stdout, "deleted %s from sink %s: freed %s\n", plural(n, "session", "sessions"), s.name, sizeOf(freed))
+				fmt.Fprintf(a.stdout, "deleted %s from sink %s: freed %s\n", plural(n, "session", "sessions"), s.Name(), sizeOf(freed))
 			}
 			if len(failed) > 0 {
 				return &exitError{code: 1, err: errors.New(strings.Join(failed, "\nskyloop: "))}

@@ -83,11 +83,11 @@ question is answered no or a delete fails, 2 for bad usage.`,
 				return errNoConfirm("prune")
 			}
 			ctx := cmd.Context()
-			sinks, err := a.openManaged(ctx, sink)
+			sinks, err := a.openSinks(ctx, sink)
 			if err != nil {
 				return err
 			}
-			defer closeManaged(sinks)
+			defer closeSinks(sinks)
 			prefix := ""
 			if game != "" {
 				prefix = game + "/"
@@ -95,7 +95,7 @@ question is answered no or a delete fails, 2 for bad usage.`,
 			in := bufio.NewReader(stdin)
 			var failed []string
 			for _, s := range sinks {
-				ss, err := recordings.List(ctx, s, s.name, prefix)
+				ss, err := recordings.List(ctx, s, s.Name(), prefix)
 				if err != nil {
 					return err
 				}
@@ -103,14 +103,14 @@ question is answered no or a delete fails, 2 for bad usage.`,
 				for _, sess := range ss {
 					age, err := recordings.AgeOf(ctx, s, sess)
 					if err != nil {
-						return fmt.Errorf("sink %s: %s: %w", s.name, sess.Ref(), err)
+						return fmt.Errorf("sink %s: %s: %w", s.Name(), sess.Ref(), err)
 					}
 					ages = append(ages, age)
 				}
 				rules.Now = time.Now()
 				plan := recordings.Plan(ages, rules)
 				out := a.stdout
-				fmt.Fprintf(out, "sink %s: %s (%s)", s.name, plural(len(ages), "session", "sessions"), sizeOf(plan.TotalBytes))
+				fmt.Fprintf(out, "sink %s: %s (%s)", s.Name(), plural(len(ages), "session", "sessions"), sizeOf(plan.TotalBytes))
 				if game != "" {
 					fmt.Fprintf(out, " of game %s", game)
 				}
@@ -130,16 +130,16 @@ question is answered no or a delete fails, 2 for bad usage.`,
 					fmt.Fprintf(out, "  note: what is left stays %s over --max-size %s: the rest is still recording\n", sizeOf(plan.OverBy), sizeOf(rules.MaxBytes))
 				}
 				if len(plan.Delete) == 0 {
-					fmt.Fprintf(out, "sink %s: nothing to delete; kept %s\n", s.name, kept)
+					fmt.Fprintf(out, "sink %s: nothing to delete; kept %s\n", s.Name(), kept)
 					continue
 				}
-				what := fmt.Sprintf("%s (%s) from sink %s", plural(len(plan.Delete), "session", "sessions"), sizeOf(plan.DeleteBytes()), s.name)
+				what := fmt.Sprintf("%s (%s) from sink %s", plural(len(plan.Delete), "session", "sessions"), sizeOf(plan.DeleteBytes()), s.Name())
 				if dryRun {
-					fmt.Fprintf(out, "sink %s: would delete %s, freeing %s; would keep %s\n", s.name, plural(len(plan.Delete), "session", "sessions"), sizeOf(plan.DeleteBytes()), kept)
+					fmt.Fprintf(out, "sink %s: would delete %s, freeing %s; would keep %s\n", s.Name(), plural(len(plan.Delete), "session", "sessions"), sizeOf(plan.DeleteBytes()), kept)
 					continue
 				}
 				if !yes && !a.confirm(in, "delete "+what+"?") {
-					failed = append(failed, "not confirmed: nothing deleted from sink "+s.name)
+					failed = append(failed, "not confirmed: nothing deleted from sink "+s.Name())
 					continue
 				}
 				var freed int64
@@ -148,12 +148,12 @@ question is answered no or a delete fails, 2 for bad usage.`,
 					d, err := recordings.Delete(ctx, s, c.Session)
 					freed += d.Bytes
 					if err != nil {
-						failed = append(failed, fmt.Sprintf("sink %s: %s: %v", s.name, c.Session.Ref(), err))
+						failed = append(failed, fmt.Sprintf("sink %s: %s: %v", s.Name(), c.Session.Ref(), err))
 						continue
 					}
 					n++
 				}
-				fmt.Fprintf(out, "sink %s: deleted %s, freed %s; kept %s\n", s.name, plural(n, "session", "sessions"), sizeOf(freed), kept)
+				fmt.Fprintf(out, "sink %s: deleted %s, freed %s; kept %s\n", s.Name(), plural(n, "session", "sessions"), sizeOf(freed), kept)
 			}
 			if len(failed) > 0 {
 				return &exitError{code: 1, err: errors.New(strings.Join(failed, "\nskyloop: "))}

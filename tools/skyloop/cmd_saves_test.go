@@ -59,6 +59,14 @@ func savesPlugins(t *testing.T) string {
 	return savesPluginsDir
 }
 
+// managedSink is a plugin launched by a test, named as a sink.
+type managedSink struct {
+	name string
+	*sdk.Client
+}
+
+func (s *managedSink) Name() string { return s.name }
+
 // savesSink launches a plugin on settings, as the devices' sink.
 func savesSink(t *testing.T, name, plugin string, settings map[string]string) *managedSink {
 	t.Helper()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,70 +12,12 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
-	skysync "github.com/skyloop-engine/skyloop/engine/sync"
-	"github.com/skyloop-engine/skyloop/sdk"
 	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/recordings"
 )
 
-// What delete and prune share: sinks opened for writing, confirmation,
-// the parsing of --older-than and --max-size.
-
-// managedSink is a sink opened to delete from: its plugin, launched
-// directly (engine/sync's Sink, which the read-only commands use, offers
-// no Delete). It is a recordings.Deleter.
-type managedSink struct {
-	name string
-	*sdk.Client
-}
-
-func (s *managedSink) Name() string { return s.name }
-
-// openManaged launches the plugin of every configured sink, or of the one
-// named only. The caller closes them.
-func (a *app) openManaged(ctx context.Context, only string) ([]*managedSink, error) {
-	scs, err := a.sinkConfigs(only)
-	if err != nil {
-		return nil, err
-	}
-	var out []*managedSink
-	fail := func(err error) ([]*managedSink, error) {
-		closeManaged(out)
-		return nil, err
-	}
-	for _, sc := range scs {
-		path, err := skysync.FindPlugin(sc.Plugin, sc.Dirs...)
-		if err != nil {
-			return fail(fmt.Errorf("sink %s: %w", sc.Name, err))
-		}
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		c, err := sdk.Launch(sctx, sdk.LaunchOptions{Path: path, SHA256: sc.SHA256, Settings: sc.Settings, Stderr: a.pluginStderr()})
-		if err == nil {
-			if _, err = c.Info(sctx); err != nil {
-				c.Close()
-			}
-		}
-		cancel()
-		if err != nil {
-			return fail(fmt.Errorf("sink %s: %w", sc.Name, err))
-		}
-		out = append(out, &managedSink{name: sc.Name, Client: c})
-	}
-	return out, nil
-}
-
-func closeManaged(sinks []*managedSink) {
-	for _, s := range sinks {
-		s.Close()
-	}
-}
-
-func managedNames(sinks []*managedSink) string {
-	names := make([]string, len(sinks))
-	for i, s := range sinks {
-		names[i] = s.name
-	}
-	return strings.Join(names, ", ")
-}
+// What delete and prune share: confirmation, the parsing of --older-than
+// and --max-size. They open sinks as every command does (openSinks); an
+// engine/sync Sink is a recordings.Deleter.
 
 // stdin is where confirmations are read (a variable for tests).
 var stdin io.Reader = os.Stdin
