@@ -329,23 +329,12 @@ conflict says so and lists the versions to choose from.`,
 		Args: savesRefArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, _ := parseSaveRef(args[0])
-			ctx := cmd.Context()
-			r, err := a.startSaves(ctx, f, false)
+			r, s, v, payload, thumb, err := a.readPicked(cmd.Context(), f, ref, version)
+			if r != nil {
+				defer r.close()
+			}
 			if err != nil {
 				return err
-			}
-			defer r.close()
-			s, err := r.openSlot(ctx, ref, false)
-			if err != nil {
-				return err
-			}
-			v, err := s.pick(version)
-			if err != nil {
-				return err
-			}
-			payload, thumb, err := s.part.st.Read(ref.slot, v.ID)
-			if err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("%s version %s: %w", ref, v.ID, err)}
 			}
 			out := saveShowJSON{Ref: ref.String(), Version: s.versionJSON(v), Conflict: s.conflictJSON(), ThumbnailBytes: len(thumb), Warnings: s.warnings}
 			isJSON := v.Encoding == "json" && json.Valid(payload)
@@ -492,23 +481,12 @@ slot is written readable by its owner only (mode 0600).`,
 			if st, err := os.Stat(filepath.Dir(out)); err != nil || !st.IsDir() {
 				return usageError("--out %s: directory %s does not exist", out, filepath.Dir(out))
 			}
-			ctx := cmd.Context()
-			r, err := a.startSaves(ctx, f, false)
+			r, s, v, payload, thumb, err := a.readPicked(cmd.Context(), f, ref, version)
+			if r != nil {
+				defer r.close()
+			}
 			if err != nil {
 				return err
-			}
-			defer r.close()
-			s, err := r.openSlot(ctx, ref, false)
-			if err != nil {
-				return err
-			}
-			v, err := s.pick(version)
-			if err != nil {
-				return err
-			}
-			payload, thumb, err := s.part.st.Read(ref.slot, v.ID)
-			if err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("%s version %s: %w", ref, v.ID, err)}
 			}
 			what, data := "payload", payload
 			if thumbnail {
@@ -771,6 +749,25 @@ func saveKeyParts(key string) (game, player, slot, id string, ok bool) {
 }
 
 // --- the run: sinks, passphrase, stores ---
+
+// readPicked opens ref's slot read-only and reads the version --version
+// picks (the current one when it is ""), for show and export. r, when not
+// nil, is to be closed, whatever err is.
+func (a *app) readPicked(ctx context.Context, f *savesFlags, ref saveRef, version string) (r *savesRun, s *slotView, v saves.Version, payload, thumb []byte, err error) {
+	if r, err = a.startSaves(ctx, f, false); err != nil {
+		return nil, nil, v, nil, nil, err
+	}
+	if s, err = r.openSlot(ctx, ref, false); err != nil {
+		return r, nil, v, nil, nil, err
+	}
+	if v, err = s.pick(version); err != nil {
+		return r, nil, v, nil, nil, err
+	}
+	if payload, thumb, err = s.part.st.Read(ref.slot, v.ID); err != nil {
+		return r, nil, v, nil, nil, &exitError{code: 1, err: fmt.Errorf("%s version %s: %w", ref, v.ID, err)}
+	}
+	return r, s, v, payload, thumb, nil
+}
 
 // savesRun is one saves command's sinks, passphrase and stores.
 type savesRun struct {
