@@ -875,13 +875,14 @@ func writeFileAtomic(path, tmpDir string, data []byte, durable bool) error {
 		return err
 	}
 	if durable {
-		return syncDir(filepath.Dir(path))
+		return syncPath(filepath.Dir(path))
 	}
 	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// syncPath fsyncs a file or a directory by name.
+func syncPath(path string) error {
+	d, err := os.Open(path)
 	if err != nil {
 		return err
 	}
@@ -917,14 +918,11 @@ func (s *Store) commit(batch []string) {
 	dirs := map[string]bool{}
 	for _, key := range batch {
 		slot, id, _ := parseVersionKey(key)
-		if f, err := os.Open(s.localPath(slot, id)); err == nil {
-			fsyncFile(f)
-			f.Close()
-		}
+		syncPath(s.localPath(slot, id))
 		dirs[filepath.Join(s.dir, "v", slot)] = true
 	}
 	for d := range dirs {
-		syncDir(d)
+		syncPath(d)
 	}
 	s.obMu.Lock()
 	fsyncFile(s.obFile)
@@ -1637,10 +1635,7 @@ func (s *Store) Close() error {
 	// the next Open.
 	for _, k := range s.takeQueue(math.MaxInt) {
 		slot, id, _ := parseVersionKey(k)
-		if f, err := os.Open(s.localPath(slot, id)); err == nil {
-			fsyncFile(f)
-			f.Close()
-		}
+		syncPath(s.localPath(slot, id))
 		s.inflight.Done()
 	}
 	for {
