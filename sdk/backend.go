@@ -19,6 +19,11 @@ type Capabilities struct {
 	AtomicReplace bool `json:"atomic_replace"`
 	// RangedReads: Get honours Offset and Length without reading the rest.
 	RangedReads bool `json:"ranged_reads"`
+	// NestedKeys: a key may name an object and also be a prefix of other
+	// keys at once ("a" and "a/b"), as on S3. Stores that map keys to file
+	// names may lack it; a Put that would need it then fails with a
+	// permanent error naming both keys. Engine keys never need it.
+	NestedKeys bool `json:"nested_keys"`
 }
 
 // Info describes a backend.
@@ -53,10 +58,15 @@ type PutOptions struct {
 	Metadata map[string]string
 }
 
-// GetOptions select a byte range of a Get.
+// GetOptions select a byte range of a Get; ResolveRange applies the rules.
 type GetOptions struct {
-	Offset int64 // first byte
-	Length int64 // bytes to read; -1 (or 0 with Offset 0) reads to the end
+	// Offset is the first byte: 0 to the object's size. An Offset equal to
+	// the size reads nothing; one past it (or negative) is ErrInvalidRange.
+	Offset int64
+	// Length is the number of bytes to read, cut short at the end of the
+	// object. A negative Length, or 0 with Offset 0 (the zero GetOptions),
+	// reads to the end; 0 with a non-zero Offset reads nothing.
+	Length int64
 }
 
 // Backend stores blobs under keys. Keys reaching a backend are already

@@ -80,10 +80,34 @@ func (c *Client) Put(ctx context.Context, key string, r io.Reader, opts PutOptio
 	if err := c.check("put", key); err != nil {
 		return ObjectInfo{}, err
 	}
+	counted := &countingReader{r: r}
+	var info ObjectInfo
+	var err error
 	if c.shm != nil && !c.shmOff.Load() && (opts.Size < 0 || opts.Size >= shmThreshold) {
-		return c.putShared(ctx, key, r, opts)
+		info, err = c.putShared(ctx, key, counted, opts)
+	} else {
+		info, err = c.putStream(ctx, key, counted, opts)
 	}
-	return c.putStream(ctx, key, r, opts)
+	if err == nil && info.Size != counted.n {
+		// The plugin stored (or says it stored) something other than what
+		// was sent: never count that as delivered. Retryable, since a
+		// truncated transfer is the likely cause; the spool keeps the item.
+		return ObjectInfo{}, &Error{Op: "put", Key: key, Retryable: true,
+			Err: fmt.Errorf("plugin reports %d bytes stored, %d were sent", info.Size, counted.n)}
+	}
+	return info, err
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // chunkPool holds ChunkSize buffers for putStream.

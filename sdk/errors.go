@@ -13,6 +13,9 @@ var (
 	ErrInvalidKey         = errors.New("invalid key")
 	ErrInvalidSettings    = errors.New("invalid settings")
 	ErrUnsupported        = errors.New("unsupported")
+	// ErrInvalidRange: a Get's Offset lies outside the object (see
+	// GetOptions). Not retryable.
+	ErrInvalidRange = errors.New("invalid range")
 )
 
 // Error is a backend failure with its retry class.

@@ -22,6 +22,7 @@ var wireKinds = []struct {
 	{"invalid_key", ErrInvalidKey, codes.InvalidArgument},
 	{"invalid_settings", ErrInvalidSettings, codes.InvalidArgument},
 	{"unsupported", ErrUnsupported, codes.Unimplemented},
+	{"invalid_range", ErrInvalidRange, codes.OutOfRange},
 }
 
 // toStatus turns a backend error into a gRPC status: the code follows the

@@ -242,6 +242,7 @@ func infoToWire(i Info) *storagev1.InfoResponse {
 			ConditionalWrites: i.Capabilities.ConditionalWrites,
 			AtomicReplace:     i.Capabilities.AtomicReplace,
 			RangedReads:       i.Capabilities.RangedReads,
+			NestedKeys:        i.Capabilities.NestedKeys,
 		},
 	}
 }
@@ -254,6 +255,7 @@ func infoFromWire(r *storagev1.InfoResponse) Info {
 			ConditionalWrites: c.GetConditionalWrites(),
 			AtomicReplace:     c.GetAtomicReplace(),
 			RangedReads:       c.GetRangedReads(),
+			NestedKeys:        c.GetNestedKeys(),
 		},
 	}
 }

@@ -37,6 +37,7 @@ var s3Info = sdk.Info{
 		ConditionalWrites: true, // confirmed or withdrawn by the probe in newBackend
 		AtomicReplace:     true,
 		RangedReads:       true,
+		NestedKeys:        true, // confirmed or withdrawn by the probe too
 	},
 }
 
@@ -214,7 +215,8 @@ func (b *backend) where() string {
 }
 
 // probe checks, with clear errors, that the bucket exists and is writable,
-// and whether a second If-None-Match: * write of the same key is refused.
+// whether a second If-None-Match: * write of the same key is refused, and
+// whether a key below an object's key can be stored (NestedKeys).
 func (b *backend) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -257,6 +259,24 @@ func (b *backend) probe(ctx context.Context) error {
 			b.deleteProbe(key)
 			return b.configError("probing conditional writes", err)
 		}
+	}
+	// A key below the probe object: stores on a file system (versitygw's
+	// posix backend, MinIO) refuse it with 409 Conflict.
+	nested := key + "/nested"
+	in := &s3.PutObjectInput{Bucket: &b.bucket, Key: &nested, Body: strings.NewReader("probe")}
+	b.encrypt(in)
+	_, err := b.client.PutObject(ctx, in, once)
+	switch {
+	case err == nil:
+		if _, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.bucket, Key: &nested}); err != nil {
+			b.deleteProbe(key)
+			return b.configError("deleting probe object", err)
+		}
+	case status(err) == http.StatusConflict:
+		b.caps.NestedKeys = false
+	default:
+		b.deleteProbe(key)
+		return b.configError("probing nested keys", err)
 	}
 	if _, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.bucket, Key: &key}); err != nil {
 		return b.configError("deleting probe object", err)
@@ -540,8 +560,9 @@ func (b *backend) Get(ctx context.Context, key string, w io.Writer, opts sdk.Get
 	if err := sdk.ValidateKey(key); err != nil {
 		return sdk.ObjectInfo{}, err
 	}
-	if opts.Offset < 0 || (opts.Length < 0 && opts.Length != -1) {
-		return sdk.ObjectInfo{}, sdk.PermanentError("get", key, fmt.Errorf("bad range: offset %d, length %d", opts.Offset, opts.Length))
+	if opts.Offset < 0 {
+		_, _, err := sdk.ResolveRange(key, 0, opts)
+		return sdk.ObjectInfo{}, err
 	}
 	toEnd := opts.Length < 0 || (opts.Length == 0 && opts.Offset == 0)
 	if !toEnd && opts.Length == 0 {
@@ -601,7 +622,8 @@ func (b *backend) Get(ctx context.Context, key string, w io.Writer, opts sdk.Get
 }
 
 func beyondEnd(key string, off, size int64) error {
-	return sdk.PermanentError("get", key, fmt.Errorf("offset %d is past the end of the %d-byte object", off, size))
+	_, _, err := sdk.ResolveRange(key, size, sdk.GetOptions{Offset: off})
+	return err
 }
 
 func (b *backend) Stat(ctx context.Context, key string) (sdk.ObjectInfo, error) {

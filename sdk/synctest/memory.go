@@ -1,14 +1,9 @@
 package synctest
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"io"
 	"maps"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,22 +39,9 @@ func (m *memoryBackend) Info(ctx context.Context) (sdk.Info, error) {
 			ConditionalWrites: true,
 			AtomicReplace:     true,
 			RangedReads:       true,
+			NestedKeys:        true,
 		},
 	}, nil
-}
-
-// ctxReader fails a Read once ctx is done, so a cancelled upload stops at
-// the next chunk.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func (m *memoryBackend) Put(ctx context.Context, key string, r io.Reader, opts sdk.PutOptions) (sdk.ObjectInfo, error) {
@@ -69,21 +51,14 @@ func (m *memoryBackend) Put(ctx context.Context, key string, r io.Reader, opts s
 	if err := m.checkPrecondition(key, opts); err != nil { // fail fast, checked again below
 		return sdk.ObjectInfo{}, err
 	}
-	var buf bytes.Buffer
-	if opts.Size > 0 && opts.Size < 1<<30 {
-		buf.Grow(int(opts.Size))
-	}
-	if _, err := io.Copy(&buf, ctxReader{ctx, r}); err != nil {
+	data, err := sdk.ReadAll(ctx, r, opts.Size)
+	if err != nil {
 		return sdk.ObjectInfo{}, &sdk.Error{Op: "put", Key: key, Err: err}
 	}
-	if err := ctx.Err(); err != nil {
-		return sdk.ObjectInfo{}, &sdk.Error{Op: "put", Key: key, Err: err}
-	}
-	sum := sha256.Sum256(buf.Bytes())
-	obj := &memObject{data: buf.Bytes(), info: sdk.ObjectInfo{
+	obj := &memObject{data: data, info: sdk.ObjectInfo{
 		Key:      key,
-		Size:     int64(buf.Len()),
-		ETag:     hex.EncodeToString(sum[:]),
+		Size:     int64(len(data)),
+		ETag:     sdk.ContentETag(data),
 		Modified: time.Now(),
 		Metadata: maps.Clone(opts.Metadata),
 	}}
@@ -93,7 +68,7 @@ func (m *memoryBackend) Put(ctx context.Context, key string, r io.Reader, opts s
 		return sdk.ObjectInfo{}, err
 	}
 	m.objects[key] = obj
-	return cloneInfo(obj.info), nil
+	return obj.info.Clone(), nil
 }
 
 func (m *memoryBackend) checkPrecondition(key string, opts sdk.PutOptions) error {
@@ -103,16 +78,11 @@ func (m *memoryBackend) checkPrecondition(key string, opts sdk.PutOptions) error
 }
 
 func (m *memoryBackend) checkPreconditionLocked(key string, opts sdk.PutOptions) error {
-	cur, exists := m.objects[key]
-	switch {
-	case opts.IfNoneMatch && exists:
-		return sdk.PreconditionFailed("put", key, "object exists (If-None-Match)")
-	case opts.IfMatch != "" && !exists:
-		return sdk.PreconditionFailed("put", key, "object does not exist (If-Match)")
-	case opts.IfMatch != "" && cur.info.ETag != opts.IfMatch:
-		return sdk.PreconditionFailed("put", key, fmt.Sprintf("ETag is %s, not %s (If-Match)", cur.info.ETag, opts.IfMatch))
+	var etag string
+	if cur, exists := m.objects[key]; exists {
+		etag = cur.info.ETag
 	}
-	return nil
+	return sdk.CheckPrecondition(key, etag, opts)
 }
 
 func (m *memoryBackend) lookup(op, key string) (*memObject, error) {
@@ -133,9 +103,9 @@ func (m *memoryBackend) Get(ctx context.Context, key string, w io.Writer, opts s
 	if err != nil {
 		return sdk.ObjectInfo{}, err
 	}
-	lo, hi, err := resolveRange(obj.info.Size, opts)
+	lo, hi, err := sdk.ResolveRange(key, obj.info.Size, opts)
 	if err != nil {
-		return sdk.ObjectInfo{}, &sdk.Error{Op: "get", Key: key, Err: err}
+		return sdk.ObjectInfo{}, err
 	}
 	const chunk = 1 << 20
 	for p := lo; p < hi; p += chunk {
@@ -146,21 +116,7 @@ func (m *memoryBackend) Get(ctx context.Context, key string, w io.Writer, opts s
 			return sdk.ObjectInfo{}, &sdk.Error{Op: "get", Key: key, Err: err}
 		}
 	}
-	return cloneInfo(obj.info), nil
-}
-
-// resolveRange turns GetOptions into [lo, hi) within an object of size
-// bytes: Length -1 (or 0 with Offset 0) reads to the end, a range running
-// past the end is cut short, and an Offset past the end is an error.
-func resolveRange(size int64, opts sdk.GetOptions) (lo, hi int64, err error) {
-	if opts.Offset < 0 || opts.Offset > size {
-		return 0, 0, fmt.Errorf("range offset %d outside object of %d bytes", opts.Offset, size)
-	}
-	lo, hi = opts.Offset, size
-	if opts.Length > 0 || (opts.Length == 0 && opts.Offset != 0) {
-		hi = lo + min(opts.Length, size-lo) // no overflow for huge lengths
-	}
-	return lo, hi, nil
+	return obj.info.Clone(), nil
 }
 
 func (m *memoryBackend) Stat(ctx context.Context, key string) (sdk.ObjectInfo, error) {
@@ -168,7 +124,7 @@ func (m *memoryBackend) Stat(ctx context.Context, key string) (sdk.ObjectInfo, e
 	if err != nil {
 		return sdk.ObjectInfo{}, err
 	}
-	return cloneInfo(obj.info), nil
+	return obj.info.Clone(), nil
 }
 
 func (m *memoryBackend) List(ctx context.Context, prefix string, fn func(sdk.ObjectInfo) error) error {
@@ -179,20 +135,12 @@ func (m *memoryBackend) List(ctx context.Context, prefix string, fn func(sdk.Obj
 	var infos []sdk.ObjectInfo
 	for k, obj := range m.objects {
 		if strings.HasPrefix(k, prefix) {
-			infos = append(infos, cloneInfo(obj.info))
+			infos = append(infos, obj.info)
 		}
 	}
 	m.mu.RUnlock()
-	slices.SortFunc(infos, func(a, b sdk.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
-	for _, info := range infos {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(info); err != nil {
-			return err
-		}
-	}
-	return nil
+	// fn runs with no lock held: it may call back into the backend.
+	return sdk.ListSorted(ctx, prefix, infos, fn)
 }
 
 func (m *memoryBackend) Delete(ctx context.Context, key string) error {
@@ -203,9 +151,4 @@ func (m *memoryBackend) Delete(ctx context.Context, key string) error {
 	defer m.mu.Unlock()
 	delete(m.objects, key)
 	return nil
-}
-
-func cloneInfo(info sdk.ObjectInfo) sdk.ObjectInfo {
-	info.Metadata = maps.Clone(info.Metadata)
-	return info
 }

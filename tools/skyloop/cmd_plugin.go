@@ -54,6 +54,7 @@ type checkFlags struct {
 	run     string
 	timeout time.Duration
 	scratch string
+	json    bool
 }
 
 func newPluginCheckCmd(a *app) *cobra.Command {
@@ -68,9 +69,15 @@ check so that each check starts on an empty backend: for the disk plugin
 root=DIR becomes DIR/RUN/check-0007 (a temporary directory when root is not
 set), for S3 prefix=P becomes P/RUN/check-0007.
 
-It prints a table (check, result, time, reason) and a summary, and exits 0
-when no check failed, 1 otherwise; the logs of failing checks go to stderr
-(of every check with -v).`,
+Before the suite it checks that the running backend's Info agrees with
+what -describe prints (Describe/Info) and, without a scratch setting, that
+the backend starts empty (Backend/Empty).
+
+It prints a table (check, result, time, reason) and a summary, or with
+--json one JSON document (the plugin, every check with its status, time,
+message and log, and the counts), and exits 0 when no check failed, 1
+otherwise; the logs of failing checks go to stderr (of every check with
+-v).`,
 		Args: onePath,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.pluginCheck(cmd, args[0], f)
@@ -82,6 +89,7 @@ when no check failed, 1 otherwise; the logs of failing checks go to stderr
 	fl.StringVar(&f.run, "run", "", "only run the checks whose name matches `REGEXP` (e.g. 'IfMatch|Range/Head')")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "bound on the whole run (0: none)")
 	fl.StringVar(&f.scratch, "scratch", "", "`SETTING` that gets a unique suffix per check (default: prefix, else root, if the plugin declares it; empty: none)")
+	fl.BoolVar(&f.json, "json", false, "print the results as JSON on stdout")
 	return cmd
 }
 
@@ -205,14 +213,17 @@ func (a *app) pluginCheck(cmd *cobra.Command, path string, f checkFlags) error {
 			return &exitError{code: 1, err: fmt.Errorf("root %s: %w", settings["root"], err)}
 		}
 	}
-	if scratch == "" {
-		fmt.Fprintf(a.stderr, "plugin check: warning: no scratch setting (--scratch): every check shares one backend, which must be empty; checks may see each other's objects\n")
+	if scratch == "" && len(decl) > 0 {
+		fmt.Fprintf(a.stderr, "plugin check: note: no scratch setting (--scratch): each check starts a fresh plugin process, but they share its storage, which must start empty\n")
 	}
 
-	fmt.Fprintf(a.stdout, "plugin %s %s (%s), %d checks\n", info.Name, info.Version, path, len(conformance.Selected(run)))
+	if !f.json {
+		fmt.Fprintf(a.stdout, "plugin %s %s (%s), %d checks\n", info.Name, info.Version, path, len(conformance.Selected(run)))
+	}
 	start := time.Now()
 	opts := conformance.Options{
 		Path: path, SHA256: f.sha256, Settings: settings, Scratch: scratch, Run: run, Timeout: f.timeout,
+		Described: &info,
 	}
 	if a.verbose {
 		opts.Progress = func(r conformance.Result) {
@@ -224,8 +235,6 @@ func (a *app) pluginCheck(cmd *cobra.Command, path string, f checkFlags) error {
 		return &exitError{code: 1, err: err}
 	}
 
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHECK\tRESULT\tTIME\tDETAIL")
 	var passed, skipped int
 	var failed []string
 	for _, r := range results {
@@ -237,10 +246,28 @@ func (a *app) pluginCheck(cmd *cobra.Command, path string, f checkFlags) error {
 		case conformance.Fail:
 			failed = append(failed, r.Name)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Status, fmtDuration(r.Duration), r.Message)
 	}
-	tw.Flush()
-	fmt.Fprintf(a.stdout, "%d passed, %d skipped, %d failed (%v)\n", passed, skipped, len(failed), time.Since(start).Round(time.Millisecond))
+	if f.json {
+		rep := checkReport{Path: path, Plugin: info, Passed: passed, Skipped: skipped, Failed: len(failed),
+			Seconds: time.Since(start).Seconds(), Checks: []checkJSON{}}
+		if err != nil {
+			rep.Error = err.Error()
+		}
+		for _, r := range results {
+			rep.Checks = append(rep.Checks, checkJSON{Name: r.Name, Status: string(r.Status), Seconds: r.Duration.Seconds(), Message: r.Message, Log: r.Log})
+		}
+		if perr := a.printJSON(rep); perr != nil {
+			return perr
+		}
+	} else {
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CHECK\tRESULT\tTIME\tDETAIL")
+		for _, r := range results {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Status, fmtDuration(r.Duration), r.Message)
+		}
+		tw.Flush()
+		fmt.Fprintf(a.stdout, "%d passed, %d skipped, %d failed (%v)\n", passed, skipped, len(failed), time.Since(start).Round(time.Millisecond))
+	}
 
 	for _, r := range results {
 		if r.Status == conformance.Fail || a.verbose {
@@ -254,6 +281,26 @@ func (a *app) pluginCheck(cmd *cobra.Command, path string, f checkFlags) error {
 		return &exitError{code: 1, err: fmt.Errorf("plugin %s fails %d of %d checks: %s", info.Name, len(failed), len(results), strings.Join(failed, ", "))}
 	}
 	return nil
+}
+
+// checkReport is what `plugin check --json` prints.
+type checkReport struct {
+	Path    string      `json:"path"`
+	Plugin  sdk.Info    `json:"plugin"`
+	Passed  int         `json:"passed"`
+	Skipped int         `json:"skipped"`
+	Failed  int         `json:"failed"`
+	Seconds float64     `json:"seconds"`
+	Error   string      `json:"error,omitempty"`
+	Checks  []checkJSON `json:"checks"`
+}
+
+type checkJSON struct {
+	Name    string  `json:"name"`
+	Status  string  `json:"status"` // pass, fail or skip
+	Seconds float64 `json:"seconds"`
+	Message string  `json:"message,omitempty"`
+	Log     string  `json:"log,omitempty"`
 }
 
 func fmtDuration(d time.Duration) string {
@@ -334,6 +381,7 @@ func (a *app) pluginDescribe(cmd *cobra.Command, path string, asJSON bool) error
 	fmt.Fprintf(tw, "  conditional writes:\t%s\n", yes(info.Capabilities.ConditionalWrites))
 	fmt.Fprintf(tw, "  atomic replace:\t%s\n", yes(info.Capabilities.AtomicReplace))
 	fmt.Fprintf(tw, "  ranged reads:\t%s\n", yes(info.Capabilities.RangedReads))
+	fmt.Fprintf(tw, "  nested keys:\t%s\n", yes(info.Capabilities.NestedKeys))
 	tw.Flush()
 	if len(d.Settings) == 0 {
 		fmt.Fprintln(a.stdout, "settings: none")

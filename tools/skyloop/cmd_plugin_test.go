@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,8 +87,11 @@ func TestPluginCheckDisk(t *testing.T) {
 			t.Errorf("check %s: result %q in the table, want pass or skip", name, got[name])
 		}
 	}
-	if len(got) != len(synctest.Checks()) {
-		t.Errorf("table has %d rows, want %d", len(got), len(synctest.Checks()))
+	if got["Describe/Info"] != "pass" {
+		t.Errorf("Describe/Info: %q, want pass", got["Describe/Info"])
+	}
+	if len(got) != len(synctest.Checks())+1 {
+		t.Errorf("table has %d rows, want %d (the suite and Describe/Info)", len(got), len(synctest.Checks())+1)
 	}
 	if !strings.Contains(stdout, " 0 failed") {
 		t.Errorf("summary does not say 0 failed")
@@ -107,7 +111,7 @@ func TestPluginCheckRunSubsetWithRoot(t *testing.T) {
 		t.Fatalf("exit %d, want 0", code)
 	}
 	got := tableResults(stdout)
-	want := []string{"IfMatch/Current", "IfMatch/Stale", "IfMatch/Missing", "Range/Head"}
+	want := []string{"Describe/Info", "IfMatch/Current", "IfMatch/Stale", "IfMatch/Missing", "Range/Head"}
 	if len(got) != len(want) {
 		t.Errorf("table rows %v, want %v", got, want)
 	}
@@ -116,7 +120,7 @@ func TestPluginCheckRunSubsetWithRoot(t *testing.T) {
 			t.Errorf("check %s: %q, want pass", name, got[name])
 		}
 	}
-	if !strings.Contains(stdout, "4 passed, 0 skipped, 0 failed") {
+	if !strings.Contains(stdout, "5 passed, 0 skipped, 0 failed") {
 		t.Errorf("summary line missing or wrong")
 	}
 	if ents, err := os.ReadDir(root); err != nil || len(ents) != 0 {
@@ -125,7 +129,8 @@ func TestPluginCheckRunSubsetWithRoot(t *testing.T) {
 }
 
 // The broken plugin ignores stale If-Match ETags: exactly IfMatch/Stale
-// fails, the run exits 1 and names it, its log goes to stderr.
+// and Neighbours/Conditional (an ETag of another key) fail, the run exits 1
+// and names them, their logs go to stderr.
 func TestPluginCheckBroken(t *testing.T) {
 	_, broken := plugins(t)
 	code, stdout, stderr := runPlugin(t, "plugin", "check", broken)
@@ -133,9 +138,9 @@ func TestPluginCheckBroken(t *testing.T) {
 		t.Fatalf("exit %d, want 1", code)
 	}
 	got := tableResults(stdout)
-	for _, name := range synctest.Checks() {
+	for _, name := range append(synctest.Checks(), "Describe/Info") {
 		want := "pass"
-		if name == "IfMatch/Stale" {
+		if name == "IfMatch/Stale" || name == "Neighbours/Conditional" {
 			want = "fail"
 		}
 		if got[name] != want {
@@ -145,13 +150,13 @@ func TestPluginCheckBroken(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^IfMatch/Stale\s+fail\s+\S+\s+Put with a stale IfMatch ETag`).MatchString(stdout) {
 		t.Errorf("table row of IfMatch/Stale lacks the failure's first line")
 	}
-	if !strings.Contains(stdout, "42 passed, 0 skipped, 1 failed") {
-		t.Errorf("summary line missing or wrong")
+	if want := fmt.Sprintf("%d passed, 0 skipped, 2 failed", len(synctest.Checks())-1); !strings.Contains(stdout, want) {
+		t.Errorf("summary line is not %q", want)
 	}
 	if !strings.Contains(stderr, "--- FAIL: IfMatch/Stale") || !strings.Contains(stderr, "suite.go:") {
 		t.Errorf("stderr lacks the failing check's log")
 	}
-	if !strings.Contains(stderr, "fails 1 of 43 checks: IfMatch/Stale") {
+	if want := fmt.Sprintf("fails 2 of %d checks: IfMatch/Stale, Neighbours/Conditional", len(synctest.Checks())+1); !strings.Contains(stderr, want) {
 		t.Errorf("stderr does not name the failing check")
 	}
 }
@@ -269,7 +274,84 @@ func TestPluginCheckSkips(t *testing.T) {
 			}
 		}
 	}
-	if want := fmt.Sprintf("1 passed, %d skipped, 0 failed", ranges); !strings.Contains(stdout, want) {
+	if want := fmt.Sprintf("2 passed, %d skipped, 0 failed", ranges); !strings.Contains(stdout, want) {
 		t.Errorf("summary is not %q", want)
+	}
+}
+
+// Describe/Info: a backend whose Info claims a capability that -describe
+// denies fails the cross-check, naming it.
+func TestPluginCheckDescribeMismatch(t *testing.T) {
+	_, broken := plugins(t)
+	code, stdout, _ := runPlugin(t, "plugin", "check", broken, "--set", "claim_nested=1", "--run", "^Info$")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !regexp.MustCompile(`(?m)^Describe/Info\s+fail\s+\S+\s+Info claims NestedKeys, which -describe denies`).MatchString(stdout) {
+		t.Errorf("no failing Describe/Info row naming NestedKeys")
+	}
+}
+
+// --json: one document on stdout with every check, parseable, whose counts
+// agree with the checks listed.
+func TestPluginCheckJSON(t *testing.T) {
+	_, broken := plugins(t)
+	code, stdout, _ := runPlugin(t, "plugin", "check", broken, "--json", "--run", "^(IfMatch|Stat$)")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (IfMatch/Stale fails)", code)
+	}
+	var rep struct {
+		Path   string `json:"path"`
+		Plugin struct {
+			Name string `json:"name"`
+		} `json:"plugin"`
+		Passed, Skipped, Failed int
+		Checks                  []struct {
+			Name, Status, Message, Log string
+			Seconds                    float64
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v", err)
+	}
+	if rep.Plugin.Name != "broken" || rep.Path != broken {
+		t.Errorf("plugin %q path %q", rep.Plugin.Name, rep.Path)
+	}
+	status := map[string]string{}
+	for _, c := range rep.Checks {
+		status[c.Name] = c.Status
+		if c.Status == "fail" && (c.Message == "" || !strings.Contains(c.Log, "suite.go:")) {
+			t.Errorf("failed check %s lacks its message or log: %+v", c.Name, c)
+		}
+	}
+	want := map[string]string{"Describe/Info": "pass", "Stat": "pass", "IfMatch/Current": "pass", "IfMatch/Stale": "fail", "IfMatch/Missing": "pass"}
+	if !maps.Equal(status, want) {
+		t.Errorf("checks %v, want %v", status, want)
+	}
+	if rep.Passed != 4 || rep.Failed != 1 || rep.Skipped != 0 {
+		t.Errorf("counts %d/%d/%d, want 4 passed, 0 skipped, 1 failed", rep.Passed, rep.Skipped, rep.Failed)
+	}
+}
+
+// With no scratch setting, a backend that is not empty is reported before
+// any check runs, instead of failing checks one by one.
+func TestPluginCheckNotEmpty(t *testing.T) {
+	disk, _ := plugins(t)
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "left"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "left", "over"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runPlugin(t, "plugin", "check", disk, "--set", "root="+root, "--scratch", "")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !strings.Contains(stdout, "Backend/Empty") || !strings.Contains(stdout, `"left/over"`) {
+		t.Errorf("no Backend/Empty row naming the object left behind")
+	}
+	if !strings.Contains(stderr, "share its storage") {
+		t.Errorf("stderr lacks the note on shared storage")
 	}
 }

@@ -72,6 +72,7 @@ var diskInfo = sdk.Info{
 		ConditionalWrites: true,
 		AtomicReplace:     true,
 		RangedReads:       true,
+		NestedKeys:        true, // "a" and "a/b": see doc.go
 	},
 }
 
@@ -655,13 +656,9 @@ func (b *backend) Get(ctx context.Context, key string, w io.Writer, opts sdk.Get
 		return sdk.ObjectInfo{}, err
 	}
 	defer f.Close()
-	if opts.Offset < 0 || opts.Offset > info.Size {
-		return sdk.ObjectInfo{}, sdk.PermanentError("get", key,
-			fmt.Errorf("range offset %d outside object of %d bytes", opts.Offset, info.Size))
-	}
-	lo, hi := opts.Offset, info.Size
-	if opts.Length > 0 || (opts.Length == 0 && opts.Offset != 0) {
-		hi = lo + min(opts.Length, info.Size-lo) // no overflow for huge lengths
+	lo, hi, err := sdk.ResolveRange(key, info.Size, opts)
+	if err != nil {
+		return sdk.ObjectInfo{}, err
 	}
 	if err := copyRange(ctx, w, f, lo, hi); err != nil {
 		return sdk.ObjectInfo{}, b.fsError("get", key, err)

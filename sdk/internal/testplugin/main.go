@@ -38,7 +38,7 @@ func main() {
 		Info: sdk.Info{
 			Name:         "memory",
 			Version:      "0.0.1",
-			Capabilities: sdk.Capabilities{ConditionalWrites: true, AtomicReplace: true, RangedReads: true},
+			Capabilities: sdk.Capabilities{ConditionalWrites: true, AtomicReplace: true, RangedReads: true, NestedKeys: true},
 		},
 		Settings: []sdk.Setting{
 			{Name: "fail_configure", Help: "non-empty: New fails"},
@@ -72,7 +72,7 @@ type memory struct {
 
 func (m *memory) Info(ctx context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "memory", Version: "0.0.1", Protocol: sdk.ProtocolVersion,
-		Capabilities: sdk.Capabilities{ConditionalWrites: true, AtomicReplace: true, RangedReads: true}}, nil
+		Capabilities: sdk.Capabilities{ConditionalWrites: true, AtomicReplace: true, RangedReads: true, NestedKeys: true}}, nil
 }
 
 func (m *memory) Put(ctx context.Context, key string, r io.Reader, opts sdk.PutOptions) (sdk.ObjectInfo, error) {

@@ -148,6 +148,7 @@ type Capabilities struct {
 	ConditionalWrites bool                   `protobuf:"varint,1,opt,name=conditional_writes,json=conditionalWrites,proto3" json:"conditional_writes,omitempty"`
 	AtomicReplace     bool                   `protobuf:"varint,2,opt,name=atomic_replace,json=atomicReplace,proto3" json:"atomic_replace,omitempty"`
 	RangedReads       bool                   `protobuf:"varint,3,opt,name=ranged_reads,json=rangedReads,proto3" json:"ranged_reads,omitempty"`
+	NestedKeys        bool                   `protobuf:"varint,4,opt,name=nested_keys,json=nestedKeys,proto3" json:"nested_keys,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -199,6 +200,13 @@ func (x *Capabilities) GetAtomicReplace() bool {
 func (x *Capabilities) GetRangedReads() bool {
 	if x != nil {
 		return x.RangedReads
+	}
+	return false
+}
+
+func (x *Capabilities) GetNestedKeys() bool {
+	if x != nil {
+		return x.NestedKeys
 	}
 	return false
 }
@@ -1034,11 +1042,13 @@ const file_storage_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
 	"\x11ConfigureResponse\"\r\n" +
-	"\vInfoRequest\"\x87\x01\n" +
+	"\vInfoRequest\"\xa8\x01\n" +
 	"\fCapabilities\x12-\n" +
 	"\x12conditional_writes\x18\x01 \x01(\bR\x11conditionalWrites\x12%\n" +
 	"\x0eatomic_replace\x18\x02 \x01(\bR\ratomicReplace\x12!\n" +
-	"\franged_reads\x18\x03 \x01(\bR\vrangedReads\"\x9e\x01\n" +
+	"\franged_reads\x18\x03 \x01(\bR\vrangedReads\x12\x1f\n" +
+	"\vnested_keys\x18\x04 \x01(\bR\n" +
+	"nestedKeys\"\x9e\x01\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +

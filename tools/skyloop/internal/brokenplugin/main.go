@@ -18,9 +18,11 @@ func main() {
 		Settings: []sdk.Setting{
 			{Name: "prefix", Help: "ignored: every process has its own empty memory"},
 			{Name: "no_ranged_reads", Help: "non-empty: Info denies the RangedReads capability"},
+			{Name: "claim_nested", Help: "non-empty: Info claims NestedKeys, which -describe denies"},
 		},
 		New: func(ctx context.Context, settings map[string]string) (sdk.Backend, error) {
-			return &staleIfMatch{Backend: synctest.NewMemoryBackend(), noRanged: settings["no_ranged_reads"] != ""}, nil
+			return &staleIfMatch{Backend: synctest.NewMemoryBackend(), noRanged: settings["no_ranged_reads"] != "",
+				claimNested: settings["claim_nested"] != ""}, nil
 		},
 	})
 }
@@ -29,7 +31,8 @@ func main() {
 // succeeds whenever the object exists, whatever its current ETag.
 type staleIfMatch struct {
 	sdk.Backend
-	noRanged bool
+	noRanged    bool
+	claimNested bool
 }
 
 func (b *staleIfMatch) Info(ctx context.Context) (sdk.Info, error) {
@@ -38,6 +41,7 @@ func (b *staleIfMatch) Info(ctx context.Context) (sdk.Info, error) {
 	if b.noRanged {
 		info.Capabilities.RangedReads = false
 	}
+	info.Capabilities.NestedKeys = b.claimNested // described: false
 	return info, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -38,6 +39,10 @@ type Options struct {
 	Timeout time.Duration
 	// Progress, when set, is called after each check.
 	Progress func(Result)
+	// Described is what the plugin's -describe printed, when known: Run
+	// then checks that the Info of the running backend agrees with it
+	// (result "Describe/Info", first).
+	Described *sdk.Info
 }
 
 // Status is a check's outcome.
@@ -104,7 +109,19 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var pre []Result
+	if opts.Described != nil {
+		pre = append(pre, crossCheck(ctx, c, *opts.Described))
+	}
+	if opts.Scratch == "" {
+		if res, ok := emptyCheck(ctx, c); !ok {
+			pre = append(pre, res)
+		}
+	}
 	c.Close()
+	if len(pre) > 0 && pre[len(pre)-1].Name == "Backend/Empty" {
+		return pre, nil // every check would see the objects: report that alone
+	}
 
 	// The testing package's own alarm would panic the process: on timeout
 	// (or ctx cancelled) kill the live plugins instead, which fails the
@@ -190,6 +207,7 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		}
 		out = append(out, *res)
 	}
+	out = append(pre, out...)
 	if code != 0 && !anyFailed(out) {
 		// The testing package failed without a failed check (a flag it
 		// refused, …): say so rather than report success.
@@ -197,6 +215,82 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	}
 	return out, nil
 }
+
+// crossCheck compares the running backend's Info with what -describe
+// printed: the host trusts the former, the suite skips by it, and the
+// player reads the latter, so a plugin must not claim at run time what it
+// denies in its description; the name and version must agree too. A
+// capability described but withdrawn at run time (the S3 plugin's probe
+// finds a store without conditional writes) is fine, and noted.
+func crossCheck(ctx context.Context, c *sdk.Client, described sdk.Info) Result {
+	start := time.Now()
+	res := Result{Name: "Describe/Info", Status: Pass}
+	info, err := c.Info(ctx)
+	if err != nil {
+		res.Status, res.Message = Fail, fmt.Sprintf("Info: %v", err)
+		res.Log = res.Message + "\n"
+		return res
+	}
+	var problems, notes []string
+	if info.Name != described.Name || info.Version != described.Version {
+		problems = append(problems, fmt.Sprintf("Info names %s %s, -describe %s %s", info.Name, info.Version, described.Name, described.Version))
+	}
+	for _, c := range []struct {
+		name     string
+		run, doc bool
+	}{
+		{"ConditionalWrites", info.Capabilities.ConditionalWrites, described.Capabilities.ConditionalWrites},
+		{"AtomicReplace", info.Capabilities.AtomicReplace, described.Capabilities.AtomicReplace},
+		{"RangedReads", info.Capabilities.RangedReads, described.Capabilities.RangedReads},
+		{"NestedKeys", info.Capabilities.NestedKeys, described.Capabilities.NestedKeys},
+	} {
+		switch {
+		case c.run && !c.doc:
+			problems = append(problems, fmt.Sprintf("Info claims %s, which -describe denies (give sdk.Plugin.Info and Backend.Info one sdk.Info value)", c.name))
+		case !c.run && c.doc:
+			notes = append(notes, fmt.Sprintf("%s described but not offered by this backend (checks that need it are skipped)", c.name))
+		}
+	}
+	res.Duration = time.Since(start)
+	if len(problems) > 0 {
+		res.Status, res.Message = Fail, problems[0]
+		res.Log = strings.Join(problems, "\n") + "\n"
+		return res
+	}
+	if len(notes) > 0 {
+		res.Message = notes[0]
+		res.Log = strings.Join(notes, "\n") + "\n"
+	}
+	return res
+}
+
+// emptyCheck lists a backend that has no scratch setting: every check
+// starts a new plugin process, but with no scratch setting they share the
+// storage behind it, which must then start empty (an in-memory plugin
+// always does).
+func emptyCheck(ctx context.Context, c *sdk.Client) (Result, bool) {
+	var keys []string
+	err := c.List(ctx, "", func(info sdk.ObjectInfo) error {
+		keys = append(keys, info.Key)
+		if len(keys) == 3 {
+			return errStopListing
+		}
+		return nil
+	})
+	res := Result{Name: "Backend/Empty", Status: Fail}
+	switch {
+	case err != nil && !errors.Is(err, errStopListing):
+		res.Message = fmt.Sprintf("listing the backend before the checks: %v", err)
+	case len(keys) > 0:
+		res.Message = fmt.Sprintf("the backend is not empty (it holds %q…) and the plugin has no scratch setting: every check would see those objects; point it at empty storage, or name a setting with --scratch", keys)
+	default:
+		return res, true
+	}
+	res.Log = res.Message + "\n"
+	return res, false
+}
+
+var errStopListing = errors.New("stop listing")
 
 func anyFailed(rs []Result) bool {
 	for _, r := range rs {
