@@ -262,9 +262,28 @@ func TestErrorsCrossTheBoundary(t *testing.T) {
 	}
 }
 
+// A plugin that stores (and reports) fewer bytes than it was sent: the
+// host refuses the Put, retryably, on both transports, so the spool keeps
+// the item instead of counting it delivered.
+func TestPutSizeMismatchRefused(t *testing.T) {
+	ctx := context.Background()
+	c, err := Launch(ctx, LaunchOptions{Path: testPlugin, Settings: map[string]string{"drop_last_byte": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, size := range []int{1000, 3 << 20} { // the stream, and the shared region
+		data := bytes.Repeat([]byte{7}, size)
+		_, err := c.Put(ctx, "k", bytes.NewReader(data), PutOptions{Size: int64(size)})
+		if err == nil || !IsRetryable(err) || !strings.Contains(err.Error(), fmt.Sprintf("%d bytes stored, %d were sent", size-1, size)) {
+			t.Errorf("Put of %d bytes to a plugin that keeps %d = %v; want a retryable error naming both sizes", size, size-1, err)
+		}
+	}
+}
+
 func TestSettingsRejected(t *testing.T) {
 	_, err := Launch(context.Background(), LaunchOptions{Path: testPlugin, Settings: map[string]string{"colour": "blue"}})
-	if err == nil || !errors.Is(err, ErrInvalidSettings) || !strings.Contains(err.Error(), `unknown setting "colour" (known: fail_configure, print_stdout)`) {
+	if err == nil || !errors.Is(err, ErrInvalidSettings) || !strings.Contains(err.Error(), `unknown setting "colour" (known: drop_last_byte, fail_configure, print_stdout)`) {
 		t.Fatalf("unknown setting: %v", err)
 	}
 	_, err = Launch(context.Background(), LaunchOptions{Path: testPlugin, Settings: map[string]string{"fail_configure": "yes"}})

@@ -3,7 +3,9 @@
 //
 // Settings: "fail_configure" (any non-empty value makes New fail),
 // "print_stdout" (non-empty: print to stdout from New and every Put, which
-// Serve must keep away from the protocol). The environment variable
+// Serve must keep away from the protocol), "drop_last_byte" (non-empty:
+// Put stores and reports one byte less than it was sent, which the host
+// must refuse). The environment variable
 // SKYLOOP_TESTPLUGIN_STDOUT_BEFORE=1 makes main print to stdout before
 // calling Serve, which the host must report clearly.
 // SKYLOOP_TESTPLUGIN_BENCH=1 makes ETags generation numbers instead of
@@ -43,12 +45,14 @@ func main() {
 		Settings: []sdk.Setting{
 			{Name: "fail_configure", Help: "non-empty: New fails"},
 			{Name: "print_stdout", Help: "non-empty: print to stdout while serving"},
+			{Name: "drop_last_byte", Help: "non-empty: Put keeps one byte less than it was sent"},
 		},
 		New: func(ctx context.Context, settings map[string]string) (sdk.Backend, error) {
 			if v := settings["fail_configure"]; v != "" {
 				return nil, fmt.Errorf("fail_configure=%s: %w", v, sdk.ErrInvalidSettings)
 			}
-			m := &memory{objects: map[string]object{}, print: settings["print_stdout"] != "", bench: os.Getenv("SKYLOOP_TESTPLUGIN_BENCH") != ""}
+			m := &memory{objects: map[string]object{}, print: settings["print_stdout"] != "", bench: os.Getenv("SKYLOOP_TESTPLUGIN_BENCH") != "",
+				dropLast: settings["drop_last_byte"] != ""}
 			if m.print {
 				fmt.Println("hello from New")
 			}
@@ -63,11 +67,12 @@ type object struct {
 }
 
 type memory struct {
-	mu      sync.Mutex
-	objects map[string]object
-	print   bool
-	bench   bool
-	gen     atomic.Int64
+	mu       sync.Mutex
+	objects  map[string]object
+	print    bool
+	bench    bool
+	dropLast bool
+	gen      atomic.Int64
 }
 
 func (m *memory) Info(ctx context.Context) (sdk.Info, error) {
@@ -99,6 +104,9 @@ func (m *memory) Put(ctx context.Context, key string, r io.Reader, opts sdk.PutO
 		return sdk.ObjectInfo{}, sdk.PermanentError("put", key, err)
 	}
 	data := buf.Bytes()
+	if m.dropLast && len(data) > 0 {
+		data = data[:len(data)-1]
+	}
 	if err := ctx.Err(); err != nil {
 		return sdk.ObjectInfo{}, err
 	}
