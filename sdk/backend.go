@@ -14,6 +14,9 @@ const ProtocolVersion = 1
 // checks that need it.
 type Capabilities struct {
 	// ConditionalWrites: Put honours IfMatch and IfNoneMatch atomically.
+	// Without it, Serve refuses such a Put with ErrUnsupported before the
+	// backend sees it. (The engine itself never needs them: saves are
+	// immutable versions under new keys.)
 	ConditionalWrites bool `json:"conditional_writes"`
 	// AtomicReplace: readers never see a partly written object.
 	AtomicReplace bool `json:"atomic_replace"`

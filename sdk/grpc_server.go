@@ -64,7 +64,7 @@ func (s *grpcServer) Configure(ctx context.Context, req *storagev1.ConfigureRequ
 	if b == nil {
 		return nil, toStatus(PermanentError("configure", "", fmt.Errorf("plugin %s: New returned a nil Backend", s.p.Info.Name)))
 	}
-	s.backend = b
+	s.backend = ValidatingBackend(b)
 	return &storagev1.ConfigureResponse{}, nil
 }
 

@@ -116,12 +116,19 @@ func ContentETag(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// ValidatingBackend returns b behind the key checks Serve applies before a
+// ValidatingBackend returns b behind the checks Serve applies before a
 // plugin's backend sees a call: every key passes ValidateKey and every List
-// prefix ValidatePrefix, or the call fails with ErrInvalidKey without
-// reaching b. Use it to run a backend that relies on those checks
-// in-process (sdk/synctest calls it directly, with bad keys too).
-func ValidatingBackend(b Backend) Backend { return validating{b} }
+// prefix ValidatePrefix, or the call fails with ErrInvalidKey; and a Put
+// with IfMatch or IfNoneMatch fails with ErrUnsupported when b's Info lacks
+// ConditionalWrites, so that a backend without them can never overwrite
+// silently what the caller meant to protect. Use it to run such a backend
+// in process (sdk/synctest calls it directly, with bad keys too).
+func ValidatingBackend(b Backend) Backend {
+	if v, ok := b.(validating); ok {
+		return v
+	}
+	return validating{b}
+}
 
 type validating struct{ b Backend }
 
@@ -130,6 +137,16 @@ func (v validating) Info(ctx context.Context) (Info, error) { return v.b.Info(ct
 func (v validating) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (ObjectInfo, error) {
 	if err := ValidateKey(key); err != nil {
 		return ObjectInfo{}, err
+	}
+	if opts.IfMatch != "" || opts.IfNoneMatch {
+		info, err := v.b.Info(ctx)
+		if err != nil {
+			return ObjectInfo{}, err
+		}
+		if !info.Capabilities.ConditionalWrites {
+			return ObjectInfo{}, &Error{Op: "put", Key: key, Kind: ErrUnsupported,
+				Err: fmt.Errorf("backend %s lacks ConditionalWrites: IfMatch and IfNoneMatch cannot be honoured", info.Name)}
+		}
 	}
 	return v.b.Put(ctx, key, r, opts)
 }

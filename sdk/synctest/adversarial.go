@@ -861,3 +861,21 @@ func checkRangeEdges(t *testing.T, b sdk.Backend, caps sdk.Capabilities) {
 		}
 	}
 }
+
+// checkConditionalRefused: a conditional Put whose precondition is not met
+// never overwrites, on every backend: one with ConditionalWrites fails it
+// with ErrPreconditionFailed, one without refuses it (ErrUnsupported;
+// sdk.ValidatingBackend and Serve do that for it) rather than ignoring the
+// precondition.
+func checkConditionalRefused(t *testing.T, b sdk.Backend, caps sdk.Capabilities) {
+	key := "cond/unsupported"
+	old := genBytes(1, 100)
+	mustPut(t, b, key, old)
+	for _, o := range []sdk.PutOptions{{Size: 3, IfNoneMatch: true}, {Size: 3, IfMatch: "not-the-etag"}} {
+		_, err := b.Put(testCtx(t), key, strings.NewReader("new"), o)
+		if !errors.Is(err, sdk.ErrUnsupported) && !errors.Is(err, sdk.ErrPreconditionFailed) {
+			t.Errorf("conditional Put (%+v) that cannot be met = %v, want sdk.ErrPreconditionFailed (or sdk.ErrUnsupported without ConditionalWrites)", o, err)
+		}
+	}
+	expectContent(t, b, key, old)
+}

@@ -57,6 +57,7 @@ var checks = []check{
 	{"IfMatch/Current", needs(conditional, checkIfMatchCurrent)},
 	{"IfMatch/Stale", needs(conditional, checkIfMatchStale)},
 	{"IfMatch/Missing", needs(conditional, checkIfMatchMissing)},
+	{"Conditional/Refused", checkConditionalRefused},
 	{"Range/Offset", needs(ranged, checkRange(1000, -1))},
 	{"Range/OffsetLength", needs(ranged, checkRange(123457, 654321))},
 	{"Range/Head", needs(ranged, checkRange(0, 10))},

@@ -45,7 +45,11 @@ func TestHelperBackends(t *testing.T) {
 	case "ignores-if-none-match":
 		synctest.Run(t, func(t *testing.T) sdk.Backend { return ignoresIfNoneMatch{synctest.NewMemoryBackend()} })
 	case "no-caps":
+		synctest.Run(t, func(t *testing.T) sdk.Backend { return sdk.ValidatingBackend(noCaps{synctest.NewMemoryBackend()}) })
+	case "no-caps-unguarded":
 		synctest.Run(t, func(t *testing.T) sdk.Backend { return noCaps{synctest.NewMemoryBackend()} })
+	case "no-caps-overwrites":
+		synctest.Run(t, func(t *testing.T) sdk.Backend { return noCaps{ignoresIfNoneMatch{synctest.NewMemoryBackend()}} })
 	}
 }
 
@@ -74,7 +78,7 @@ func TestSuiteCatches(t *testing.T) {
 		}
 	})
 	t.Run("SkipsMissingCapabilities", func(t *testing.T) {
-		out, err := runHelper(t, "no-caps", "^(IfMatch|Range|Concurrent|Stat)$")
+		out, err := runHelper(t, "no-caps", "^(IfMatch|Range|Concurrent|Stat|Conditional)$")
 		if err != nil {
 			t.Fatalf("suite failed: %v\n%s", err, out)
 		}
@@ -84,12 +88,23 @@ func TestSuiteCatches(t *testing.T) {
 			"--- SKIP: TestHelperBackends/Concurrent/SameKey", "lacks capability AtomicReplace",
 			"--- PASS: TestHelperBackends/Concurrent/DifferentKeys",
 			"--- PASS: TestHelperBackends/Stat",
+			"--- PASS: TestHelperBackends/Conditional/Refused",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
 		}
 	})
+}
+
+// A backend without ConditionalWrites that ignores IfNoneMatch overwrites
+// what the caller meant to protect: caught unless ValidatingBackend (or
+// Serve) guards it.
+func TestSuiteCatchesIgnoredConditions(t *testing.T) {
+	out, err := runHelper(t, "no-caps-overwrites", "^Conditional$")
+	if err == nil || !strings.Contains(out, "--- FAIL: TestHelperBackends/Conditional/Refused") {
+		t.Fatalf("suite passed a backend without ConditionalWrites that overwrites on IfNoneMatch (%v):\n%s", err, out)
+	}
 }
 
 func TestChecksNamesStable(t *testing.T) {
