@@ -141,6 +141,18 @@ func (r *Reader) Len() int { return r.frames }
 // Next then reports the problem at the end, in place of io.EOF, once.
 func (r *Reader) Truncated() bool { return r.truncated }
 
+// EndError is the damage at the segment's end that made NewReader scan
+// instead of using the index (an error wrapping ErrTruncated or
+// ErrCorrupt), as Next reports it after the last frame; nil when the index
+// was used. It lets a reader that looks only at the index (a listing) say
+// why frames are missing without decoding them.
+func (r *Reader) EndError() error {
+	if !r.truncated {
+		return nil
+	}
+	return r.endErr
+}
+
 // Index lists the records found, in order.
 func (r *Reader) Index() []IndexEntry {
 	out := make([]IndexEntry, 0, r.frames)

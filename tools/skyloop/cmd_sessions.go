@@ -21,7 +21,14 @@ func newSessionsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sessions",
 		Short: "List recorded sessions in every sink (game, player, start, duration, frames, gaps, bytes)",
-		Args:  noArgs,
+		Long: `sessions lists the recorded sessions of every sink (or --sink), reading
+only each segment's header and index. GAPS counts the missing frames and,
+when the listing found damage, says "damage found" with its kinds
+(missing, foreign, misnumbered, zero-length, truncated, ...): a segment of
+another session, one stored under another number, an empty or cut-short
+one. A payload whose CRC fails is found only by reading it: run
+'skyloop verify SESSION' for the full check.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			sinks, err := a.openSinks(ctx, sink)
@@ -58,7 +65,9 @@ func newSessionsCmd(a *app) *cobra.Command {
 			fmt.Fprintln(tw, "SESSION\tSINK\tSTART\tDURATION\tFRAMES\tGAPS\tENDED\tSIZE\tBYTES")
 			for _, r := range rows {
 				gaps := fmt.Sprint(r.GapFrames)
-				if r.Problems > 0 {
+				if r.DamageFound() {
+					gaps += fmt.Sprintf(" (damage found: %s)", joinKinds(r.Damage))
+				} else if r.Problems > 0 {
 					gaps += fmt.Sprintf(" (+%d damaged segments)", r.Problems)
 				}
 				ended := "yes"

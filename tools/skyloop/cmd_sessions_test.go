@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,5 +53,44 @@ func TestSessionsBadInput(t *testing.T) {
 	}
 	if _, errOut, code := runTool(t, "sessions", "--bogus"); code != 2 || !strings.Contains(errOut, "--bogus") {
 		t.Errorf("unknown flag: exit %d, %q", code, errOut)
+	}
+}
+
+// The listing says "damage found" for what it reads (headers and
+// indexes): a foreign, misnumbered, cut short or empty segment. A payload
+// whose CRC fails is found only by decoding it (verify, export, viewer):
+// the listing, which must stay cheap, does not claim to know.
+func TestSessionsSaysDamageFound(t *testing.T) {
+	rec := recordedSession(t)
+	for _, c := range damageCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := applyDamage(t, c)
+			out, errOut, code := runTool(t, "--config", cfg, "sessions", "--json")
+			if code != 0 {
+				t.Fatalf("sessions --json: exit %d\n%s", code, errOut)
+			}
+			var rows []sessionRow
+			if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 {
+				t.Fatalf("sessions --json: %v\n%s", err, out)
+			}
+			r := rows[0]
+			table, errOut, code := runTool(t, "--config", cfg, "sessions")
+			if code != 0 {
+				t.Fatalf("sessions: exit %d\n%s", code, errOut)
+			}
+			if c.kind == "crc" {
+				if len(r.Damage) != 0 || r.Frames != rec.Frames || strings.Contains(table, "damage found") {
+					t.Fatalf("a CRC failure inside a payload is not visible to a listing; got damage %v, %d frames\n%s", r.Damage, r.Frames, table)
+				}
+				return
+			}
+			n := int(c.to - c.from + 1)
+			if len(r.Damage) != 1 || string(r.Damage[0]) != c.kind || r.Frames != rec.Frames-n || r.GapFrames != uint64(n) {
+				t.Fatalf("row %+v: want damage [%s], %d frames, %d gap frames", r, c.kind, rec.Frames-n, n)
+			}
+			if !strings.Contains(table, fmt.Sprintf("%d (damage found: %s)", n, c.kind)) {
+				t.Fatalf("sessions table does not say the damage found:\n%s", table)
+			}
+		})
 	}
 }

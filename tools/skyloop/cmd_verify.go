@@ -18,8 +18,12 @@ func newVerifyCmd(a *app) *cobra.Command {
 		Use:   "verify SESSION",
 		Short: "Decode every frame of a session, check CRCs and continuity; exit 0 only when complete",
 		Long: `verify fetches every segment of the session, decodes every frame (checking
-every CRC) and checks that segment numbers and frame numbers run on without
-a hole. It exits 0 only when every frame from the first to the last is
+every CRC), checks that every segment is this session's (the session start
+its header carries against the session's id, and its segment number against
+its key) and that segment numbers and frame numbers run on without a hole.
+Every gap is listed with its reason: dropped (by the game while recording)
+or damage: missing, foreign, misnumbered, zero-length, truncated, crc,
+corrupt or version. It exits 0 only when every frame from the first to the last is
 present and decodes, and the session's end record (written when the
 recording ended) vouches that nothing is missing at the end; otherwise it
 lists the gaps and the damage and exits 1. A session without its end record
@@ -49,10 +53,10 @@ id alone, or a unique prefix of either.`,
 				fmt.Fprintf(out, "missing segment: %d\n", m)
 			}
 			for _, g := range rep.Gaps {
-				fmt.Fprintf(out, "gap: %s (%d frames)\n", g, g.Frames())
+				fmt.Fprintf(out, "gap: %s (%d frames): %s\n", g, g.Frames(), g.Reason())
 			}
 			for _, p := range rep.Problems {
-				fmt.Fprintf(out, "damaged: %s\n", p)
+				fmt.Fprintf(out, "damaged (%s): %s\n", p.Kind, p)
 			}
 			if m := rep.Manifest; m != nil {
 				fmt.Fprintf(out, "ended: %s, after %d frames in %d segments", m.End.Local().Format("2006-01-02 15:04:05"), m.Sequenced, m.Segments)
@@ -71,6 +75,9 @@ id alone, or a unique prefix of either.`,
 				return &exitError{code: 1, err: errors.New("incomplete: no end record (pass --allow-unended to accept the frames there are)")}
 			}
 			why := fmt.Sprintf("%d gaps, %d missing segments, %d problems", len(rep.Gaps), len(rep.MissingSegments), len(rep.Problems))
+			if kinds := recordings.DamageKinds(rep.Problems, rep.Gaps); len(kinds) > 0 {
+				why += fmt.Sprintf(" (damage found: %s)", joinKinds(kinds))
+			}
 			if rep.Frames == 0 {
 				why = "no frame decodes"
 			}
@@ -80,6 +87,14 @@ id alone, or a unique prefix of either.`,
 	cmd.Flags().StringVar(&sink, "sink", "", "read from this sink only (its name in the config)")
 	cmd.Flags().BoolVar(&allowUnended, "allow-unended", false, "accept a session without its end record when every frame it has decodes")
 	return cmd
+}
+
+func joinKinds(kinds []recordings.Kind) string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
 }
 
 // exactArgs is cobra.ExactArgs with a usage error that names the argument.

@@ -32,6 +32,26 @@ func pixelsOf(seq uint64) []byte {
 
 var start = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
+// starts are the session starts of the ids made by newID: the segments of
+// a session carry its start, from which the engine makes its id.
+var starts = map[string]time.Time{}
+
+// newID is the id the engine gives a session started at t.
+func newID(t time.Time) string {
+	id := segment.NewSessionID(t)
+	starts[id] = t
+	return id
+}
+
+// startOf is the session start the segments of id carry: the one newID
+// made it from, else the package's start.
+func startOf(id string) time.Time {
+	if t, ok := starts[id]; ok {
+		return t
+	}
+	return start
+}
+
 // putSession stores segments of the given frame seqs (one slice per
 // segment index; nil: the segment is not stored).
 func putSession(t *testing.T, st sdk.Backend, game, player, id string, segs [][]uint64) {
@@ -42,6 +62,7 @@ func putSession(t *testing.T, st sdk.Backend, game, player, id string, segs [][]
 func putFrames(t *testing.T, st sdk.Backend, game, player, id string, segs [][]uint64, testW, testH int, pixelsOf func(uint64) []byte) {
 	t.Helper()
 	prefix := segment.SessionPrefix(game, player, id)
+	start := startOf(id)
 	for i, seqs := range segs {
 		if seqs == nil {
 			continue
@@ -68,6 +89,7 @@ func putFrames(t *testing.T, st sdk.Backend, game, player, id string, segs [][]u
 // putManifest stores the session's end record.
 func putManifest(t *testing.T, st sdk.Backend, game, player, id string, segments, sequenced, frames, dropped uint64) {
 	t.Helper()
+	start := startOf(id)
 	b, err := segment.MarshalManifest(segment.Manifest{Game: game, Player: player, Session: id, Start: start, End: start.Add(time.Minute),
 		Width: testW, Height: testH, Segments: segments, Sequenced: sequenced, Frames: frames, Dropped: dropped})
 	if err != nil {
@@ -90,11 +112,12 @@ func seqRange(from, to uint64) []uint64 {
 func TestListFindSummarize(t *testing.T) {
 	ctx := context.Background()
 	st := synctest.NewMemoryBackend()
-	putSession(t, st, "breakout", "alice", "20261124T120000.000Z-0001", [][]uint64{seqRange(0, 9), seqRange(10, 19)})
-	putManifest(t, st, "breakout", "alice", "20261124T120000.000Z-0001", 2, 20, 20, 0)
+	id1, id2, id3 := newID(start), newID(start.Add(time.Hour)), newID(start.Add(time.Millisecond))
+	putSession(t, st, "breakout", "alice", id1, [][]uint64{seqRange(0, 9), seqRange(10, 19)})
+	putManifest(t, st, "breakout", "alice", id1, 2, 20, 20, 0)
 	// Frames 5-6 dropped, segment 1 lost, frames 30-39 in segment 2.
-	putSession(t, st, "breakout", "alice", "20261124T130000.000Z-0002", [][]uint64{{0, 1, 2, 3, 4, 7, 8, 9}, nil, seqRange(30, 39)})
-	putSession(t, st, "arena", "bob", "20261124T120000.000Z-0003", [][]uint64{seqRange(0, 3)})
+	putSession(t, st, "breakout", "alice", id2, [][]uint64{{0, 1, 2, 3, 4, 7, 8, 9}, nil, seqRange(30, 39)})
+	putSession(t, st, "arena", "bob", id3, [][]uint64{seqRange(0, 3)})
 	// Not segment keys: ignored.
 	for _, k := range []string{"breakout/alice/saves/slot1", "breakout/alice/sessions/x/notes.txt"} {
 		if _, err := st.Put(ctx, k, strings.NewReader("x"), sdk.PutOptions{Size: 1}); err != nil {
@@ -109,7 +132,7 @@ func TestListFindSummarize(t *testing.T) {
 	for _, s := range ss {
 		refs = append(refs, s.Ref())
 	}
-	if got := strings.Join(refs, " "); got != "arena/bob/20261124T120000.000Z-0003 breakout/alice/20261124T120000.000Z-0001 breakout/alice/20261124T130000.000Z-0002" {
+	if got := strings.Join(refs, " "); got != "arena/bob/"+id3+" breakout/alice/"+id1+" breakout/alice/"+id2 {
 		t.Fatalf("sessions %s", got)
 	}
 	if only, _ := List(ctx, st, "local", "arena/"); len(only) != 1 {
@@ -123,7 +146,7 @@ func TestListFindSummarize(t *testing.T) {
 		t.Errorf("unknown: %v", err)
 	}
 	s, err := Find(ss, "breakout/alice/20261124T13")
-	if err != nil || s.ID != "20261124T130000.000Z-0002" {
+	if err != nil || s.ID != id2 {
 		t.Fatalf("Find: %v %v", s, err)
 	}
 
@@ -131,11 +154,14 @@ func TestListFindSummarize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Frames != 18 || sum.Width != testW || sum.Height != testH || sum.LastSeq != 39 || !sum.SessionStart.Equal(start) {
+	if sum.Frames != 18 || sum.Width != testW || sum.Height != testH || sum.LastSeq != 39 || !sum.SessionStart.Equal(start.Add(time.Hour)) {
 		t.Fatalf("summary %+v", sum)
 	}
-	if len(sum.Gaps) != 2 || sum.Gaps[0] != (Gap{5, 6}) || sum.Gaps[1] != (Gap{10, 29}) || sum.GapFrames() != 22 {
+	if len(sum.Gaps) != 2 || !sameGap(sum.Gaps[0], 5, 6, KindDropped) || !sameGap(sum.Gaps[1], 10, 29, KindMissing) || sum.GapFrames() != 22 {
 		t.Fatalf("gaps %v", sum.Gaps)
+	}
+	if !strings.Contains(sum.Gaps[1].Detail, "segment 1 (00000001.seg) is not in the sink") || sum.Gaps[1].Segment != segment.Key(s.Prefix(), 1) {
+		t.Fatalf("gap 10-29: %+v", sum.Gaps[1])
 	}
 	if len(sum.MissingSegments) != 1 || sum.MissingSegments[0] != 1 || len(sum.Problems) != 0 {
 		t.Fatalf("missing %v problems %v", sum.MissingSegments, sum.Problems)
@@ -188,7 +214,7 @@ func TestManifestFindsALostEnd(t *testing.T) {
 	}
 	rep, err := Verify(ctx, st, ss[0], nil)
 	if err != nil || rep.Complete() || rep.LastSeq != 29 || len(rep.MissingSegments) != 1 || rep.DroppedWhileRecording() != 2 ||
-		len(rep.Gaps) != 2 || rep.Gaps[1] != (Gap{20, 29}) {
+		len(rep.Gaps) != 2 || !sameGap(rep.Gaps[0], 4, 5, KindDropped) || !sameGap(rep.Gaps[1], 20, 29, KindMissing) {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
 	// A manifest naming another session is a problem, not a vouch.
@@ -200,6 +226,10 @@ func TestManifestFindsALostEnd(t *testing.T) {
 	if rep, err := Verify(ctx, st2, ss[0], nil); err != nil || rep.Complete() || rep.Manifest != nil || len(rep.Problems) != 1 {
 		t.Fatalf("foreign manifest: %v %+v", err, rep)
 	}
+}
+
+func sameGap(g Gap, from, to uint64, kind Kind) bool {
+	return g.From == from && g.To == to && g.Kind == kind
 }
 
 // countingStore counts Gets and the bytes they return.

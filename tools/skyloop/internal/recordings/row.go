@@ -20,7 +20,15 @@ type Row struct {
 	Bytes     int64     `json:"bytes"`
 	Problems  int       `json:"problems"` // unreadable segments and missing ones
 	Ended     bool      `json:"ended"`    // the session's end record is there
+	// Damage is the kinds of damage the listing found (missing, foreign,
+	// misnumbered, zero-length, truncated, crc, corrupt, version), empty
+	// when it found none. A listing reads headers and indexes only, so a
+	// payload whose CRC fails is found by verify, export and the viewer.
+	Damage []Kind `json:"damage"`
 }
+
+// DamageFound reports whether the listing found damage.
+func (r Row) DamageFound() bool { return len(r.Damage) > 0 }
 
 // NewRow describes s from its summary.
 func NewRow(s *Session, sum Summary) Row {
@@ -33,5 +41,6 @@ func NewRow(s *Session, sum Summary) Row {
 		Start: start, Duration: sum.Duration().Seconds(), Frames: sum.Frames, GapFrames: sum.GapFrames(),
 		Width: sum.Width, Height: sum.Height, Segments: len(s.Segments), Bytes: s.Bytes,
 		Problems: len(sum.Problems) + len(sum.MissingSegments), Ended: sum.Ended(),
+		Damage: append([]Kind{}, sum.DamageKinds()...),
 	}
 }

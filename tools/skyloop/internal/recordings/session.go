@@ -139,10 +139,15 @@ func Find(sessions []*Session, ref string) (*Session, error) {
 	return nil, fmt.Errorf("%q matches %d sessions (%s): give more of GAME/PLAYER/SESSION", ref, len(matches), strings.Join(names, ", "))
 }
 
-// Gap is a run of missing frame sequence numbers, From..To inclusive:
-// frames dropped under load, or frames of a lost segment.
+// Gap is a run of missing frame sequence numbers, From..To inclusive, and
+// why they are missing: frames the game dropped while recording
+// (KindDropped), or damage (a lost, foreign, misnumbered, empty, cut short
+// or corrupt segment, or frames whose bytes fail their CRC).
 type Gap struct {
 	From, To uint64
+	Kind     Kind   // why; Kind.Damaged() tells damage from frames dropped by design
+	Segment  string // key of the segment the damage is in (or would be, for a missing one); "" for dropped frames
+	Detail   string // what was found, for people
 }
 
 // Frames is how many frames the gap spans.
@@ -155,9 +160,18 @@ func (g Gap) String() string {
 	return fmt.Sprintf("frames %d-%d", g.From, g.To)
 }
 
+// Reason is the gap's kind and what was found ("crc: 00000002.seg: …").
+func (g Gap) Reason() string {
+	if g.Detail == "" {
+		return string(g.Kind)
+	}
+	return string(g.Kind) + ": " + g.Detail
+}
+
 // Problem is something unreadable in a session.
 type Problem struct {
 	Key    string // segment key
+	Kind   Kind   // what sort of damage
 	Seq    uint64 // frame, when HasSeq
 	ToSeq  uint64 // last frame of a run of frames with the same problem
 	HasSeq bool
@@ -183,13 +197,32 @@ func (p Problem) String() string {
 }
 
 func problemOf(key string, err error) Problem {
-	p := Problem{Key: key, Offset: -1, Msg: err.Error()}
+	p := Problem{Key: key, Kind: kindOf(err), Offset: -1, Msg: err.Error()}
 	var fe *segment.FormatError
 	if errors.As(err, &fe) {
 		p.Offset, p.Seq, p.ToSeq, p.HasSeq = fe.Offset, fe.Seq, fe.Seq, fe.HasSeq
 		p.Msg = fe.Kind.Error() + ": " + fe.Msg
 	}
 	return p
+}
+
+// DamageKinds lists the kinds of damage among problems and gaps, each
+// once, in a fixed order.
+func DamageKinds(problems []Problem, gaps []Gap) []Kind {
+	seen := map[Kind]bool{}
+	for _, p := range problems {
+		seen[p.Kind] = true
+	}
+	for _, g := range gaps {
+		seen[g.Kind] = true
+	}
+	var out []Kind
+	for _, k := range []Kind{KindMissing, KindForeign, KindMisnumbered, KindZeroLength, KindTruncated, KindCRC, KindCorrupt, KindVersion} {
+		if seen[k] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // FrameInfo is one frame as a segment's index lists it.
@@ -202,20 +235,28 @@ type FrameInfo struct {
 
 // Summary is what a session's segment headers and indexes say.
 type Summary struct {
-	Width, Height   int
-	Frames          int // frames stored
-	FirstSeq        uint64
-	LastSeq         uint64
-	Start, End      time.Time // capture times of the first and last stored frame
-	SessionStart    time.Time // from the segment header
-	Gaps            []Gap     // missing sequence numbers (from 0 to LastSeq)
+	Width, Height int
+	Frames        int    // frames stored (listed by segments that belong to the session)
+	FirstSeq      uint64 // first stored frame
+	// LastSeq is the last frame known: stored, listed by a segment, or
+	// counted by the end record (so a gap at the end lies within it).
+	LastSeq      uint64
+	Start, End   time.Time // capture times of the first and last stored frame
+	SessionStart time.Time // from the segment header
+	// Gaps are the runs of frame numbers from 0 to LastSeq with no stored
+	// frame, each with its reason. A listing reads only headers and
+	// indexes: frames whose payload fails its CRC are found by decoding
+	// (Verify, FrameReader) and added with GapsWith.
+	Gaps            []Gap
 	MissingSegments []uint64  // segment numbers absent from the sink
-	Problems        []Problem // segments whose header or index is unreadable
+	Problems        []Problem // segments whose header or index is unreadable, or that do not belong
 	Index           []FrameInfo
 	// Manifest is the session's end record, nil when the recording did not
 	// end cleanly (still recording, or the game crashed or was killed) or
 	// the manifest is unreadable (then a Problem says why).
 	Manifest *segment.Manifest
+
+	layout *layout
 }
 
 // Ended reports whether the session has its end record.
@@ -238,8 +279,25 @@ func (s Summary) GapFrames() uint64 {
 	return n
 }
 
+// DamageKinds lists the kinds of damage the summary found (nil: none
+// found, which a listing cannot promise: it does not check payload CRCs).
+func (s Summary) DamageKinds() []Kind { return DamageKinds(s.Problems, s.Gaps) }
+
+// GapsWith is Gaps with the frames found damaged while decoding (by
+// FrameReader) taken out of the stored frames: every run of missing or
+// damaged frames, each with its reason.
+func (s Summary) GapsWith(damaged map[uint64]Damage) []Gap {
+	if len(damaged) == 0 || s.layout == nil {
+		return s.Gaps
+	}
+	g, _ := s.layout.gaps(s.Index, damaged)
+	return g
+}
+
 // Summarize reads every segment's header and index with ranged Gets.
-// Unreadable segments become Problems; only a failing store is an error.
+// Unreadable segments, and segments that are not this session's (another
+// session's, or stored under another number), become Problems and their
+// frames gaps; only a failing store is an error.
 func (s *Session) Summarize(ctx context.Context, st Store) (Summary, error) {
 	var sum Summary
 	m, p, err := s.readManifest(ctx, st)
@@ -250,65 +308,57 @@ func (s *Session) Summarize(ctx context.Context, st Store) (Summary, error) {
 	if p != nil {
 		sum.Problems = append(sum.Problems, *p)
 	}
-	var expect uint64
+	segs := make([]segState, len(s.Segments))
 	for i, ref := range s.Segments {
-		for ; expect < ref.Index; expect++ {
-			sum.MissingSegments = append(sum.MissingSegments, expect)
-		}
-		expect = ref.Index + 1
+		g := newSegState(ref)
 		f := newRangedFile(ctx, st, ref.Key, ref.Size)
 		r, err := segment.NewReader(f, ref.Size)
 		if err != nil {
 			if ctx.Err() != nil || isStoreError(err) {
 				return Summary{}, err
 			}
-			sum.Problems = append(sum.Problems, problemOf(ref.Key, err))
-			continue
+			g.openFailed(err)
+		} else {
+			g.opened(r, i)
+			r.Close()
 		}
-		h := r.Header()
-		if p, bad := checkHeader(&sum, ref, h); bad {
-			sum.Problems = append(sum.Problems, p)
-		}
-		if r.Truncated() {
-			sum.Problems = append(sum.Problems, Problem{Key: ref.Key, Offset: -1, Msg: "segment index missing or damaged: only the frames before the damage are readable"})
-		}
-		for _, e := range r.Index() {
-			sum.Index = append(sum.Index, FrameInfo{Seq: e.Seq, Time: e.Time, Key: e.Key, Segment: i})
-		}
-		r.Close()
+		segs[i] = g
 	}
-	slices.SortStableFunc(sum.Index, func(a, b FrameInfo) int { return cmpUint(a.Seq, b.Seq) })
-	sum.Index = slices.CompactFunc(sum.Index, func(a, b FrameInfo) bool { return a.Seq == b.Seq })
+	sum.Index, sum.Width, sum.Height, sum.SessionStart = resolve(s, m, segs)
+	sum.Problems = append(sum.Problems, segmentProblems(segs)...)
+	sum.MissingSegments = missingSegments(s, m)
+	sum.layout = &layout{prefix: s.Prefix(), segs: segs, m: m}
 	sum.Frames = len(sum.Index)
-	sum.Gaps = gapsOf(sum.Index)
-	if m != nil {
-		sum.MissingSegments = append(sum.MissingSegments, missingAtEnd(expect, m)...)
-		if g, ok := gapAtEnd(sum.Index, m); ok {
-			sum.Gaps = append(sum.Gaps, g)
-		}
+	var end uint64
+	sum.Gaps, end = sum.layout.gaps(sum.Index, nil)
+	if end > 0 {
+		sum.LastSeq = end - 1
 	}
 	if n := len(sum.Index); n > 0 {
-		sum.FirstSeq, sum.LastSeq = sum.Index[0].Seq, sum.Index[n-1].Seq
+		sum.FirstSeq = sum.Index[0].Seq
 		sum.Start, sum.End = sum.Index[0].Time, sum.Index[n-1].Time
 	}
 	return sum, nil
 }
 
-// checkHeader takes the frame size and session start from the first
-// readable header and reports a header that disagrees with it or with its
-// key.
-func checkHeader(sum *Summary, ref SegmentRef, h segment.Header) (Problem, bool) {
-	if h.Segment != ref.Index {
-		return Problem{Key: ref.Key, Offset: 0, Msg: fmt.Sprintf("header says segment %d, the key says %d (a segment stored under the wrong name)", h.Segment, ref.Index)}, true
+// missingSegments lists the segment numbers absent from the sink: holes
+// in the numbers stored and, when the end record counts more, those after
+// the last one.
+func missingSegments(s *Session, m *segment.Manifest) []uint64 {
+	var out []uint64
+	var expect uint64
+	for _, ref := range s.Segments {
+		for ; expect < ref.Index; expect++ {
+			out = append(out, expect)
+		}
+		expect = ref.Index + 1
 	}
-	if sum.Width == 0 {
-		sum.Width, sum.Height, sum.SessionStart = h.Width, h.Height, h.SessionStart
-		return Problem{}, false
+	if m != nil {
+		for ; expect < m.Segments; expect++ {
+			out = append(out, expect)
+		}
 	}
-	if h.Width != sum.Width || h.Height != sum.Height {
-		return Problem{Key: ref.Key, Offset: 0, Msg: fmt.Sprintf("frames are %dx%d, earlier segments %dx%d", h.Width, h.Height, sum.Width, sum.Height)}, true
-	}
-	return Problem{}, false
+	return out
 }
 
 // readManifest fetches and parses the session's manifest: nil without one;
@@ -332,41 +382,6 @@ func (s *Session) readManifest(ctx context.Context, st Store) (*segment.Manifest
 		return nil, &Problem{Key: s.Manifest.Key, Offset: -1, Msg: fmt.Sprintf("names session %s/%s/%s", m.Game, m.Player, m.Session)}, nil
 	}
 	return &m, nil, nil
-}
-
-// missingAtEnd lists the segments the manifest counts beyond the last one
-// stored (next is the number after it).
-func missingAtEnd(next uint64, m *segment.Manifest) []uint64 {
-	var out []uint64
-	for i := next; i < m.Segments; i++ {
-		out = append(out, i)
-	}
-	return out
-}
-
-// gapAtEnd is the frames the manifest counts after the last stored one.
-func gapAtEnd(index []FrameInfo, m *segment.Manifest) (Gap, bool) {
-	var next uint64
-	if n := len(index); n > 0 {
-		next = index[n-1].Seq + 1
-	}
-	if m.Sequenced > next {
-		return Gap{From: next, To: m.Sequenced - 1}, true
-	}
-	return Gap{}, false
-}
-
-// gapsOf lists the sequence numbers missing from 0 to the last frame.
-func gapsOf(index []FrameInfo) []Gap {
-	var gaps []Gap
-	var next uint64
-	for _, f := range index {
-		if f.Seq > next {
-			gaps = append(gaps, Gap{From: next, To: f.Seq - 1})
-		}
-		next = f.Seq + 1
-	}
-	return gaps
 }
 
 // isStoreError tells a failing Get (network, plugin) from a damaged segment:

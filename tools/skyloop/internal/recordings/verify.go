@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/skyloop-engine/skyloop/engine/segment"
 )
@@ -45,10 +44,12 @@ func (r Report) DroppedWhileRecording() uint64 {
 }
 
 // Verify fetches every segment of s and decodes every frame, checking the
-// CRCs (the segment reader does), header consistency and the continuity of
-// segment numbers and frame sequence numbers. progress, if not nil, is
-// called after each segment. Damage is reported in the Report; the error is
-// for a failing store or a cancelled ctx.
+// CRCs (the segment reader does), that each segment is this session's
+// (its header's session start and number against the session and its
+// key), header consistency and the continuity of segment numbers and frame
+// sequence numbers. progress, if not nil, is called after each segment.
+// Damage is reported in the Report (Problems, and Gaps with their kinds);
+// the error is for a failing store or a cancelled ctx.
 func Verify(ctx context.Context, st Store, s *Session, progress func(done, total int)) (Report, error) {
 	rep := Report{Segments: len(s.Segments)}
 	m, p, err := s.readManifest(ctx, st)
@@ -59,87 +60,95 @@ func Verify(ctx context.Context, st Store, s *Session, progress func(done, total
 	if p != nil {
 		rep.Problems = append(rep.Problems, *p)
 	}
-	var sum Summary // for checkHeader
-	var seqs []uint64
-	var listedEnd uint64 // 1 + the highest seq any segment lists, decodable or not; 0: none
-	var expect uint64
+	segs := make([]segState, len(s.Segments))
 	for i, ref := range s.Segments {
-		for ; expect < ref.Index; expect++ {
-			rep.MissingSegments = append(rep.MissingSegments, expect)
-		}
-		expect = ref.Index + 1
 		data, err := fetch(ctx, st, ref.Key, ref.Size)
 		if err != nil {
 			return rep, err
 		}
-		rep.Problems = append(rep.Problems, verifySegment(ref, data, &sum, &seqs, &listedEnd)...)
+		segs[i] = verifySegment(ref, i, data)
 		if progress != nil {
 			progress(i+1, len(s.Segments))
 		}
 	}
-	rep.Width, rep.Height = sum.Width, sum.Height
-	slices.Sort(seqs)
-	seqs = slices.Compact(seqs)
-	rep.Frames = len(seqs)
-	index := make([]FrameInfo, len(seqs))
-	for i, q := range seqs {
-		index[i].Seq = q
-	}
-	var next uint64 // 1 + the highest seq that decodes
-	if len(seqs) > 0 {
-		next = seqs[len(seqs)-1] + 1
-	}
-	listedEnd = max(listedEnd, next)
-	if listedEnd > 0 {
-		rep.LastSeq = listedEnd - 1
-	}
-	rep.Gaps = gapsOf(index)
-	if m != nil {
-		rep.MissingSegments = append(rep.MissingSegments, missingAtEnd(expect, m)...)
-		listedEnd = max(listedEnd, m.Sequenced)
-		if listedEnd > 0 {
-			rep.LastSeq = listedEnd - 1
+	index, w, h, _ := resolve(s, m, segs)
+	rep.Width, rep.Height = w, h
+	rep.Problems = append(rep.Problems, segmentProblems(segs)...)
+	damaged := map[uint64]Damage{}
+	for _, g := range segs {
+		if g.whole != nil {
+			continue // its frames are not the session's: their damage does not matter
+		}
+		rep.Problems = append(rep.Problems, g.problems...)
+		for q, d := range g.damaged {
+			damaged[q] = d
 		}
 	}
-	if next < listedEnd { // frames listed (or counted by the manifest) after the last one that decodes
-		rep.Gaps = append(rep.Gaps, Gap{From: next, To: listedEnd - 1})
+	for _, f := range index {
+		if _, bad := damaged[f.Seq]; !bad {
+			rep.Frames++
+		}
 	}
+	l := &layout{prefix: s.Prefix(), segs: segs, m: m}
+	var end uint64
+	rep.Gaps, end = l.gaps(index, damaged)
+	if end > 0 {
+		rep.LastSeq = end - 1
+	}
+	rep.MissingSegments = missingSegments(s, m)
 	return rep, nil
 }
 
-func verifySegment(ref SegmentRef, data []byte, sum *Summary, seqs *[]uint64, listedEnd *uint64) []Problem {
-	var problems []Problem
+// verifySegment decodes one segment's frames.
+func verifySegment(ref SegmentRef, pos int, data []byte) segState {
+	g := newSegState(ref)
 	if int64(len(data)) != ref.Size {
-		problems = append(problems, Problem{Key: ref.Key, Offset: -1, Msg: fmt.Sprintf("listed as %d bytes, read %d (changed while verifying?)", ref.Size, len(data))})
+		g.problems = append(g.problems, Problem{Key: ref.Key, Kind: KindCorrupt, Offset: -1, Msg: fmt.Sprintf("listed as %d bytes, read %d (changed while verifying?)", ref.Size, len(data))})
+	}
+	if len(data) == 0 {
+		g.ref.Size = 0
 	}
 	r, err := segment.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return append(problems, problemOf(ref.Key, err))
+		g.openFailed(err)
+		return g
 	}
 	defer r.Close()
-	if p, bad := checkHeader(sum, ref, r.Header()); bad {
-		problems = append(problems, p)
-	}
-	if idx := r.Index(); len(idx) > 0 {
-		*listedEnd = max(*listedEnd, idx[len(idx)-1].Seq+1)
-	}
+	g.opened(r, pos)
+	g.damaged = map[uint64]Damage{}
+	var lastKind Kind
 	for {
-		f, err := r.NextView()
+		_, err := r.NextView()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil {
-			p := problemOf(ref.Key, err)
-			// The deltas after a damaged frame fail the same way, one by
-			// one: report them as one run.
-			if n := len(problems); n > 0 && p.HasSeq && problems[n-1].HasSeq && problems[n-1].Msg == p.Msg && problems[n-1].ToSeq < p.Seq {
-				problems[n-1].ToSeq = p.Seq
-				continue
-			}
-			problems = append(problems, p)
+		if err == nil {
 			continue
 		}
-		*seqs = append(*seqs, f.Seq)
+		if err == r.EndError() {
+			continue // the segment's end: g.tail says it
+		}
+		p := problemOf(ref.Key, err)
+		if isReferenceLoss(err) && lastKind != "" {
+			p.Kind = lastKind // lost to the damage before it
+		}
+		lastKind = p.Kind
+		if !p.HasSeq {
+			g.regions = append(g.regions, p)
+			g.problems = append(g.problems, p)
+			continue
+		}
+		g.damaged[p.Seq] = Damage{Seq: p.Seq, Kind: p.Kind, Key: ref.Key, Err: err}
+		// The deltas after a damaged frame fail the same way, one by one:
+		// report them as one run.
+		if n := len(g.problems); n > 0 {
+			last := &g.problems[n-1]
+			if last.HasSeq && last.Msg == p.Msg && last.Kind == p.Kind && last.ToSeq < p.Seq {
+				last.ToSeq = p.Seq
+				continue
+			}
+		}
+		g.problems = append(g.problems, p)
 	}
-	return problems
+	return g
 }

@@ -71,6 +71,28 @@ type entry struct {
 	sum   recordings.Summary
 	sig   string // the segment keys and sizes the summary was made from
 	err   error  // Summarize failed (the store failed)
+
+	mu      sync.Mutex
+	damaged map[uint64]recordings.Damage // frames found damaged when decoding them
+}
+
+// gaps are the summary's gaps with the frames found damaged since.
+func (e *entry) gaps() []recordings.Gap {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sum.GapsWith(e.damaged)
+}
+
+// addDamage remembers frames found damaged.
+func (e *entry) addDamage(d map[uint64]recordings.Damage) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.damaged == nil {
+		e.damaged = map[uint64]recordings.Damage{}
+	}
+	for q, x := range d {
+		e.damaged[q] = x
+	}
 }
 
 type listing struct {
@@ -155,10 +177,12 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	return err
 }
 
-// httpError is an error with its status.
+// httpError is an error with its status, and for a frame that is not
+// there the gap it is in.
 type httpError struct {
 	code int
 	msg  string
+	gap  *gapJSON
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -283,7 +307,9 @@ func sessionURL(e *entry) string {
 }
 
 func rowOf(e *entry) sessionJSON {
-	row := sessionJSON{Row: recordings.NewRow(e.sess, e.sum), URL: sessionURL(e), Gaps: len(e.sum.Gaps)}
+	gaps := e.gaps()
+	row := sessionJSON{Row: recordings.NewRow(e.sess, e.sum), URL: sessionURL(e), Gaps: len(gaps)}
+	row.Damage = append([]recordings.Kind{}, recordings.DamageKinds(e.sum.Problems, gaps)...)
 	if e.err != nil {
 		row.Error = e.err.Error()
 	}
@@ -309,9 +335,20 @@ type frameJSON struct {
 	Key bool    `json:"key,omitempty"`
 }
 
+// gapJSON is a run of frames that are not there, and why: kind is
+// "dropped" (by the game while recording) or a kind of damage (missing,
+// foreign, misnumbered, zero-length, truncated, crc, corrupt, version).
 type gapJSON struct {
-	From uint64 `json:"from"`
-	To   uint64 `json:"to"`
+	From    uint64 `json:"from"`
+	To      uint64 `json:"to"`
+	Kind    string `json:"kind"`
+	Damaged bool   `json:"damaged"`
+	Segment string `json:"segment,omitempty"` // the segment's key
+	Reason  string `json:"reason"`            // kind and what was found, for people
+}
+
+func gapOf(g recordings.Gap) gapJSON {
+	return gapJSON{From: g.From, To: g.To, Kind: string(g.Kind), Damaged: g.Kind.Damaged(), Segment: g.Segment, Reason: g.Reason()}
 }
 
 type summaryJSON struct {
@@ -332,15 +369,16 @@ func (h *Handler) serveSummary(w http.ResponseWriter, e *entry) error {
 		return e.err
 	}
 	sum := e.sum
+	gaps := e.gaps()
 	out := summaryJSON{Session: rowOf(e), Width: sum.Width, Height: sum.Height, FirstSeq: sum.FirstSeq, LastSeq: sum.LastSeq,
-		Frames: make([]frameJSON, len(sum.Index)), Gaps: make([]gapJSON, len(sum.Gaps)),
+		Frames: make([]frameJSON, len(sum.Index)), Gaps: make([]gapJSON, len(gaps)),
 		Problems: []string{}, FrameURL: sessionURL(e) + "/frames/", MissingSegments: sum.MissingSegments}
 	for i, f := range sum.Index {
 		ms := float64(f.Time.Sub(sum.Start).Microseconds()) / 1000
 		out.Frames[i] = frameJSON{Seq: f.Seq, T: ms, Key: f.Key}
 	}
-	for i, g := range sum.Gaps {
-		out.Gaps[i] = gapJSON{From: g.From, To: g.To}
+	for i, g := range gaps {
+		out.Gaps[i] = gapOf(g)
 	}
 	for _, p := range sum.Problems {
 		out.Problems = append(out.Problems, p.String())
@@ -377,6 +415,9 @@ func (h *Handler) serveFrame(w http.ResponseWriter, r *http.Request, e *entry, n
 		return notFound("bad frame %q: want FRAME.png with FRAME a frame number", name)
 	}
 	if !hasFrame(e.sum, seq) {
+		if g, ok := recordings.GapAt(e.gaps(), seq); ok {
+			return gapError(e, seq, g)
+		}
 		return notFound("frame %d is not stored in %s (frames %d-%d, %d stored, %d gaps)", seq, e.sess.Ref(), e.sum.FirstSeq, e.sum.LastSeq, e.sum.Frames, len(e.sum.Gaps))
 	}
 	or, err := h.reader(e)
@@ -391,7 +432,17 @@ func (h *Handler) serveFrame(w http.ResponseWriter, r *http.Request, e *entry, n
 		enc := png.Encoder{CompressionLevel: png.BestSpeed}
 		err = enc.Encode(&buf, f.Image)
 	}
+	var d *recordings.Damage
+	if errors.As(err, &d) {
+		e.addDamage(or.fr.Damaged())
+	}
 	or.mu.Unlock()
+	if d != nil {
+		if g, ok := recordings.GapAt(e.gaps(), seq); ok {
+			return gapError(e, seq, g)
+		}
+		return &httpError{code: http.StatusNotFound, msg: d.Error()}
+	}
 	if err != nil {
 		if errors.Is(err, recordings.ErrNoFrame) {
 			return notFound("%v", err)
@@ -407,6 +458,18 @@ func (h *Handler) serveFrame(w http.ResponseWriter, r *http.Request, e *entry, n
 		w.Write(buf.Bytes())
 	}
 	return nil
+}
+
+// gapError answers a request for frame seq, which is in gap g: a 404 that
+// says why the frame is not there and carries the gap.
+func gapError(e *entry, seq uint64, g recordings.Gap) error {
+	gj := gapOf(g)
+	what := "missing from the recording"
+	if g.Kind.Damaged() {
+		what = "damaged"
+	}
+	return &httpError{code: http.StatusNotFound, gap: &gj,
+		msg: fmt.Sprintf("frame %d of %s is %s (%s, in the gap of %s): %s", seq, e.sess.Ref(), what, g.Kind, g, g.Reason())}
 }
 
 func hasFrame(sum recordings.Summary, seq uint64) bool {
@@ -574,7 +637,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 
 func writeError(w http.ResponseWriter, e *httpError) {
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, e.code, map[string]any{"error": e.msg, "status": e.code})
+	body := map[string]any{"error": e.msg, "status": e.code}
+	if e.gap != nil {
+		body["gap"] = e.gap
+	}
+	writeJSON(w, e.code, body)
 }
 
 // statusWriter remembers whether a response was started.

@@ -33,7 +33,7 @@ func (m memStore) Name() string { return m.name }
 const (
 	testW, testH = 37, 21
 	game, player = "pong", "ann"
-	sessionID    = "20260101T000000.000Z-abcd"
+	sessionID    = "20260101T000000.000Z-0000" // segment.NewSessionID(t0), as the engine names it
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -52,10 +52,15 @@ func pixels(seq uint64) []byte {
 }
 
 // writeSession stores a session of segments; each segment is a list of
-// frame numbers (missing numbers are gaps).
+// frame numbers (missing numbers are gaps). The segments carry the session
+// start the id was made from (segment.NewSessionID, to the millisecond).
 func writeSession(t *testing.T, b sdk.Backend, id string, segs [][]uint64) {
 	t.Helper()
 	prefix := segment.SessionPrefix(game, player, id)
+	t0, err := time.Parse("20060102T150405.000Z", id[:20])
+	if err != nil || segment.NewSessionID(t0) != id {
+		t.Fatalf("session id %s is not segment.NewSessionID of a whole millisecond (%v)", id, err)
+	}
 	for i, seqs := range segs {
 		var buf bytes.Buffer
 		w, err := segment.NewWriter(&buf, segment.Header{Width: testW, Height: testH, KeyInterval: 4, Codec: segment.CodecZstd,
@@ -145,7 +150,7 @@ func TestViewerAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sum.Width != testW || sum.Height != testH || len(sum.Frames) != len(stored) || sum.LastSeq != 29 ||
-		len(sum.Gaps) != 1 || sum.Gaps[0] != (gapJSON{From: 10, To: 11}) || sum.FrameURL != sessPath+"/frames/" {
+		len(sum.Gaps) != 1 || sum.Gaps[0].From != 10 || sum.Gaps[0].To != 11 || sum.Gaps[0].Kind != "dropped" || sum.Gaps[0].Damaged || sum.FrameURL != sessPath+"/frames/" {
 		t.Errorf("summary = %+v", sum)
 	}
 	for i, f := range sum.Frames {
@@ -306,7 +311,7 @@ func TestViewerStoreFailures(t *testing.T) {
 
 func TestViewerReadersLRU(t *testing.T) {
 	h, st := newTestHandler(t, Options{MaxOpen: 1, ListTTL: time.Hour})
-	other := "20260101T000001.000Z-beef"
+	other := segment.NewSessionID(t0.Add(time.Second))
 	writeSession(t, st.Backend, other, [][]uint64{{0, 1, 2}})
 	h.list = nil
 	paths := []string{sessPath, "/api/sessions/mem/pong/ann/" + other}
@@ -340,7 +345,7 @@ func TestViewerListingCache(t *testing.T) {
 	var rows []sessionJSON
 	json.Unmarshal(get(t, h, "GET", "/api/sessions").Body.Bytes(), &rows)
 	first := h.list.byKey[keyOf("mem", game, player, sessionID)]
-	writeSession(t, st.Backend, "20260101T000002.000Z-cafe", [][]uint64{{0}})
+	writeSession(t, st.Backend, segment.NewSessionID(t0.Add(2*time.Second)), [][]uint64{{0}})
 	json.Unmarshal(get(t, h, "GET", "/api/sessions").Body.Bytes(), &rows)
 	if len(rows) != 1 {
 		t.Errorf("within the TTL the listing should be reused: %d rows", len(rows))
@@ -391,7 +396,7 @@ func TestViewerServeStopsOnCancel(t *testing.T) {
 // open, all decode exactly (run with -race).
 func TestViewerConcurrent(t *testing.T) {
 	h, st := newTestHandler(t, Options{MaxOpen: 1})
-	other := "20260101T000001.000Z-beef"
+	other := segment.NewSessionID(t0.Add(time.Second))
 	writeSession(t, st.Backend, other, [][]uint64{{0, 1, 2, 3, 4, 5}})
 	srv := httptest.NewServer(h)
 	defer srv.Close()

@@ -92,8 +92,12 @@ function renderSessions() {
         tabIndex: 0, 'data-session': r.session, 'data-sink': r.sink, 'data-url': r.url,
         title: r.session + ' in sink ' + r.sink,
       }, r.id, el('span', { class: 'sub' }, sub));
-      if (r.error || r.problems) {
-        li.append(el('span', { class: 'sub warn' }, r.error ? 'unreadable: ' + r.error : r.problems + ' damaged or missing segments'));
+      if (r.error) {
+        li.append(el('span', { class: 'sub warn' }, 'unreadable: ' + r.error));
+      } else if (r.damage && r.damage.length) {
+        li.append(el('span', { class: 'sub warn', 'data-damage': r.damage.join(' ') }, 'damage found: ' + r.damage.join(', ')));
+      } else if (r.problems) {
+        li.append(el('span', { class: 'sub warn' }, r.problems + ' damaged or missing segments'));
       }
       li.dataset.text = (r.session + ' ' + r.sink).toLowerCase();
       li.addEventListener('click', () => openSession(r));
@@ -166,12 +170,21 @@ function pump() {
   }
 }
 
+// fetchBitmap fetches a frame. A frame that is not there (missing or
+// damaged) is an error carrying the gap it is in, with its reason.
 async function fetchBitmap(url) {
   const r = await fetch(url);
   if (!r.ok) {
     let msg = r.status + ' ' + r.statusText;
-    try { msg = (await r.json()).error || msg; } catch (e) { /* not JSON */ }
-    throw new Error(msg);
+    let gap = null;
+    try {
+      const body = await r.json();
+      msg = body.error || msg;
+      gap = body.gap || null;
+    } catch (e) { /* not JSON */ }
+    const err = new Error(msg);
+    err.gap = gap;
+    throw err;
   }
   const blob = await r.blob();
   // No colour conversion and no premultiplication: the canvas gets the
@@ -238,11 +251,29 @@ async function openSession(r) {
   seek(seqs[0]);
 }
 
+function gapWords(g) {
+  return g.from === g.to ? 'Frame ' + g.from + ' is' : 'Frames ' + g.from + '–' + g.to + ' are';
+}
+
+// gapReason is why a gap's frames are not there, in words.
+function gapReason(g) {
+  return g.damaged ? 'damaged (' + g.reason + ')' : 'missing from the recording (' + (g.reason || 'dropped or lost') + ')';
+}
+
+// addGap records a gap the server reported for a frame (damage found when
+// decoding it) and shows it on the timeline.
+function addGap(g) {
+  const i = current.gaps.findIndex((x) => x.from <= g.to && g.from <= x.to);
+  if (i >= 0) current.gaps[i] = g; else current.gaps.push(g);
+  current.gaps.sort((a, b) => a.from - b.from);
+  renderGaps();
+}
+
 function renderGaps() {
   const total = current.last_seq + 1;
   const marks = current.gaps.map((g) => el('div', {
-    class: 'gap', 'data-from': g.from, 'data-to': g.to,
-    title: g.from === g.to ? 'frame ' + g.from + ' missing' : 'frames ' + g.from + '–' + g.to + ' missing',
+    class: g.damaged ? 'gap damaged' : 'gap', 'data-from': g.from, 'data-to': g.to, 'data-kind': g.kind || '',
+    title: gapWords(g) + ' ' + gapReason(g),
   }));
   current.gaps.forEach((g, i) => {
     marks[i].style.left = (100 * g.from / total) + '%';
@@ -289,8 +320,7 @@ function seek(seq) {
   updatePosition(i);
   const g = gapAt(seq);
   if (g) {
-    setNote((g.from === g.to ? 'Frame ' + g.from + ' is' : 'Frames ' + g.from + '–' + g.to + ' are') +
-      ' missing from the recording (dropped or lost); showing frame ' + seqs[i] + '.', false);
+    setNote(gapWords(g) + ' ' + gapReason(g) + '; showing frame ' + seqs[i] + '.', false);
   } else {
     setNote('', false);
   }
@@ -312,7 +342,16 @@ async function draw(i) {
   try {
     bmp = await load(seq, true);
   } catch (e) {
-    if (my === drawToken && g === gen) showError('Frame ' + seq + ': ' + e.message);
+    if (my !== drawToken || g !== gen) return;
+    if (e.gap) {
+      // A gap with its reason, not an error: the frame before stays shown.
+      addGap(e.gap);
+      const was = ui.canvas.dataset.shownSeq;
+      ui.canvas.dataset.gapSeq = String(seq);
+      setNote(gapWords(e.gap) + ' ' + gapReason(e.gap) + (was ? '; showing frame ' + was + '.' : '.'), playing);
+      return;
+    }
+    showError('Frame ' + seq + ': ' + e.message);
     return;
   }
   if (my !== drawToken || g !== gen) return; // a later seek won
