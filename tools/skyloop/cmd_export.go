@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -26,7 +27,7 @@ func newExportCmd(a *app) *cobra.Command {
 		from, to                 uint64
 		fps                      float64
 		crf                      int
-		force, lossless          bool
+		force, lossless, strict  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "export SESSION --out PATH [--format png|gif|mp4]",
@@ -68,7 +69,17 @@ replaced (frames this export does not write are removed); a directory that
 holds anything other than exported frames is refused even then.
 
 In gif and mp4 a gap in the recording shows as the frame before it held for
-the gap's duration, so the timing stays true. The last frame is shown for the
+the gap's duration, so the timing stays true.
+
+Damage is a gap with a reason: frames of a segment that is missing,
+foreign (another session's), misnumbered (stored under another segment's
+key), empty (zero-length), cut short (truncated) or corrupt, and frames
+whose bytes fail their CRC, are left out like missing frames (png: no file;
+gif and mp4: the frame before is held), and every damaged range is listed
+on stderr with its frames, segment and kind. The export still succeeds
+with the intact frames; it fails (exit 1) only when no frame in the range is
+intact, or with --strict, which makes any damage in the range an error and
+then writes nothing (no gif or mp4 file, no png file of this run). The last frame is shown for the
 median frame interval. --scale 2 (3, …) enlarges pixels crisply; a factor
 like 0.5 resamples (Catmull-Rom).
 
@@ -100,7 +111,7 @@ id alone, or a unique prefix of either.`,
 					return usageError("%v", err)
 				}
 			}
-			job := export.Job{Format: format, Out: out, Force: force, FPS: fps, CRF: crf, Lossless: lossless}
+			job := export.Job{Format: format, Out: out, Force: force, FPS: fps, CRF: crf, Lossless: lossless, Strict: strict}
 			if scale != "" {
 				s, err := export.ParseScale(scale)
 				if err != nil {
@@ -175,8 +186,20 @@ id alone, or a unique prefix of either.`,
 					job.Frames = append(job.Frames, export.FrameTime{Seq: fi.Seq, Time: fi.Time})
 				}
 			}
+			known := damagedIn(sum.Gaps, job.From, job.To)
 			if len(job.Frames) == 0 {
-				return usageError("frames %d-%d of %s are all missing (gaps); stored frames lie in %s (see 'skyloop verify %s')", job.From, job.To, sess.Ref(), valid, sess.Ref())
+				why := "gaps"
+				if len(known) > 0 {
+					why = "damaged: " + known[0].Reason()
+				}
+				return usageError("frames %d-%d of %s are all missing (%s); stored frames lie in %s (see 'skyloop verify %s')", job.From, job.To, sess.Ref(), why, valid, sess.Ref())
+			}
+			if strict && len(known) > 0 {
+				for _, g := range known {
+					fmt.Fprintf(a.stderr, "damaged: %s\n", describeGap(g))
+				}
+				return fmt.Errorf("export %s: --strict: %s damaged in frames %d-%d (listed above); nothing written (run 'skyloop verify %s', or drop --strict to export the intact frames)",
+					sess.Ref(), plural(len(known), "range is", "ranges are"), job.From, job.To, sess.Ref())
 			}
 			job.Width, job.Height = sum.Width, sum.Height
 
@@ -186,11 +209,26 @@ id alone, or a unique prefix of either.`,
 			job.Progress = bar.Set
 			res, err := export.Run(ctx, fr, job)
 			bar.Finish()
+			damaged := damagedIn(sum.GapsWith(fr.Damaged()), job.From, job.To)
 			if err != nil {
 				if ctx.Err() != nil {
 					return fmt.Errorf("export %s: interrupted: %w", sess.Ref(), ctx.Err())
 				}
+				for _, g := range damaged {
+					fmt.Fprintf(a.stderr, "damaged: %s\n", describeGap(g))
+				}
+				switch {
+				case errors.Is(err, export.ErrDamaged):
+					return fmt.Errorf("export %s: %w; nothing written (drop --strict to export the intact frames)", sess.Ref(), err)
+				case errors.Is(err, export.ErrNothingIntact):
+					return fmt.Errorf("export %s: %w; nothing written (run 'skyloop verify %s')", sess.Ref(), err, sess.Ref())
+				}
 				return fmt.Errorf("export %s: %w", sess.Ref(), err)
+			}
+			var lost uint64
+			for _, g := range damaged {
+				fmt.Fprintf(a.stderr, "damaged: %s\n", describeGap(g))
+				lost += g.Frames()
 			}
 			for _, n := range res.Notes {
 				fmt.Fprintln(a.stderr, "note:", n)
@@ -211,6 +249,9 @@ id alone, or a unique prefix of either.`,
 				fmt.Fprintf(a.stdout, "wrote %s: MP4, %d recorded frames as %d video frames at %s (frames %d-%d, %.2f s), %s\n",
 					res.Path, res.Frames, res.VideoFrames, rate, job.From, job.To, res.Duration.Seconds(), byteSize(res.Bytes))
 			}
+			if len(damaged) > 0 {
+				fmt.Fprintf(a.stdout, "left out %d damaged frames in %s (listed on stderr); --strict makes damage an error\n", lost, plural(len(damaged), "range", "ranges"))
+			}
 			return nil
 		},
 	}
@@ -225,7 +266,30 @@ id alone, or a unique prefix of either.`,
 	f.IntVar(&crf, "crf", 18, "mp4: H.264 quality, 0 (best) to 51")
 	f.BoolVar(&lossless, "lossless", false, "mp4: exact pixels (libx264rgb -qp 0; larger, not every player plays it)")
 	f.BoolVar(&force, "force", false, "replace an existing --out (a file, or a png directory's previous export)")
+	f.BoolVar(&strict, "strict", false, "fail (exit 1, writing nothing) when any frame in the range is damaged, instead of leaving damaged frames out")
 	return cmd
+}
+
+// damagedIn is the damaged gaps of gaps within from..to, clipped to it.
+func damagedIn(gaps []recordings.Gap, from, to uint64) []recordings.Gap {
+	var out []recordings.Gap
+	for _, g := range gaps {
+		if !g.Kind.Damaged() || g.To < from || g.From > to {
+			continue
+		}
+		g.From, g.To = max(g.From, from), min(g.To, to)
+		out = append(out, g)
+	}
+	return out
+}
+
+// describeGap is one damaged range: frames, segment, kind, what was found.
+func describeGap(g recordings.Gap) string {
+	seg := ""
+	if g.Segment != "" {
+		seg = ", segment " + path.Base(g.Segment)
+	}
+	return fmt.Sprintf("%s (%d frames)%s, %s", g, g.Frames(), seg, g.Reason())
 }
 
 func byteSize(n int64) string {

@@ -421,3 +421,195 @@ func composeGIF(g *gif.GIF) []*image.RGBA {
 	}
 	return out
 }
+
+// damageLine is how export lists a damaged range on stderr.
+func damageLine(c damageCase) string {
+	return fmt.Sprintf("damaged: frames %d-%d (%d frames), segment %s, %s: ", c.from, c.to, c.to-c.from+1, c.seg, c.kind)
+}
+
+// Every kind of damage is a gap with a reason in PNG export: every intact
+// frame is written with its recorded pixels, no damaged frame has a file,
+// the damaged range is listed with its segment and kind, and the export
+// succeeds; with --strict it fails and writes nothing.
+func TestExportPNGSkipsDamage(t *testing.T) {
+	rec, ref := exportReference(t)
+	for _, c := range damageCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := applyDamage(t, c)
+			out := filepath.Join(t.TempDir(), "png")
+			o, e, code := runTool(t, "--config", cfg, "export", rec.Ref, "--format", "png", "--out", out)
+			n := int(c.to - c.from + 1)
+			if code != 0 || !strings.Contains(e, damageLine(c)) || !strings.Contains(o, fmt.Sprintf("wrote %d PNG files", len(ref)-n)) ||
+				!strings.Contains(o, fmt.Sprintf("left out %d damaged frames in 1 range", n)) {
+				t.Fatalf("png export: exit %d, want 0 listing %q\n%s%s", code, damageLine(c), o, e)
+			}
+			var want []string
+			for _, f := range ref {
+				if c.intact(f.Seq) {
+					want = append(want, fmt.Sprintf("frame-%08d.png", f.Seq))
+				}
+			}
+			if got := dirNames(t, out); !slices.Equal(got, want) {
+				t.Fatalf("png export wrote %d files %v…, want the %d intact frames", len(got), got[:min(3, len(got))], len(want))
+			}
+			for _, f := range ref {
+				if !c.intact(f.Seq) {
+					continue
+				}
+				img := decodePNG(t, filepath.Join(out, fmt.Sprintf("frame-%08d.png", f.Seq)))
+				if d, _ := sameRGB(img, f.Image); d != 0 {
+					t.Fatalf("frame %d: %d pixels differ from the recording", f.Seq, d)
+				}
+			}
+
+			strictOut := filepath.Join(t.TempDir(), "strict")
+			o, e, code = runTool(t, "--config", cfg, "export", rec.Ref, "--format", "png", "--out", strictOut, "--strict")
+			if code != 1 || !strings.Contains(e, "--strict") || !strings.Contains(e, "nothing written") || !strings.Contains(e, c.kind) {
+				t.Fatalf("png export --strict: exit %d, want 1 saying why\n%s%s", code, o, e)
+			}
+			if ents, _ := os.ReadDir(strictOut); len(ents) != 0 {
+				t.Fatalf("png export --strict left %d files", len(ents))
+			}
+			// A range without the damage is intact: --strict exports it.
+			o, e, code = runTool(t, "--config", cfg, "export", rec.Ref, "--format", "png", "--out", strictOut, "--strict", "--from", "0", "--to", "9")
+			if code != 0 || len(dirNames(t, strictOut)) != 10 || strings.Contains(e, "damaged") {
+				t.Fatalf("png export --strict of frames 0-9: exit %d\n%s%s", code, o, e)
+			}
+		})
+	}
+}
+
+// In a GIF a damaged frame is held like a missing one: the GIF holds the
+// frames that are intact, each exactly as recorded, and the frame before
+// the damage lasts until the next intact frame's time.
+func TestExportGIFHoldsOverDamage(t *testing.T) {
+	rec, ref := exportReference(t)
+	for _, c := range damageCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := applyDamage(t, c)
+			out := filepath.Join(t.TempDir(), "d.gif")
+			o, e, code := runTool(t, "--config", cfg, "export", rec.Ref, "--format", "gif", "--out", out)
+			if code != 0 || !strings.Contains(e, damageLine(c)) {
+				t.Fatalf("gif export: exit %d, want 0 listing %q\n%s%s", code, damageLine(c), o, e)
+			}
+			g, err := gif.DecodeAll(bytes.NewReader(fileBytes(t, out)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var intact []segment.Frame
+			for _, f := range ref {
+				if c.intact(f.Seq) {
+					intact = append(intact, f)
+				}
+			}
+			if len(g.Image) != len(intact) {
+				t.Fatalf("%d GIF frames, want the %d intact ones", len(g.Image), len(intact))
+			}
+			shown := composeGIF(g)
+			for i, f := range intact {
+				if d, _ := sameRGB(shown[i], f.Image); d != 0 {
+					t.Fatalf("GIF frame %d is not frame %d: %d pixels differ", i, f.Seq, d)
+				}
+			}
+			// The frames up to the one after the damage last as long as a
+			// GIF of the intact frames alone gives them: each until the next
+			// intact one's time, to 1/100 s, each at least 1/100 s (rounding
+			// and those minimums carried over).
+			k := slices.IndexFunc(intact, func(f segment.Frame) bool { return f.Seq > c.to })
+			if k < 0 { // damage at the end: nothing is held
+				return
+			}
+			want := 0
+			for j := 1; j <= k; j++ {
+				want = max(int(math.Round(intact[j].Time.Sub(intact[0].Time).Seconds()*100)), want+1)
+			}
+			upTo := 0
+			for _, d := range g.Delay[:k] {
+				upTo += d
+			}
+			if upTo != want {
+				t.Fatalf("GIF frames before frame %d last %d/100 s, want %d (the recording took %v to get there)", intact[k].Seq, upTo, want, intact[k].Time.Sub(intact[0].Time))
+			}
+		})
+	}
+	t.Run("Strict", func(t *testing.T) {
+		cfg := applyDamage(t, damageCases(t)[2]) // crc: found while decoding
+		out := filepath.Join(t.TempDir(), "strict.gif")
+		o, e, code := runTool(t, "--config", cfg, "export", rec.Ref, "--format", "gif", "--out", out, "--strict")
+		if code != 1 || !strings.Contains(e, "damaged frame (--strict)") || !strings.Contains(e, "nothing written") {
+			t.Fatalf("gif export --strict: exit %d\n%s%s", code, o, e)
+		}
+		if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 0 {
+			t.Fatalf("gif export --strict left %v", ents)
+		}
+	})
+}
+
+// In an MP4 a damaged frame is held like a missing one: decoded back (the
+// export is lossless), every video frame is an intact recorded frame, in
+// order, none from the damaged range, and the frame before the damage is
+// held for the time the damaged frames took.
+func TestExportMP4HoldsOverDamage(t *testing.T) {
+	needFFmpeg(t)
+	rec, ref := exportReference(t)
+	const fps = 120
+	for _, c := range damageCases(t) {
+		if c.kind != "crc" && c.kind != "foreign" {
+			continue // one found while decoding, one found in the listing; PNG and GIF cover the rest
+		}
+		t.Run(c.name, func(t *testing.T) {
+			cfg := applyDamage(t, c)
+			out := filepath.Join(t.TempDir(), "d.mp4")
+			from, to := c.from-5, min(c.to+5, 89)
+			o, e, code := runTool(t, "--config", cfg, "export", rec.Ref, "--format", "mp4", "--out", out, "--lossless", "--fps", fmt.Sprint(fps),
+				"--from", fmt.Sprint(from), "--to", fmt.Sprint(to))
+			if code != 0 || !strings.Contains(e, damageLine(c)) {
+				t.Fatalf("mp4 export: exit %d, want 0 listing %q\n%s%s", code, damageLine(c), o, e)
+			}
+			var intact []segment.Frame
+			for _, f := range ref[from : to+1] {
+				if c.intact(f.Seq) {
+					intact = append(intact, f)
+				}
+			}
+			raw, err := exec.Command("ffmpeg", "-v", "error", "-i", out, "-f", "rawvideo", "-pix_fmt", "rgb24", "-").Output()
+			if err != nil {
+				t.Fatalf("decode the mp4: %v", err)
+			}
+			size := rec.Width * rec.Height * 3
+			if len(raw)%size != 0 {
+				t.Fatalf("decoded %d bytes, not whole %dx%d frames", len(raw), rec.Width, rec.Height)
+			}
+			same := func(rgb []byte, f segment.Frame) bool {
+				p := f.Image.Pix
+				for i := 0; i < len(rgb)/3; i++ {
+					if rgb[3*i] != p[4*i] || rgb[3*i+1] != p[4*i+1] || rgb[3*i+2] != p[4*i+2] {
+						return false
+					}
+				}
+				return true
+			}
+			k, held := 0, 0 // k: the intact frame the video shows
+			before := slices.IndexFunc(intact, func(f segment.Frame) bool { return f.Seq > c.to }) - 1
+			for v := 0; v < len(raw)/size; v++ {
+				rgb := raw[v*size : (v+1)*size]
+				for k < len(intact) && !same(rgb, intact[k]) {
+					k++
+				}
+				if k == len(intact) {
+					t.Fatalf("video frame %d is none of the intact frames %d-%d (in order)", v, from, to)
+				}
+				if same(rgb, intact[before]) {
+					held++
+				}
+			}
+			if k <= before {
+				t.Fatalf("the video ends at frame %d, before the damage: the frames after it are not there", intact[k].Seq)
+			}
+			hold := intact[before+1].Time.Sub(intact[before].Time)
+			if want := int(math.Round(hold.Seconds() * fps)); held < want-1 {
+				t.Fatalf("frame %d shows for %d video frames, want about %d (held over the damage, %v)", intact[before].Seq, held, want, hold)
+			}
+		})
+	}
+}

@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -379,4 +383,168 @@ func maxDiff(a, b []byte) int {
 		m = max(m, d, -d)
 	}
 	return m
+}
+
+// getJSON fetches url and decodes its JSON body into v; it returns the
+// status.
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %d, not JSON: %v\n%s", url, resp.StatusCode, err, body)
+	}
+	return resp.StatusCode
+}
+
+type gapBody struct {
+	From    uint64 `json:"from"`
+	To      uint64 `json:"to"`
+	Kind    string `json:"kind"`
+	Damaged bool   `json:"damaged"`
+	Segment string `json:"segment"`
+	Reason  string `json:"reason"`
+}
+
+// The viewer shows a damaged frame as a gap with its reason: a foreign
+// segment (known from the listing) and a frame whose payload fails its CRC
+// (found when it is decoded) are answered with a 404 that carries the gap
+// and its kind, not a 502; the page says why and keeps the frame before.
+func TestServeShowsDamageAsGaps(t *testing.T) {
+	rec := recordedSession(t)
+	frames, err := decodeStored(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, dir := damagedCopy(t, rec)
+	damageCases(t)[0].apply(t, dir) // foreign segment 1: frames 30-59
+	seg2 := filepath.Join(dir, "00000002.seg")
+	idx := segmentIndex(t, seg2)
+	data, err := os.ReadFile(seg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := idx[10] // frame 70, a delta of the key frame 60
+	if e.Seq != 70 || e.Key {
+		t.Fatalf("segment 2 record 10 is frame %d (key %v), want delta frame 70", e.Seq, e.Key)
+	}
+	data[e.Offset+36+(e.Size-36)/2] ^= 0x5a
+	if err := os.WriteFile(seg2, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	base := startServe(t, cfg)
+	id := rec.Ref[strings.LastIndex(rec.Ref, "/")+1:]
+	api := base + "api/sessions/local/breakout/tester/" + id
+
+	var rows []struct {
+		Session string   `json:"session"`
+		Damage  []string `json:"damage"`
+	}
+	if code := getJSON(t, base+"api/sessions", &rows); code != 200 || len(rows) != 1 || !slices.Equal(rows[0].Damage, []string{"foreign"}) {
+		t.Fatalf("/api/sessions: %d %+v, want the session with damage [foreign]", code, rows)
+	}
+	var sum struct {
+		Gaps []gapBody `json:"gaps"`
+	}
+	if code := getJSON(t, api, &sum); code != 200 || len(sum.Gaps) != 1 || sum.Gaps[0].From != 30 || sum.Gaps[0].To != 59 ||
+		sum.Gaps[0].Kind != "foreign" || !sum.Gaps[0].Damaged || !strings.HasSuffix(sum.Gaps[0].Segment, "/00000001.seg") {
+		t.Fatalf("summary: %d %+v, want one gap, frames 30-59, foreign, in 00000001.seg", code, sum.Gaps)
+	}
+	type frameErr struct {
+		Error string   `json:"error"`
+		Gap   *gapBody `json:"gap"`
+	}
+	for _, c := range []struct {
+		seq      uint64
+		kind     string
+		from, to uint64
+	}{{45, "foreign", 30, 59}, {70, "crc", 70, 70}, {71, "crc", 71, 71}, {70, "crc", 70, 71}} {
+		var fe frameErr
+		code := getJSON(t, fmt.Sprintf("%s/frames/%d.png", api, c.seq), &fe)
+		if code != 404 || fe.Gap == nil || fe.Gap.Kind != c.kind || !fe.Gap.Damaged || fe.Gap.From > c.seq || fe.Gap.To < c.seq ||
+			!strings.Contains(fe.Error, "damaged") || !strings.Contains(fe.Error, c.kind) || !strings.Contains(fe.Gap.Reason, c.kind+": ") {
+			t.Fatalf("frame %d: %d %+v (gap %+v); want 404 with a %s gap that holds it", c.seq, code, fe, fe.Gap, c.kind)
+		}
+	}
+	// Frame 69, decoded just before the damage, is served as recorded.
+	resp, err := http.Get(api + "/frames/69.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("frame 69: %d %v", resp.StatusCode, err)
+	}
+	want := frames[69].Image
+	if got, ok := img.(*image.NRGBA); !ok || !bytes.Equal(got.Pix, want.Pix) {
+		if rgba, ok := img.(*image.RGBA); !ok || !bytes.Equal(rgba.Pix, want.Pix) {
+			t.Fatalf("frame 69 differs from the recording (%T)", img)
+		}
+	}
+	// The damage found is on the timeline now.
+	if getJSON(t, api, &sum); len(sum.Gaps) != 2 || sum.Gaps[1].From != 70 || sum.Gaps[1].To != 71 || sum.Gaps[1].Kind != "crc" {
+		t.Fatalf("summary after the damage was found: %+v", sum.Gaps)
+	}
+
+	// The page: a note with the reason, not an error; the frame before stays.
+	ctx := browser(t)
+	row := fmt.Sprintf(`#sessions li[data-session=%q][data-sink="local"]`, rec.Ref)
+	shown := func(seq uint64) chromedp.Action[chromedp.Void] {
+		return chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#frame[data-shown-seq="%d"]`, seq)))
+	}
+	scrub := func(seq int) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.getElementById('scrub'); s.value = '%d'; s.dispatchEvent(new Event('input', {bubbles: true})); })()`, seq))
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base),
+		chromedp.WaitVisible(chromedp.CSS(row+` .warn[data-damage~="foreign"]`)),
+		chromedp.Click(chromedp.CSS(row)),
+		shown(0),
+		chromedp.WaitVisible(chromedp.CSS(`#gaps .gap.damaged[data-kind="foreign"][data-from="30"][data-to="59"]`)),
+		scrub(45),
+		shown(29),
+		chromedp.WaitVisible(chromedp.CSS(`#gap-note`)),
+	); err != nil {
+		t.Fatalf("open the damaged session: %v", err)
+	}
+	if note := text("#gap-note"); !strings.Contains(note, "30–59 are damaged (foreign: 00000001.seg") {
+		t.Errorf("gap note inside the foreign segment = %q", note)
+	}
+	if err := chromedp.Do(ctx,
+		scrub(69), shown(69),
+		chromedp.Click(chromedp.CSS("#next")),
+		chromedp.WaitVisible(chromedp.CSS(`#frame[data-gap-seq="70"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#gaps .gap.damaged[data-kind="crc"]`)),
+	); err != nil {
+		t.Fatalf("step onto the damaged frame: %v", err)
+	}
+	if note := text("#gap-note"); !strings.Contains(note, "damaged (crc: 00000002.seg") || !strings.Contains(note, "showing frame 69") {
+		t.Errorf("gap note on the damaged frame = %q", note)
+	}
+	if got := text("#frame-no"); got != "70" {
+		t.Errorf("#frame-no = %q, want 70", got)
+	}
+	if msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const e = document.getElementById('error'); return e.hidden ? '' : e.textContent; })()`)); err != nil || msg != "" {
+		t.Errorf("the page reported an error for a damaged frame: %q (%v)", msg, err)
+	}
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('frame').dataset.shownSeq`)); got != "69" {
+		t.Errorf("the canvas shows frame %q, want 69 (the one before the damage)", got)
+	}
 }

@@ -6,7 +6,11 @@
 // Timing: frames carry their capture times. GIF delays and MP4 frame
 // repetition follow those times, so a gap in the recording (frames dropped
 // or lost) shows as the frame before it held for the gap's duration. PNG
-// export writes one file per stored frame and skips missing ones. The last
+// export writes one file per stored frame and skips missing ones. A damaged
+// frame (one the Source passes with its damage) is treated as a missing
+// one — PNG writes no file, GIF and MP4 hold the intact frame before it —
+// and listed in Result.Damaged; Job.Strict makes it an error instead, and
+// an export with no intact frame fails (ErrNothingIntact). The last
 // exported frame is shown for the median frame interval of the export.
 // With Job.FPS both GIF and MP4 run on the same clock of FPS ticks a
 // second (pick): each tick shows the frame on screen at its middle, so the

@@ -34,11 +34,31 @@ const (
 // MaxGIFFPS is the highest --fps a GIF can show: its delays are in 1/100 s.
 const MaxGIFFPS = 100
 
-// Source yields decoded frames; recordings.FrameReader is one. The frame's
-// image is only valid during fn.
+// Source yields decoded frames; recordings.FrameReader is one. Walk calls
+// fn with every stored frame from from to to in order; the frame's image is
+// only valid during fn. A frame that does not decode comes with its damage
+// (non-nil, saying why) and no image, and the walk goes on; Walk's own
+// error is for a failure that stops it (a failing store, a cancelled ctx,
+// fn's error).
 type Source interface {
-	Each(ctx context.Context, from, to uint64, fn func(segment.Frame) error) error
+	Walk(ctx context.Context, from, to uint64, fn func(f segment.Frame, damage error) error) error
 }
+
+// Damaged is a frame that did not decode, left out of the export: PNG
+// writes no file for it, GIF and MP4 hold the frame before it, as for a
+// gap.
+type Damaged struct {
+	Seq uint64
+	Err error // why
+}
+
+// ErrDamaged is a damaged frame met with Job.Strict: the export stops and
+// writes nothing.
+var ErrDamaged = errors.New("damaged frame")
+
+// ErrNothingIntact means every frame asked for is damaged: there is
+// nothing to write.
+var ErrNothingIntact = errors.New("no frame decodes")
 
 // FrameTime is one stored frame to export, as the session's index lists it.
 type FrameTime struct {
@@ -67,6 +87,11 @@ type Job struct {
 	CRF      int  // mp4
 	Lossless bool // mp4
 	Workers  int  // png and gif encoders; 0: GOMAXPROCS
+	// Strict stops the export at the first damaged frame with an error
+	// wrapping ErrDamaged, leaving nothing written (no gif or mp4 file, no
+	// png file of this run). Otherwise damaged frames are left out (see
+	// Damaged) and listed in Result.Damaged.
+	Strict   bool
 	Progress func(done int)
 }
 
@@ -82,7 +107,28 @@ type Result struct {
 	Rate        Rate
 	Duration    time.Duration // gif and mp4: playing time
 	Notes       []string      // things the user should know (padding, frame rate caps)
+	// Damaged are the frames that did not decode, in order: left out.
+	Damaged []Damaged
 }
+
+// strictError is the error of a damaged frame under Job.Strict.
+func strictError(damage error) error {
+	return fmt.Errorf("%w (--strict): %v", ErrDamaged, damage)
+}
+
+// nothingIntact is the error of an export whose every frame is damaged.
+func nothingIntact(job *Job, damaged []Damaged) error {
+	msg := fmt.Sprintf("%v: all %d stored frames from %d to %d are damaged", ErrNothingIntact, len(job.Frames), job.From, job.To)
+	if len(damaged) > 0 {
+		msg += fmt.Sprintf(" (first: %v)", damaged[0].Err)
+	}
+	return &nothingIntactError{msg}
+}
+
+type nothingIntactError struct{ msg string }
+
+func (e *nothingIntactError) Error() string { return e.msg }
+func (e *nothingIntactError) Unwrap() error { return ErrNothingIntact }
 
 // ErrExists refuses to replace an existing --out without Force.
 var ErrExists = errors.New("exists")
@@ -222,19 +268,37 @@ func runPNG(ctx context.Context, src Source, job Job) (Result, error) {
 	var total int64
 	done := 0
 	written := map[string]bool{}
-	err := parallel(ctx, src, &job, w, h, false, nil,
+	var mu sync.Mutex
+	var made []string // every file this run wrote, for a strict failure to remove
+	damaged, err := parallel(ctx, src, &job, w, h, false, nil,
 		func(i int, seq uint64, img *image.RGBA, _ image.Rectangle) (any, error) {
 			name := filepath.Join(job.Out, frameName(seq))
-			return writeAtomic(name, func(f *os.File) error { return enc.Encode(f, img) })
+			n, err := writeAtomic(name, func(f *os.File) error { return enc.Encode(f, img) })
+			if err == nil {
+				mu.Lock()
+				made = append(made, name)
+				mu.Unlock()
+			}
+			return n, err
 		},
-		func(i int, v any) error {
-			total += v.(int64)
-			written[frameName(job.Frames[i].Seq)] = true
-			done++
-			job.progress(done)
+		func(i int, v any, bad bool) error {
+			if !bad {
+				total += v.(int64)
+				written[frameName(job.Frames[i].Seq)] = true
+				done++
+			}
+			job.progress(i + 1)
 			return nil
 		})
+	if err == nil && done == 0 {
+		err = nothingIntact(&job, damaged)
+	}
 	if err != nil {
+		if errors.Is(err, ErrDamaged) {
+			for _, name := range made {
+				os.Remove(name)
+			}
+		}
 		return Result{}, err
 	}
 	for _, e := range old {
@@ -244,7 +308,7 @@ func runPNG(ctx context.Context, src Source, job Job) (Result, error) {
 			}
 		}
 	}
-	return Result{Path: job.Out, Frames: done, Bytes: total}, nil
+	return Result{Path: job.Out, Frames: done, Bytes: total, Damaged: damaged}, nil
 }
 
 func frameName(seq uint64) string { return fmt.Sprintf("frame-%08d.png", seq) }
@@ -350,7 +414,6 @@ func runGIF(ctx context.Context, src Source, job Job) (Result, error) {
 	}
 	var res Result
 	for _, d := range delays {
-		res.Duration += time.Duration(d) * 10 * time.Millisecond
 		if d == 1 && len(res.Notes) == 0 {
 			res.Notes = append(res.Notes, "some frames last 1/100 s: many GIF viewers slow such frames down to 1/10 s; pass --fps 50 or less for a GIF that plays the same everywhere")
 		}
@@ -360,7 +423,44 @@ func runGIF(ctx context.Context, src Source, job Job) (Result, error) {
 		if err != nil {
 			return err
 		}
-		err = parallel(ctx, src, &job, w, h, true, keep,
+		// A frame's block is written once the next intact frame comes, so
+		// that a damaged frame between them is held, as over a gap: the
+		// frame lasts until the next intact one's time (Ticks over the
+		// intact frames: the GIF is then the one a recording without the
+		// damaged frames gives) or, with FPS, for its ticks and theirs.
+		// Damaged frames before the first intact one are left out, as
+		// frames missing at the start are.
+		var pending []byte
+		pendingAt, pendingDelay := -1, 0
+		var t0 time.Time
+		emitted := 0 // ticks written
+		med := MedianInterval(job.times())
+		flush := func(next int) error { // next: the intact frame after the pending one, -1 at the end
+			if pending == nil {
+				return nil
+			}
+			d := pendingDelay
+			if job.FPS <= 0 {
+				end := job.Frames[pendingAt].Time.Sub(t0) + med
+				if next >= 0 {
+					end = job.Frames[next].Time.Sub(t0)
+				}
+				d = max(int(math.Round(end.Seconds()*100))-emitted, 1)
+			}
+			d = min(d, 65535) // a GIF delay holds at most 655.35 s
+			emitted += d
+			block, err := withDelay(pending, d)
+			if err != nil {
+				return err
+			}
+			if err := g.WriteBlock(block); err != nil {
+				return err
+			}
+			res.Duration += time.Duration(d) * 10 * time.Millisecond
+			pending = nil
+			return nil
+		}
+		damaged, err := parallel(ctx, src, &job, w, h, true, keep,
 			func(i int, seq uint64, img *image.RGBA, changed image.Rectangle) (any, error) {
 				// Only the part that changed since the frame before is
 				// stored; the rest of the picture stays from that frame
@@ -371,15 +471,32 @@ func runGIF(ctx context.Context, src Source, job Job) (Result, error) {
 				}
 				return EncodeFrame(Quantize(img.SubImage(changed).(*image.RGBA)), delays[i], w, h)
 			},
-			func(i int, v any) error {
-				if err := g.WriteBlock(v.([]byte)); err != nil {
+			func(i int, v any, bad bool) error {
+				job.progress(i + 1)
+				if bad {
+					if pending != nil {
+						pendingDelay += delays[i]
+					}
+					return nil
+				}
+				if pendingAt < 0 {
+					t0 = job.Frames[i].Time
+				}
+				if err := flush(i); err != nil {
 					return err
 				}
-				job.progress(i + 1)
+				pending, pendingAt, pendingDelay = v.([]byte), i, delays[i]
 				return nil
 			})
+		if err == nil {
+			err = flush(-1)
+		}
 		if err != nil {
 			return err
+		}
+		res.Damaged = damaged
+		if g.Frames() == 0 {
+			return nothingIntact(&job, damaged)
 		}
 		res.Frames = g.Frames()
 		return g.Close()
@@ -428,12 +545,7 @@ func runMP4(ctx context.Context, src Source, job Job) (Result, error) {
 	}
 	fps := rate.Float()
 	reps := pick(times, med, fps)
-	total := 0
-	for _, r := range reps {
-		total += r
-	}
-	res.FPS, res.Rate, res.VideoFrames = fps, rate, total
-	res.Duration = time.Duration(float64(total) / fps * float64(time.Second))
+	res.FPS, res.Rate = fps, rate
 
 	dir, base := filepath.Split(job.Out)
 	if dir == "" {
@@ -460,15 +572,32 @@ func runMP4(ctx context.Context, src Source, job Job) (Result, error) {
 	for i := 3; i < len(buf.Pix); i += 4 {
 		buf.Pix[i] = 255 // padding is opaque black
 	}
-	i := 0
-	err = src.Each(ctx, job.From, job.To, func(f segment.Frame) error {
+	i, shown, total := 0, 0, 0
+	err = src.Walk(ctx, job.From, job.To, func(f segment.Frame, damage error) error {
 		if i >= len(reps) {
 			return fmt.Errorf("frame %d: more frames than the index lists", f.Seq)
 		}
-		if reps[i] > 0 {
+		n := reps[i]
+		switch {
+		case damage != nil && job.Strict:
+			return strictError(damage)
+		case damage != nil:
+			// Held: the frame before stays on screen for this one's ticks,
+			// as over a gap; before the first intact frame there is nothing
+			// to hold, and the video starts later, as after a gap at the start.
+			res.Damaged = append(res.Damaged, Damaged{Seq: f.Seq, Err: damage})
+			if shown == 0 {
+				n = 0
+			}
+		default:
+			// Every intact frame, shown or skipped, is the one a damaged
+			// frame after it holds.
 			job.Scale.Apply(buf, f.Image)
 		}
-		for range reps[i] {
+		if damage == nil {
+			shown++
+		}
+		for range n {
 			if err := ff.Write(buf.Pix); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -476,6 +605,7 @@ func runMP4(ctx context.Context, src Source, job Job) (Result, error) {
 				return err
 			}
 		}
+		total += n
 		i++
 		job.progress(i)
 		return nil
@@ -483,9 +613,18 @@ func runMP4(ctx context.Context, src Source, job Job) (Result, error) {
 	if err == nil && i != len(reps) {
 		err = fmt.Errorf("read %d frames, the index lists %d", i, len(reps))
 	}
+	if err == nil && shown == 0 {
+		err = nothingIntact(&job, res.Damaged)
+	}
+	if err == nil && total == 0 { // the only frame picked was damaged: show the last intact one
+		err = ff.Write(buf.Pix)
+		total = 1
+	}
 	if err != nil {
 		return Result{}, err
 	}
+	res.VideoFrames = total
+	res.Duration = time.Duration(float64(total) / fps * float64(time.Second))
 	if err := ff.Close(); err != nil {
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()
@@ -503,6 +642,6 @@ func runMP4(ctx context.Context, src Source, job Job) (Result, error) {
 		return Result{}, err
 	}
 	ok = true
-	res.Path, res.Frames, res.Bytes = job.Out, i, st.Size()
+	res.Path, res.Frames, res.Bytes = job.Out, shown, st.Size()
 	return res, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/color/palette"
@@ -330,16 +331,21 @@ func TestExportScale(t *testing.T) {
 	}
 }
 
-// source is frames in memory, with gaps where the index has none.
+// source is frames in memory, with gaps where the index has none; a frame
+// with no image is damaged.
 type source []segment.Frame
 
-func (s source) Each(ctx context.Context, from, to uint64, fn func(segment.Frame) error) error {
+func (s source) Walk(ctx context.Context, from, to uint64, fn func(segment.Frame, error) error) error {
 	for _, f := range s {
 		if f.Seq >= from && f.Seq <= to {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := fn(f); err != nil {
+			var damage error
+			if f.Image == nil {
+				damage = fmt.Errorf("frame %d: payload CRC32C mismatch", f.Seq)
+			}
+			if err := fn(f, damage); err != nil {
 				return err
 			}
 		}
@@ -481,13 +487,13 @@ type cancelAfter struct {
 	cancel func()
 }
 
-func (c cancelAfter) Each(ctx context.Context, from, to uint64, fn func(segment.Frame) error) error {
+func (c cancelAfter) Walk(ctx context.Context, from, to uint64, fn func(segment.Frame, error) error) error {
 	i := 0
-	return c.source.Each(ctx, from, to, func(f segment.Frame) error {
+	return c.source.Walk(ctx, from, to, func(f segment.Frame, damage error) error {
 		if i++; i == c.n {
 			c.cancel()
 		}
-		return fn(f)
+		return fn(f, damage)
 	})
 }
 
@@ -662,5 +668,117 @@ func TestExportRunOverwriteRule(t *testing.T) {
 	}
 	if err := CheckOut("png", filepath.Join(dir, "frame-1.png"), true); err == nil {
 		t.Fatal("png over a file: no error")
+	}
+}
+
+// withDamage is testSession with the frames of seqs damaged (no image: the
+// source passes them with their damage), and the same session with those
+// frames simply missing.
+func withDamage(seqs ...uint64) (damaged source, dft []FrameTime, missing source, mft []FrameTime) {
+	src, ft := testSession()
+	for i, f := range src {
+		if slices.Contains(seqs, f.Seq) {
+			f.Image = nil
+		} else {
+			missing = append(missing, f)
+			mft = append(mft, ft[i])
+		}
+		damaged = append(damaged, f)
+	}
+	return damaged, ft, missing, mft
+}
+
+// A damaged frame is exported exactly as a missing one: a GIF and PNG
+// files identical to those of the session without the damaged frames
+// (delays included: the frame before is held until the next intact one),
+// the damaged frames listed in the result. Frame 0 damaged too: nothing
+// before it to hold, so the export starts at the first intact frame, as
+// after a gap at the start.
+func TestExportRunDamagedIsMissing(t *testing.T) {
+	dmg, dft, miss, mft := withDamage(0, 5, 6, 7, 33)
+	dir := t.TempDir()
+	run := func(src Source, ft []FrameTime, format, name string) Result {
+		t.Helper()
+		res, err := Run(context.Background(), src, Job{Format: format, Out: filepath.Join(dir, name), Frames: ft, From: 0, To: 39, Width: 33, Height: 21, Workers: 3})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return res
+	}
+	res := run(dmg, dft, "gif", "damaged.gif")
+	want := run(miss, mft, "gif", "missing.gif")
+	var seqs []uint64
+	for _, d := range res.Damaged {
+		seqs = append(seqs, d.Seq)
+		if d.Err == nil || !strings.Contains(d.Err.Error(), "CRC32C") {
+			t.Errorf("damaged frame %d: %v", d.Seq, d.Err)
+		}
+	}
+	if !slices.Equal(seqs, []uint64{0, 5, 6, 7, 33}) || res.Frames != 25 || res.Frames != want.Frames || res.Duration != want.Duration {
+		t.Fatalf("gif with damage: %d frames, %v, damaged %v; without the frames: %d frames, %v", res.Frames, res.Duration, seqs, want.Frames, want.Duration)
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "damaged.gif"))
+	b, _ := os.ReadFile(filepath.Join(dir, "missing.gif"))
+	if !bytes.Equal(a, b) {
+		t.Fatalf("the GIF with damaged frames differs from the GIF without them (%d and %d bytes)", len(a), len(b))
+	}
+
+	res = run(dmg, dft, "png", "damaged")
+	want = run(miss, mft, "png", "missing")
+	da, _ := os.ReadDir(filepath.Join(dir, "damaged"))
+	db, _ := os.ReadDir(filepath.Join(dir, "missing"))
+	if res.Frames != 25 || len(res.Damaged) != 5 || len(da) != 25 || len(db) != len(da) {
+		t.Fatalf("png with damage: %d frames, %d damaged, %d files; without: %d files", res.Frames, len(res.Damaged), len(da), len(db))
+	}
+	for i := range da {
+		if da[i].Name() != db[i].Name() {
+			t.Fatalf("png file %d: %s, want %s", i, da[i].Name(), db[i].Name())
+		}
+	}
+
+	if _, err := exec.LookPath("ffmpeg"); err == nil {
+		// Frames 5-7's ticks show frame 4, as over a gap; frame 0's tick has
+		// nothing before it to show, so the video starts a tick later, as
+		// one without frame 0 does: as long as the one without the frames.
+		ref := run(miss, mft, "mp4", "missing.mp4")
+		res := run(dmg, dft, "mp4", "damaged.mp4")
+		if res.Frames != 25 || len(res.Damaged) != 5 || res.VideoFrames != ref.VideoFrames || res.Duration != ref.Duration {
+			t.Fatalf("mp4 with damage: %d frames, %d damaged, %d video frames, %v; without the damaged frames: %d video frames, %v",
+				res.Frames, len(res.Damaged), res.VideoFrames, res.Duration, ref.VideoFrames, ref.Duration)
+		}
+	}
+}
+
+// With Strict the first damaged frame stops the export and nothing is left;
+// an export whose every frame is damaged fails whatever Strict says.
+func TestExportRunStrictAndNothingIntact(t *testing.T) {
+	dmg, dft, _, _ := withDamage(12)
+	for _, format := range []string{"png", "gif", "mp4"} {
+		if format == "mp4" {
+			if _, err := exec.LookPath("ffmpeg"); err != nil {
+				continue
+			}
+		}
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out")
+		if format != "png" {
+			out += "." + format
+		}
+		_, err := Run(context.Background(), dmg, Job{Format: format, Out: out, Frames: dft, From: 0, To: 39, Width: 33, Height: 21, Workers: 2, Strict: true})
+		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "frame 12") {
+			t.Fatalf("%s --strict: %v, want ErrDamaged naming frame 12", format, err)
+		}
+		ents, _ := os.ReadDir(dir)
+		if format == "png" {
+			ents, _ = os.ReadDir(out)
+		}
+		if len(ents) != 0 {
+			t.Fatalf("%s --strict left %v", format, ents)
+		}
+		all, aft, _, _ := withDamage(0, 1, 2)
+		_, err = Run(context.Background(), all[:3], Job{Format: format, Out: out, Frames: aft[:3], From: 0, To: 2, Width: 33, Height: 21, Workers: 2})
+		if !errors.Is(err, ErrNothingIntact) || !strings.Contains(err.Error(), "all 3 stored frames from 0 to 2 are damaged") {
+			t.Fatalf("%s of damaged frames only: %v", format, err)
+		}
 	}
 }

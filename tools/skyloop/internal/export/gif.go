@@ -70,6 +70,21 @@ func EncodeFrame(p *image.Paletted, delay, width, height int) ([]byte, error) {
 	return b[headerLen : len(b)-1], nil
 }
 
+// withDelay returns block (from EncodeFrame) with its delay set to delay
+// (1/100 s): the delay sits in the graphic control extension that starts
+// every block EncodeFrame makes (21 F9 04, flags, delay as uint16 LE,
+// transparent index, 00). The block is modified in place.
+func withDelay(block []byte, delay int) ([]byte, error) {
+	if delay < 0 || delay > 65535 {
+		return nil, fmt.Errorf("gif: delay %d/100 s out of range", delay)
+	}
+	if len(block) < 8 || block[0] != 0x21 || block[1] != 0xf9 || block[2] != 0x04 || block[7] != 0 {
+		return nil, errors.New("gif: block does not start with a graphic control extension")
+	}
+	block[4], block[5] = byte(delay), byte(delay>>8)
+	return block, nil
+}
+
 // WriteBlock appends a block from EncodeFrame.
 func (g *GIFWriter) WriteBlock(b []byte) error {
 	if g.err != nil {

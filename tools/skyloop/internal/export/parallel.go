@@ -24,10 +24,16 @@ import (
 // others are read (later frames may depend on them) but not scaled,
 // compared, processed or emitted, and "the frame before" is the one kept
 // before. Indexes passed to process and emit are those of job.Frames.
+//
+// A damaged frame (one src passes with its damage) is not processed: emit
+// gets it in its place in the order with bad set (and no value), and it is
+// returned in the list of damaged frames; "the frame before" the next one
+// is the intact one before it. With job.Strict the first damaged frame
+// stops everything with an error wrapping ErrDamaged.
 func parallel(ctx context.Context, src Source, job *Job, w, h int, diff bool, keep []bool,
 	process func(i int, seq uint64, img *image.RGBA, changed image.Rectangle) (any, error),
-	emit func(i int, v any) error,
-) error {
+	emit func(i int, v any, bad bool) error,
+) ([]Damaged, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	slots := 2 * job.Workers
@@ -46,7 +52,8 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int, diff bool, ke
 		i   int
 		v   any
 		err error
-		img *image.RGBA
+		img *image.RGBA // nil for a damaged frame
+		bad bool
 	}
 	jobs := make(chan item)
 	results := make(chan result, slots)
@@ -89,20 +96,39 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int, diff bool, ke
 				if r.err != nil {
 					fail(r.err)
 				} else if ctx.Err() == nil {
-					if err := emit(r.i, r.v); err != nil {
+					if err := emit(r.i, r.v, r.bad); err != nil {
 						fail(err)
 					}
 				}
-				free <- r.img
+				if r.img != nil {
+					free <- r.img
+				}
 			}
 		}
 	}()
 
 	var last *image.RGBA // the previous frame, for diff
+	var damaged []Damaged
 	i, k := 0, 0
-	err := src.Each(ctx, job.From, job.To, func(f segment.Frame) error {
+	err := src.Walk(ctx, job.From, job.To, func(f segment.Frame, damage error) error {
 		if i >= len(job.Frames) {
 			return fmt.Errorf("frame %d: more frames than the index lists", f.Seq)
+		}
+		if damage != nil {
+			if job.Strict {
+				return strictError(damage)
+			}
+			damaged = append(damaged, Damaged{Seq: f.Seq, Err: damage})
+			if keep == nil || keep[i] {
+				select {
+				case results <- result{k: k, i: i, bad: true}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				k++
+			}
+			i++
+			return nil
 		}
 		if keep != nil && !keep[i] {
 			i++
@@ -148,15 +174,15 @@ func parallel(ctx context.Context, src Source, job *Job, w, h int, diff bool, ke
 	close(results)
 	<-emitted
 	if firstErr != nil {
-		return firstErr
+		return damaged, firstErr
 	}
 	if err != nil {
-		return err
+		return damaged, err
 	}
 	if i != len(job.Frames) {
-		return fmt.Errorf("read %d frames, the index lists %d", i, len(job.Frames))
+		return damaged, fmt.Errorf("read %d frames, the index lists %d", i, len(job.Frames))
 	}
-	return nil
+	return damaged, nil
 }
 
 // changedRect is the smallest rectangle holding every pixel where a and b

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -336,5 +338,128 @@ func TestStoreErrorsAreErrors(t *testing.T) {
 	}
 	if _, err := Verify(ctx, failingStore{mem}, ss[0], nil); err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("Verify over a failing store: %v", err)
+	}
+}
+
+// Segments of another session, under another number, or out of order are
+// not the session's: their frames are gaps of that kind, whether the id
+// names the start (as the engine's do) or not (then the end record's start,
+// else the start most segments carry, is the reference).
+func TestSegmentsMustBelong(t *testing.T) {
+	ctx := context.Background()
+	other := start.Add(time.Minute)
+	for _, tc := range []struct {
+		name, id string
+		manifest bool
+	}{{"EngineID", newID(start), false}, {"OtherIDWithEndRecord", "s1", true}, {"OtherIDByMajority", "s2", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := synctest.NewMemoryBackend()
+			putSession(t, st, "g", "p", tc.id, [][]uint64{seqRange(0, 9), nil, seqRange(20, 29), seqRange(30, 39)})
+			// Segment 1: another session's segment 1 (same numbers).
+			starts["foreign"] = other
+			putSession(t, st, "g", "p", "foreign", [][]uint64{seqRange(0, 9), seqRange(10, 19)})
+			copyObject(t, st, segment.Key(segment.SessionPrefix("g", "p", "foreign"), 1), segment.Key(segment.SessionPrefix("g", "p", tc.id), 1))
+			if tc.manifest {
+				putManifest(t, st, "g", "p", tc.id, 4, 40, 40, 0)
+			}
+			ss, _ := List(ctx, st, "local", "")
+			s, err := Find(ss, "g/p/"+tc.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, err := s.Summarize(ctx, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Frames != 30 || len(sum.Gaps) != 1 || !sameGap(sum.Gaps[0], 10, 19, KindForeign) || !strings.HasSuffix(sum.Gaps[0].Segment, "/00000001.seg") ||
+				!slices.Equal(sum.DamageKinds(), []Kind{KindForeign}) {
+				t.Fatalf("summary: %d frames, gaps %+v, damage %v", sum.Frames, sum.Gaps, sum.DamageKinds())
+			}
+			rep, err := Verify(ctx, st, s, nil)
+			if err != nil || rep.Frames != 30 || len(rep.Gaps) != 1 || !sameGap(rep.Gaps[0], 10, 19, KindForeign) || len(rep.Problems) != 1 || rep.Problems[0].Kind != KindForeign {
+				t.Fatalf("verify: %v %+v", err, rep)
+			}
+		})
+	}
+	t.Run("Misnumbered", func(t *testing.T) {
+		st := synctest.NewMemoryBackend()
+		id := newID(start)
+		putSession(t, st, "g", "p", id, [][]uint64{seqRange(0, 9), seqRange(10, 19), seqRange(20, 29)})
+		prefix := segment.SessionPrefix("g", "p", id)
+		copyObject(t, st, segment.Key(prefix, 0), segment.Key(prefix, 2)) // header says 0
+		putManifest(t, st, "g", "p", id, 3, 30, 30, 0)
+		ss, _ := List(ctx, st, "local", "")
+		rep, err := Verify(ctx, st, ss[0], nil)
+		if err != nil || rep.Frames != 20 || len(rep.Gaps) != 1 || !sameGap(rep.Gaps[0], 20, 29, KindMisnumbered) {
+			t.Fatalf("verify: %v %+v", err, rep)
+		}
+	})
+}
+
+func copyObject(t *testing.T, st sdk.Backend, from, to string) {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := st.Get(context.Background(), from, &buf, sdk.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(context.Background(), to, bytes.NewReader(buf.Bytes()), sdk.PutOptions{Size: int64(buf.Len())}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A frame whose payload fails its CRC is a *Damage from the FrameReader,
+// and so are the delta frames decoded from it, up to the next key frame;
+// Walk goes on past them, and GapsWith turns them into a crc gap.
+func TestFrameReaderDamage(t *testing.T) {
+	ctx := context.Background()
+	st := synctest.NewMemoryBackend()
+	id := newID(start)
+	putSession(t, st, "g", "p", id, [][]uint64{seqRange(0, 9)}) // key frames 0, 4, 8 (KeyInterval 4)
+	key := segment.Key(segment.SessionPrefix("g", "p", id), 0)
+	var buf bytes.Buffer
+	st.Get(ctx, key, &buf, sdk.GetOptions{})
+	data := buf.Bytes()
+	r, err := segment.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := r.Index()[5] // frame 5, a delta of key frame 4
+	data[e.Offset+36] ^= 1
+	st.Put(ctx, key, bytes.NewReader(data), sdk.PutOptions{Size: int64(len(data))})
+	ss, _ := List(ctx, st, "local", "")
+	sum, err := ss[0].Summarize(ctx, st)
+	if err != nil || sum.Frames != 10 || len(sum.Gaps) != 0 {
+		t.Fatalf("a listing does not read payloads: %v %d frames, gaps %v", err, sum.Frames, sum.Gaps)
+	}
+	fr := NewFrameReader(st, ss[0], sum)
+	defer fr.Close()
+	var intact []uint64
+	var damaged []uint64
+	err = fr.Walk(ctx, 0, 9, func(f segment.Frame, damage error) error {
+		var d *Damage
+		switch {
+		case damage == nil:
+			if !bytes.Equal(f.Image.Pix, pixelsOf(f.Seq)) {
+				t.Errorf("frame %d: pixels differ", f.Seq)
+			}
+			intact = append(intact, f.Seq)
+		case errors.As(damage, &d) && d.Kind == KindCRC && d.Seq == f.Seq && f.Image == nil:
+			damaged = append(damaged, f.Seq)
+		default:
+			t.Errorf("frame %d: damage %v", f.Seq, damage)
+		}
+		return nil
+	})
+	if err != nil || !slices.Equal(intact, []uint64{0, 1, 2, 3, 4, 8, 9}) || !slices.Equal(damaged, []uint64{5, 6, 7}) {
+		t.Fatalf("Walk: intact %v, damaged %v, %v", intact, damaged, err)
+	}
+	if _, err := fr.Frame(ctx, 6); !strings.Contains(fmt.Sprint(err), "decoded from frame 5 before it, which is damaged") {
+		t.Fatalf("frame 6: %v", err)
+	}
+	if gaps := sum.GapsWith(fr.Damaged()); len(gaps) != 1 || !sameGap(gaps[0], 5, 7, KindCRC) || !strings.Contains(gaps[0].Detail, "payload CRC32C") {
+		t.Fatalf("gaps with the damage: %+v", gaps)
+	}
+	if err := fr.Each(ctx, 0, 9, func(segment.Frame) error { return nil }); !errors.As(err, new(*Damage)) {
+		t.Fatalf("Each stops at damage: %v", err)
 	}
 }
