@@ -69,7 +69,11 @@ func TestSessionsSaysDamageFound(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("sessions --json: exit %d\n%s", code, errOut)
 			}
-			var rows []sessionRow
+			var rows []struct {
+				Frames    int      `json:"frames"`
+				GapFrames uint64   `json:"gap_frames"`
+				Damage    []string `json:"damage"`
+			}
 			if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 {
 				t.Fatalf("sessions --json: %v\n%s", err, out)
 			}
@@ -79,13 +83,13 @@ func TestSessionsSaysDamageFound(t *testing.T) {
 				t.Fatalf("sessions: exit %d\n%s", code, errOut)
 			}
 			if c.kind == "crc" {
-				if len(r.Damage) != 0 || r.Frames != rec.Frames || strings.Contains(table, "damage found") {
+				if r.Damage == nil || len(r.Damage) != 0 || r.Frames != rec.Frames || strings.Contains(table, "damage found") {
 					t.Fatalf("a CRC failure inside a payload is not visible to a listing; got damage %v, %d frames\n%s", r.Damage, r.Frames, table)
 				}
 				return
 			}
 			n := int(c.to - c.from + 1)
-			if len(r.Damage) != 1 || string(r.Damage[0]) != c.kind || r.Frames != rec.Frames-n || r.GapFrames != uint64(n) {
+			if len(r.Damage) != 1 || r.Damage[0] != c.kind || r.Frames != rec.Frames-n || r.GapFrames != uint64(n) {
 				t.Fatalf("row %+v: want damage [%s], %d frames, %d gap frames", r, c.kind, rec.Frames-n, n)
 			}
 			if !strings.Contains(table, fmt.Sprintf("%d (damage found: %s)", n, c.kind)) {
