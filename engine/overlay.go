@@ -166,7 +166,7 @@ func (l *loop) overlayLines() []string {
 		if l.rec.Recording() {
 			state = "on, " + l.rec.Mode().String() + ", session " + l.rec.Session()
 		}
-		lines = append(lines, "capture "+state, l.rec.Metrics().String())
+		lines = append(lines, "capture "+state, l.captureMetrics().String())
 	}
 	return lines
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/skyloop-engine/skyloop/engine/capture"
 	"github.com/skyloop-engine/skyloop/engine/config"
@@ -178,5 +179,27 @@ func CaptureMetrics() capture.Metrics {
 	if current == nil || current.rec == nil {
 		return capture.Metrics{}
 	}
-	return current.rec.Metrics()
+	return current.captureMetrics()
+}
+
+// captureMetrics are the recorder's counters with the spool's and sinks'
+// state.
+func (l *loop) captureMetrics() capture.Metrics {
+	m := l.rec.Metrics()
+	if st := l.opts.storage; st != nil && st.sp != nil {
+		ss := st.sp.Stats()
+		m.SpoolFull, m.Evicted = ss.Full, ss.Evicted
+		for _, sk := range ss.Sinks {
+			if !sk.Active {
+				continue
+			}
+			x := capture.SinkMetrics{Name: sk.Name, Down: sk.Down, Outages: sk.Outages,
+				Pending: sk.Pending, PendingBytes: sk.PendingBytes, Delivered: sk.Delivered}
+			if sk.Down {
+				x.DownFor = time.Since(sk.DownSince)
+			}
+			m.Sinks = append(m.Sinks, x)
+		}
+	}
+	return m
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/skyloop-engine/skyloop/engine/capture"
 	"github.com/skyloop-engine/skyloop/engine/config"
+	"github.com/skyloop-engine/skyloop/engine/segment"
 	"github.com/skyloop-engine/skyloop/engine/spool"
 	skysync "github.com/skyloop-engine/skyloop/engine/sync"
 )
@@ -27,6 +28,9 @@ type storage struct {
 	where    map[string]string // sink name → where it stores, for the start-up log
 	// recording: segments go to the sinks (else only saves do).
 	recording bool
+
+	evictMu gosync.Mutex
+	evicted map[string]map[uint64]string // session prefix → segment index → why it was evicted
 }
 
 // sinkStartGrace bounds how long a game, once its window is open, waits
@@ -74,7 +78,7 @@ func openStorage(cfg config.Config, game string, recording bool, logger *slog.Lo
 		return nil, nil // nothing to record to
 	}
 	sp, err := spool.Open(filepath.Join(cfg.SpoolDir, game), spoolSinks, spool.Options{MaxBytes: int64(cfg.SpoolMB * (1 << 20)), Logger: logger,
-		AttemptTimeout: putTimeout(cfg.Capture.SegmentMB)})
+		AttemptTimeout: putTimeout(cfg.Capture.SegmentMB), OnEvict: st.noteEvicted})
 	if err != nil {
 		st.closeSinks()
 		if errors.Is(err, spool.ErrLocked) {
@@ -173,13 +177,52 @@ func (st *storage) exitWaitOr(def time.Duration) time.Duration {
 // (fsynced) when it returns; delivery to the sinks happens in the
 // background.
 func (st *storage) PutSegment(ctx context.Context, info capture.SegmentInfo, data []byte) error {
-	return st.sp.Accept(ctx, spool.Item{Key: info.Key, Kind: spool.KindSegment, Data: data})
+	err := st.sp.Accept(ctx, spool.Item{Key: info.Key, Kind: spool.KindSegment, Data: data})
+	if errors.Is(err, spool.ErrFull) {
+		return fmt.Errorf("%w: %w", capture.ErrNoRoom, err)
+	}
+	return err
+}
+
+// noteEvicted remembers a segment the spool dropped after accepting it, for
+// the end record of its session (EvictedSegments). Called with the spool's
+// lock held.
+func (st *storage) noteEvicted(key string, fullDisk bool) {
+	k, ok := segment.ParseKey(key)
+	if !ok {
+		return
+	}
+	why := "evicted from the spool over spool_mb"
+	if fullDisk {
+		why = "evicted from the spool: the disk was full"
+	}
+	st.evictMu.Lock()
+	defer st.evictMu.Unlock()
+	if st.evicted == nil {
+		st.evicted = map[string]map[uint64]string{}
+	}
+	prefix := k.Prefix()
+	if st.evicted[prefix] == nil {
+		st.evicted[prefix] = map[uint64]string{}
+	}
+	st.evicted[prefix][k.Index] = why
+}
+
+// EvictedSegments implements capture.EvictionReporter.
+func (st *storage) EvictedSegments(sessionPrefix string) map[uint64]string {
+	st.evictMu.Lock()
+	defer st.evictMu.Unlock()
+	m := st.evicted[sessionPrefix]
+	delete(st.evicted, sessionPrefix)
+	return m
 }
 
 // PutManifest implements capture.ManifestSink: the session's manifest
-// follows its segments through the spool (in order, per sink).
+// follows its segments through the spool (in order, per sink); as a
+// record it is never evicted and is written from the spool's reserve when
+// the disk is full.
 func (st *storage) PutManifest(ctx context.Context, key string, data []byte) error {
-	return st.sp.Accept(ctx, spool.Item{Key: key, Kind: spool.KindSegment, Data: data})
+	return st.sp.Accept(ctx, spool.Item{Key: key, Kind: spool.KindRecord, Data: data})
 }
 
 // pending counts deliveries not yet done (parked items excluded) to sinks

@@ -13,6 +13,7 @@ type Metrics struct {
 	FramesEncoded   uint64 // frames written into segments
 	DroppedQueue    uint64 // dropped by the drop policy: the encoders were behind
 	DroppedReadback uint64 // not read back: every PBO of the ring was still busy
+	DroppedNoRoom   uint64 // encoded, but their segment found no room in the spool (disk full)
 	QueueDepth      int    // frames waiting for an encoder now
 	EncodeTime      time.Duration
 	RawBytes        uint64 // uncompressed bytes of encoded frames
@@ -21,10 +22,27 @@ type Metrics struct {
 	SinkErrors      uint64
 	KeyFrames       uint64
 	RenderThread    time.Duration // total render-thread time spent in capture
+
+	// Filled in by the engine from its spool (zero in a bare Recorder):
+	// where the recorded work stands with each sink, and the spool's disk.
+	Sinks     []SinkMetrics
+	SpoolFull bool  // the spool's disk is full: the oldest segments are being evicted
+	Evicted   int64 // segments evicted from the spool since the game started
+}
+
+// SinkMetrics is one sink's delivery state.
+type SinkMetrics struct {
+	Name         string
+	Down         bool          // deliveries are failing and being retried
+	DownFor      time.Duration // how long, while Down
+	Outages      int64         // times it went down since the game started
+	Pending      int           // items in the spool it does not have yet
+	PendingBytes int64
+	Delivered    int64
 }
 
 // Dropped is every frame lost, whatever the reason.
-func (m Metrics) Dropped() uint64 { return m.DroppedQueue + m.DroppedReadback }
+func (m Metrics) Dropped() uint64 { return m.DroppedQueue + m.DroppedReadback + m.DroppedNoRoom }
 
 func (m Metrics) String() string {
 	enc := time.Duration(0)
@@ -35,15 +53,30 @@ func (m Metrics) String() string {
 	if m.StoredBytes > 0 {
 		ratio = float64(m.RawBytes) / float64(m.StoredBytes)
 	}
-	return fmt.Sprintf("rendered %d  captured %d  encoded %d  dropped %d (queue %d, readback %d)  queue %d  encode %.2f ms/frame  segments %d  stored %.1f MB (%.0fx)",
-		m.FramesRendered, m.FramesCaptured, m.FramesEncoded, m.Dropped(), m.DroppedQueue, m.DroppedReadback,
+	out := fmt.Sprintf("rendered %d  captured %d  encoded %d  dropped %d (queue %d, readback %d, no room %d)  queue %d  encode %.2f ms/frame  segments %d  stored %.1f MB (%.0fx)",
+		m.FramesRendered, m.FramesCaptured, m.FramesEncoded, m.Dropped(), m.DroppedQueue, m.DroppedReadback, m.DroppedNoRoom,
 		m.QueueDepth, float64(enc)/1e6, m.Segments, float64(m.StoredBytes)/1e6, ratio)
+	if m.SpoolFull || m.Evicted > 0 {
+		out += fmt.Sprintf("  spool: evicted %d", m.Evicted)
+		if m.SpoolFull {
+			out += " (DISK FULL)"
+		}
+	}
+	for _, sk := range m.Sinks {
+		state := "up"
+		if sk.Down {
+			state = fmt.Sprintf("DOWN %v", sk.DownFor.Round(time.Second))
+		}
+		out += fmt.Sprintf("  sink %s: %s, pending %d (%.1f MB), delivered %d", sk.Name, state, sk.Pending, float64(sk.PendingBytes)/1e6, sk.Delivered)
+	}
+	return out
 }
 
 // counters are the live, atomically updated metrics.
 type counters struct {
 	rendered, captured, encoded     atomic.Uint64
 	droppedQueue, droppedReadback   atomic.Uint64
+	droppedNoRoom                   atomic.Uint64
 	encodeNanos, renderThreadNanos  atomic.Int64
 	rawBytes, storedBytes, segments atomic.Uint64
 	sinkErrors, keyFrames           atomic.Uint64
@@ -56,6 +89,7 @@ func (c *counters) snapshot() Metrics {
 		FramesEncoded:   c.encoded.Load(),
 		DroppedQueue:    c.droppedQueue.Load(),
 		DroppedReadback: c.droppedReadback.Load(),
+		DroppedNoRoom:   c.droppedNoRoom.Load(),
 		EncodeTime:      time.Duration(c.encodeNanos.Load()),
 		RawBytes:        c.rawBytes.Load(),
 		StoredBytes:     c.storedBytes.Load(),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -83,7 +84,9 @@ type Pipeline struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 	sinkErr   error
-	mu        sync.Mutex // guards submit against close, and sinkErr
+	lost      []segment.LostSegment
+	kept      []segment.LostSegment
+	mu        sync.Mutex // guards submit against close, sinkErr, lost and kept
 	closed    bool
 
 	// written is what the writer goroutine put into segments; read it
@@ -96,10 +99,20 @@ type Written struct {
 	Segments      uint64 // segments 0..Segments-1 were started
 	Frames        uint64 // frames written into them
 	Width, Height int    // of the last frame written
+	// Lost are the segments the sink did not keep, in order; Kept the
+	// ones it took (Reason empty), for a loss found later.
+	Lost, Kept []segment.LostSegment
 }
 
 // Written reports what the pipeline wrote. Call it after Close.
-func (p *Pipeline) Written() Written { return p.written }
+func (p *Pipeline) Written() Written {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.written
+	w.Lost = slices.Clone(p.lost)
+	w.Kept = slices.Clone(p.kept)
+	return w
+}
 
 // NewPipeline starts the pipeline's goroutines; Close stops them.
 func NewPipeline(cfg PipelineConfig, c *counters) (*Pipeline, error) {
@@ -386,15 +399,36 @@ func (p *Pipeline) deliver() {
 
 func (p *Pipeline) put(s *segmentState) {
 	if err := p.cfg.Sink.PutSegment(context.Background(), s.info, s.buf.Bytes()); err != nil {
-		p.c.sinkErrors.Add(1)
-		p.cfg.Logger.Error("capture: sink refused segment", "key", s.info.Key, "err", err)
+		noRoom := errors.Is(err, ErrNoRoom)
+		lost := segment.LostSegment{Index: s.info.Index, FirstSeq: s.info.FirstSeq, Frames: uint64(s.info.Frames), Reason: "no room in the spool"}
+		if !noRoom {
+			lost.Reason = "refused: " + err.Error()
+			p.c.sinkErrors.Add(1)
+		}
+		p.c.droppedNoRoom.Add(lost.Frames)
 		p.mu.Lock()
-		if p.sinkErr == nil {
+		first := len(p.lost) == 0
+		p.lost = append(p.lost, lost)
+		if p.sinkErr == nil && !noRoom {
 			p.sinkErr = err
 		}
 		p.mu.Unlock()
+		switch {
+		case !noRoom:
+			p.cfg.Logger.Error("capture: sink refused segment", "key", s.info.Key, "frames", lost.Frames, "err", err)
+		case first:
+			// The spool logs the full disk once; say once per session
+			// that frames are being lost.
+			p.cfg.Logger.Warn("capture: no room for segments: their frames are dropped and listed in the session's end record",
+				"key", s.info.Key, "frames", lost.Frames)
+		default:
+			p.cfg.Logger.Debug("capture: no room for segment", "key", s.info.Key, "frames", lost.Frames)
+		}
 		return
 	}
 	p.c.segments.Add(1)
 	p.c.storedBytes.Add(uint64(s.buf.Len()))
+	p.mu.Lock()
+	p.kept = append(p.kept, segment.LostSegment{Index: s.info.Index, FirstSeq: s.info.FirstSeq, Frames: uint64(s.info.Frames)})
+	p.mu.Unlock()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sort"
 	"sync"
 	"testing"
@@ -17,10 +18,11 @@ import (
 
 // memSink keeps segments in memory.
 type memSink struct {
-	mu   sync.Mutex
-	segs map[string][]byte
-	info []SegmentInfo
-	fail bool
+	mu     sync.Mutex
+	segs   map[string][]byte
+	info   []SegmentInfo
+	fail   bool
+	noRoom func(index uint64) bool // refuse these segments with ErrNoRoom
 }
 
 func (m *memSink) PutSegment(_ context.Context, info SegmentInfo, data []byte) error {
@@ -28,6 +30,9 @@ func (m *memSink) PutSegment(_ context.Context, info SegmentInfo, data []byte) e
 	defer m.mu.Unlock()
 	if m.fail {
 		return fmt.Errorf("sink down")
+	}
+	if m.noRoom != nil && m.noRoom(info.Index) {
+		return fmt.Errorf("spool full: %w", ErrNoRoom)
 	}
 	if m.segs == nil {
 		m.segs = map[string][]byte{}
@@ -281,5 +286,43 @@ func TestSinkErrorIsReported(t *testing.T) {
 	}
 	if c.snapshot().SinkErrors != 1 {
 		t.Fatal("sink error not counted")
+	}
+}
+
+// A sink with no room for some segments: the recording goes on, Close
+// succeeds, and every refused segment is listed with its first frame and
+// frame count, which together with the kept segments account for every
+// frame; the frames are counted as dropped for lack of room.
+func TestNoRoomIsACountedLoss(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	sink := &memSink{noRoom: func(i uint64) bool { return i == 1 || i == 2 }}
+	c := &counters{}
+	p, _ := NewPipeline(PipelineConfig{Sink: sink, Codec: segment.CodecS2, Drop: Block, SegmentFrames: 10}, c)
+	pool := &framePool{}
+	t0 := time.Now()
+	for seq := uint64(0); seq < 45; seq++ {
+		p.Submit(testFrame(pool, 8, 8, seq, t0))
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close = %v: a full spool is a counted loss, not a failed recording", err)
+	}
+	w := p.Written()
+	want := []segment.LostSegment{
+		{Index: 1, FirstSeq: 10, Frames: 10, Reason: "no room in the spool"},
+		{Index: 2, FirstSeq: 20, Frames: 10, Reason: "no room in the spool"},
+	}
+	if !reflect.DeepEqual(w.Lost, want) {
+		t.Fatalf("Written().Lost = %+v, want %+v", w.Lost, want)
+	}
+	m := c.snapshot()
+	if m.DroppedNoRoom != 20 || m.Dropped() != 20 || m.SinkErrors != 0 {
+		t.Fatalf("metrics %+v: want 20 frames dropped for lack of room, no sink errors", m)
+	}
+	var kept uint64
+	for _, info := range sink.info {
+		kept += uint64(info.Frames)
+	}
+	if kept+w.Lost[0].Frames+w.Lost[1].Frames != w.Frames || w.Frames != 45 {
+		t.Fatalf("kept %d + lost %d frames != written %d (want 45)", kept, 20, w.Frames)
 	}
 }

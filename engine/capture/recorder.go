@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,10 +182,9 @@ func (r *Recorder) stopSession() error {
 	}
 	var err error
 	if r.pipe != nil {
-		err = r.pipe.Close()
-		if err == nil {
-			err = r.putManifest(r.pipe.Written())
-		}
+		// The end record is written even when the sink refused segments:
+		// it lists them, so a reader can tell what was lost and why.
+		err = errors.Join(r.pipe.Close(), r.putManifest(r.pipe.Written()))
 		r.pipe = nil
 		r.pipeRef.Store(nil)
 	}
@@ -202,16 +203,29 @@ func (r *Recorder) putManifest(w Written) error {
 	if !ok || r.seq == 0 {
 		return nil
 	}
+	prefix := segment.SessionPrefix(r.opts.Game, r.opts.Player, r.session)
+	lost := w.Lost
+	if er, ok := r.opts.Pipeline.Sink.(EvictionReporter); ok {
+		// Segments the spool took and then dropped to make room.
+		gone := er.EvictedSegments(prefix)
+		for _, k := range w.Kept {
+			if why, ok := gone[k.Index]; ok {
+				k.Reason = why
+				lost = append(lost, k)
+			}
+		}
+		slices.SortFunc(lost, func(a, b segment.LostSegment) int { return cmp.Compare(a.Index, b.Index) })
+	}
 	m := segment.Manifest{
 		Game: r.opts.Game, Player: r.opts.Player, Session: r.session,
 		Start: r.start.UTC(), End: time.Now().UTC(), Width: w.Width, Height: w.Height,
-		Segments: w.Segments, Sequenced: r.seq, Frames: w.Frames, Dropped: r.dropped() - r.dropped0,
+		Segments: w.Segments, Sequenced: r.seq, Frames: w.Frames, Dropped: r.dropped() - r.dropped0, Lost: lost,
 	}
 	data, err := segment.MarshalManifest(m)
 	if err != nil {
 		return err
 	}
-	key := segment.ManifestKey(segment.SessionPrefix(r.opts.Game, r.opts.Player, r.session))
+	key := segment.ManifestKey(prefix)
 	if err := ms.PutManifest(context.Background(), key, data); err != nil {
 		return fmt.Errorf("capture: session manifest %s: %w", key, err)
 	}

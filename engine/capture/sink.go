@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -17,7 +18,11 @@ type SegmentInfo struct {
 }
 
 // SegmentSink receives completed segments, one object each. PutSegment
-// owns data only for the duration of the call.
+// owns data only for the duration of the call. A sink that cannot keep a
+// segment for lack of room returns an error wrapping ErrNoRoom: the
+// pipeline counts its frames as dropped (Metrics.DroppedNoRoom), lists it
+// in the session's end record and goes on recording. Any other error also
+// lists the segment, and fails the pipeline's Close.
 type SegmentSink interface {
 	PutSegment(ctx context.Context, info SegmentInfo, data []byte) error
 }
@@ -29,3 +34,18 @@ type SegmentSink interface {
 type ManifestSink interface {
 	PutManifest(ctx context.Context, key string, data []byte) error
 }
+
+// EvictionReporter is implemented by segment sinks that may drop a segment
+// after accepting it (the engine's spool evicts the oldest to make room):
+// when a session ends, the recorder asks which of its segments went, and
+// why, to list them in the session's end record.
+type EvictionReporter interface {
+	// EvictedSegments returns the indices of the segments under the
+	// session prefix that were dropped since accepted, with the reason,
+	// and forgets them.
+	EvictedSegments(sessionPrefix string) map[uint64]string
+}
+
+// ErrNoRoom: the sink has no room for the segment (the spool's disk is
+// full). A counted, listed drop, not a failure of the recording.
+var ErrNoRoom = errors.New("capture: no room to keep the segment")

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"reflect"
 	"testing"
 	"time"
 )
@@ -42,17 +43,20 @@ func TestManifest(t *testing.T) {
 	if _, ok := ParseKey(ManifestKey(prefix)); ok {
 		t.Fatal("a manifest key parsed as a segment key")
 	}
-	m := Manifest{Game: "arena", Player: "bob", Session: "S1", Start: time.Unix(10, 0).UTC(), End: time.Unix(20, 0).UTC(), Width: 4, Height: 2, Segments: 3, Sequenced: 100, Frames: 97, Dropped: 3}
+	m := Manifest{Game: "arena", Player: "bob", Session: "S1", Start: time.Unix(10, 0).UTC(), End: time.Unix(20, 0).UTC(), Width: 4, Height: 2, Segments: 3, Sequenced: 100, Frames: 97, Dropped: 3,
+		Lost: []LostSegment{{Index: 1, FirstSeq: 40, Frames: 30, Reason: "no room in the spool"}}}
 	b, err := MarshalManifest(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := ParseManifest(b)
 	m.Version = ManifestVersion
-	if err != nil || got != m {
+	if err != nil || !reflect.DeepEqual(got, m) {
 		t.Fatalf("round trip: %+v, %v; want %+v", got, err, m)
 	}
-	for _, bad := range []string{`{`, `{"version":2}`, `{"version":1,"sequenced":1,"frames":2}`} {
+	for _, bad := range []string{`{`, `{"version":2}`, `{"version":1,"sequenced":1,"frames":2}`,
+		`{"version":1,"segments":1,"sequenced":9,"frames":9,"lost":[{"index":1,"frames":2}]}`,
+		`{"version":1,"segments":2,"sequenced":9,"frames":3,"lost":[{"index":1,"frames":4}]}`} {
 		if _, err := ParseManifest([]byte(bad)); err == nil {
 			t.Errorf("ParseManifest(%s) accepted", bad)
 		}

@@ -47,6 +47,27 @@ type Manifest struct {
 	Sequenced uint64 `json:"sequenced"`
 	Frames    uint64 `json:"frames"`
 	Dropped   uint64 `json:"dropped"`
+	// Lost lists segments that were written but could not be kept (the
+	// spool's disk was full, or the spool refused them): they are not in
+	// any sink and never will be. Their frames are among Frames.
+	Lost []LostSegment `json:"lost,omitempty"`
+}
+
+// LostSegment is one segment a session lost before storing it.
+type LostSegment struct {
+	Index    uint64 `json:"index"`
+	FirstSeq uint64 `json:"first_seq"`
+	Frames   uint64 `json:"frames"`
+	Reason   string `json:"reason"` // e.g. "no room in the spool"
+}
+
+// LostFrames is the number of frames in the lost segments.
+func (m Manifest) LostFrames() uint64 {
+	var n uint64
+	for _, l := range m.Lost {
+		n += l.Frames
+	}
+	return n
 }
 
 // MarshalManifest encodes m (with the current version).
@@ -73,6 +94,13 @@ func ParseManifest(data []byte) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("%w: version %d, this build reads version %d", ErrManifest, m.Version, ManifestVersion)
 	case m.Frames > m.Sequenced || m.Dropped > m.Sequenced:
 		return Manifest{}, fmt.Errorf("%w: %d frames written and %d dropped of %d captured", ErrManifest, m.Frames, m.Dropped, m.Sequenced)
+	case m.LostFrames() > m.Frames:
+		return Manifest{}, fmt.Errorf("%w: %d frames in lost segments, %d written", ErrManifest, m.LostFrames(), m.Frames)
+	}
+	for _, l := range m.Lost {
+		if l.Index >= m.Segments {
+			return Manifest{}, fmt.Errorf("%w: lost segment %d of %d", ErrManifest, l.Index, m.Segments)
+		}
 	}
 	return m, nil
 }

@@ -49,6 +49,7 @@ func (s *Spool) run(ss *sinkState) {
 		case err == nil:
 			s.done(ss, it, false)
 			attempt = 0
+			s.noteUp(ss, it)
 		case it.kind == KindSave && errors.Is(err, sdk.ErrPreconditionFailed):
 			s.conflict(ss, it, err)
 			attempt = 0
@@ -58,12 +59,18 @@ func (s *Spool) run(ss *sinkState) {
 			s.mu.Lock()
 			ss.st.Retries++
 			ss.st.LastError = err.Error()
+			wasDown := ss.st.Down
+			if !wasDown {
+				ss.st.Down, ss.st.DownSince = true, time.Now()
+				ss.st.Outages++
+			}
+			pending, pendingB := ss.st.Pending, ss.st.PendingBytes
 			s.mu.Unlock()
-			lvl := "spool: delivery failed, will retry"
-			if attempt == 1 {
-				s.log.Warn(lvl, "sink", ss.name, "key", it.key, "id", it.id, "attempt", attempt, "backoff", d, "err", err)
+			if !wasDown {
+				s.log.Warn("spool: sink is down: deliveries wait in the spool and are retried", "sink", ss.name,
+					"pending", pending, "pending_bytes", pendingB, "key", it.key, "err", err)
 			} else {
-				s.log.Debug(lvl, "sink", ss.name, "key", it.key, "id", it.id, "attempt", attempt, "backoff", d, "err", err)
+				s.log.Debug("spool: delivery failed, will retry", "sink", ss.name, "key", it.key, "id", it.id, "attempt", attempt, "backoff", d, "err", err)
 			}
 			t := time.NewTimer(d)
 			select {
@@ -76,6 +83,36 @@ func (s *Spool) run(ss *sinkState) {
 			s.park(ss, it, err, false)
 			attempt = 0
 		}
+	}
+}
+
+// noteUp follows a sink back from an outage: at its first delivery after
+// being down it notes the backlog (everything queued then), and once that
+// is delivered it logs one line: how long it was down, the backlog, and
+// how long delivering it took.
+func (s *Spool) noteUp(ss *sinkState, it *item) {
+	s.mu.Lock()
+	if ss.st.Down {
+		ss.st.Down = false
+		ss.upAt = time.Now()
+		ss.downFor = ss.upAt.Sub(ss.st.DownSince)
+		ss.backlogID, ss.backlogN, ss.backlogB = it.id, 1, it.size
+		for _, q := range ss.queue {
+			ss.backlogID = max(ss.backlogID, q.id)
+			ss.backlogN++
+			ss.backlogB += q.size
+		}
+		ss.recovering = true
+	}
+	done := ss.recovering && it.id >= ss.backlogID
+	if done {
+		ss.recovering = false
+	}
+	s.mu.Unlock()
+	if done {
+		s.log.Info("spool: sink is back: its backlog is delivered", "sink", ss.name,
+			"down_for", ss.downFor.Round(time.Millisecond), "backlog_items", ss.backlogN, "backlog_bytes", ss.backlogB,
+			"delivered_in", time.Since(ss.upAt).Round(time.Millisecond))
 	}
 }
 

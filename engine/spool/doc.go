@@ -47,9 +47,19 @@
 // exceed it after an Accept (or on Open), the oldest KindSegment items are
 // evicted — for every sink, parked or queued — until the total fits; each
 // eviction is logged and counted (Stats.Evicted, SinkStats.Evicted).
-// KindSave items are never evicted and their Accept succeeds over the cap;
-// the item just accepted is never the one evicted, so a single segment
-// larger than the cap is still delivered.
+// KindSave and KindRecord items are never evicted and their Accept
+// succeeds over the cap; the item just accepted is never the one evicted,
+// so a single segment larger than the cap is still delivered.
+//
+// A full disk: when writing an item fails with ENOSPC (or EDQUOT), Accept
+// makes room and writes again — a save or record first takes the room of
+// the reserve file (Options.ReserveBytes, 1 MiB, made again once there is
+// room), then older segments are evicted, oldest first, as under the cap.
+// When nothing is left to evict it fails with ErrFull and the item is not
+// kept: the caller counts it as lost (the recorder lists the segment in
+// the session's end record). The first refusal or eviction for room is
+// logged once, and so is the first Accept that fits again; Stats.Full,
+// Stats.Refused and Stats.Evicted count them.
 //
 // Crash safety: files in dir/tmp were never committed and are deleted on
 // Open. A committed payload whose length, magics or CRC-32C do not check

@@ -24,6 +24,8 @@ import (
 //	sinks/NAME/ID.done        NAME has the item (or gave it up by Discard)
 //	sinks/NAME/ID.parked      NAME failed permanently; JSON with the reason
 //	corrupt/                  committed payloads that failed validation
+//	reserve                   zeros (Options.ReserveBytes), deleted to make
+//	                          room for a save or record when the disk is full
 //
 // ID is a zero-padded decimal sequence number, so names sort in accept order.
 const (

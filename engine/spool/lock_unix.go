@@ -26,3 +26,13 @@ func lockDir(path string) (*os.File, error) {
 func unlockDir(f *os.File) error {
 	return f.Close() // closing the descriptor releases the flock
 }
+
+// freeBytes is the space left for an unprivileged writer on dir's file
+// system.
+func freeBytes(dir string) (int64, bool) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, false
+	}
+	return int64(st.Bavail) * int64(st.Bsize), true
+}

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/skyloop-engine/skyloop/sdk"
@@ -38,6 +40,10 @@ const (
 	// KindSave is game data: never evicted; a failed precondition goes to
 	// Options.OnConflict.
 	KindSave
+	// KindRecord is a small record that goes with segments (a session's
+	// end record): delivered in order with them, never evicted, and
+	// written from the reserve when the disk is full.
+	KindRecord
 )
 
 func (k Kind) String() string {
@@ -46,6 +52,8 @@ func (k Kind) String() string {
 		return "segment"
 	case KindSave:
 		return "save"
+	case KindRecord:
+		return "record"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -108,6 +116,15 @@ type Options struct {
 	// Logger receives warnings (evictions, parked items, retries); nil
 	// means slog.Default().
 	Logger *slog.Logger
+	// OnEvict, when set, is told of every segment evicted (under the cap
+	// or for room on a full disk), with s's lock held: it must not call
+	// the Spool.
+	OnEvict func(key string, fullDisk bool)
+	// ReserveBytes is the size of the reserve file the spool keeps so that
+	// saves and records can still be written when the disk is full: it is
+	// deleted to make room for them and made again once there is room.
+	// 0 means 1 MiB; negative, none.
+	ReserveBytes int64
 }
 
 // DefaultRetryable reports whether a failed Put is worth another attempt:
@@ -138,6 +155,10 @@ var (
 	ErrClosed = errors.New("spool: closed")
 	ErrLocked = errors.New("spool: directory in use by another spool")
 	ErrNoItem = errors.New("spool: no such parked item")
+	// ErrFull: the disk under the spool has no room for the item, even
+	// after evicting every older segment (for a segment) or using the
+	// reserve (for a save or record).
+	ErrFull = errors.New("spool: disk full")
 )
 
 // FailedItem is an item parked for one sink.
@@ -168,6 +189,11 @@ type SinkStats struct {
 	Parked         int // items parked now
 	Evicted        int64
 	LastError      string
+	// Down: the last attempt failed retryably, since DownSince. Outages
+	// counts the times the sink went down since Open.
+	Down      bool
+	DownSince time.Time
+	Outages   int64
 }
 
 // Stats describe the spool as a whole and per sink.
@@ -176,7 +202,10 @@ type Stats struct {
 	Bytes        int64 // their payload bytes
 	Evicted      int64 // items evicted under the cap since Open
 	EvictedBytes int64
-	Corrupt      int64       // payload files set aside on Open
+	Corrupt      int64 // payload files set aside on Open
+	Refused      int64 // segments refused since Open: no room on the disk (ErrFull)
+	RefusedBytes int64
+	Full         bool        // the last Accept found the disk full
 	Sinks        []SinkStats // sorted by name
 }
 
@@ -196,6 +225,16 @@ type item struct {
 }
 
 type sinkState struct {
+	// Outage bookkeeping, owned by the sink's delivery goroutine:
+	// backlogID is the newest item queued when the sink came back, and
+	// the "back" line is logged once it is delivered.
+	upAt       time.Time
+	downFor    time.Duration
+	backlogID  uint64
+	backlogN   int
+	backlogB   int64
+	recovering bool
+
 	name   string
 	sink   Sink // nil when the sink is only known from disk
 	dir    string
@@ -231,6 +270,20 @@ type Spool struct {
 	evBytes int64
 	corrupt int64
 	closed  bool
+
+	// The disk-full state, under acceptMu: full since the first refusal
+	// or eviction for room, until an Accept succeeds without either.
+	full      bool
+	fullSince time.Time
+	fullLost  int64 // segments refused or evicted for room while full
+	// fullMaxItem is the largest item written while full: the disk has
+	// room again once twice that (and the reserve) is free.
+	fullMaxItem int64
+	refused     atomic.Int64
+	refBytes    atomic.Int64
+	fullNow     atomic.Bool
+	// reserveOK: the reserve file exists (under acceptMu).
+	reserveOK bool
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -303,6 +356,7 @@ func Open(dir string, sinks []Sink, opts Options) (*Spool, error) {
 	s.mu.Lock()
 	s.evictLocked(0)
 	s.mu.Unlock()
+	s.ensureReserve()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, ss := range s.active {
 		s.wg.Add(1)
@@ -458,7 +512,7 @@ func (s *Spool) Accept(ctx context.Context, it Item) error {
 	if err := sdk.ValidateKey(it.Key); err != nil {
 		return fmt.Errorf("spool: accept: %w", err)
 	}
-	if it.Kind != KindSegment && it.Kind != KindSave {
+	if it.Kind != KindSegment && it.Kind != KindSave && it.Kind != KindRecord {
 		return fmt.Errorf("spool: accept %s: unknown kind %d", it.Key, it.Kind)
 	}
 	if err := ctx.Err(); err != nil {
@@ -483,30 +537,33 @@ func (s *Spool) Accept(ctx context.Context, it Item) error {
 	h := header{Key: it.Key, Kind: it.Kind, Opts: it.Opts, Sinks: names, Accepted: now}
 	tmp := filepath.Join(s.dir, dirTmp, idName(id, extTmp))
 	final := filepath.Join(s.dir, dirData, idName(id, extItem))
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	size, off, err := s.write(ctx, tmp, final, h, it)
+	madeRoom := false
+	for err != nil && isNoSpace(err) {
+		// No room: make some and write again. A save or record may use
+		// the reserve; then older segments go, oldest first (never this
+		// one, never saves or records). The body of a streamed item is
+		// partly consumed: only Data can be written again.
+		if it.Body != nil || !s.makeRoom(it.Kind, it.Key) {
+			if it.Kind == KindSegment {
+				s.refused.Add(1)
+				s.refBytes.Add(int64(len(it.Data)))
+			}
+			s.fullLost++
+			s.noteFull(it.Key)
+			return fmt.Errorf("spool: accept %s: %w (%v): free space on the disk of %s", it.Key, ErrFull, err, s.dir)
+		}
+		madeRoom = true
+		size, off, err = s.write(ctx, tmp, final, h, it)
+	}
 	if err != nil {
 		return fmt.Errorf("spool: accept %s: %w", it.Key, err)
 	}
-	body := it.Body
-	if body != nil {
-		body = ctxReader{ctx, body}
-	}
-	size, off, err := writePayload(f, h, it.Data, body)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, final)
-	}
-	if err == nil {
-		err = syncDir(filepath.Join(s.dir, dirData))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("spool: accept %s: %w", it.Key, err)
+	if madeRoom {
+		s.noteFull(it.Key)
+		s.fullMaxItem = max(s.fullMaxItem, size)
+	} else {
+		s.noteRoom()
 	}
 
 	opts := it.Opts
@@ -532,6 +589,150 @@ func (s *Spool) Accept(ctx context.Context, it Item) error {
 	}
 	s.evictLocked(id)
 	return nil
+}
+
+// write commits one item file: payload to tmp, fsync, rename to final,
+// fsync the directory. On failure nothing is left behind.
+func (s *Spool) write(ctx context.Context, tmp, final string, h header, it Item) (size, off int64, err error) {
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return 0, 0, err
+	}
+	body := it.Body
+	if body != nil {
+		body = ctxReader{ctx, body}
+	}
+	size, off, err = writePayload(f, h, it.Data, body)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err == nil {
+		err = syncDir(filepath.Join(s.dir, dirData))
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return size, off, err
+}
+
+// isNoSpace reports a full disk (or an exhausted quota).
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// makeRoom frees space for an item of kind: the reserve for a save or a
+// record, else the oldest segment not yet delivered everywhere (evicted
+// for every sink, counted and logged). It reports whether anything was
+// freed.
+func (s *Spool) makeRoom(kind Kind, key string) bool {
+	if kind != KindSegment && s.dropReserve() {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, it := range s.order {
+		if it.kind == KindSegment {
+			s.evictOneLocked(it, true, "spool: the disk is full: evicting the oldest segment to make room for "+key)
+			s.fullLost++
+			return true
+		}
+	}
+	return false
+}
+
+// noteFull logs once when the disk fills.
+func (s *Spool) noteFull(key string) {
+	if s.full {
+		return
+	}
+	s.full, s.fullSince = true, time.Now()
+	s.fullNow.Store(true)
+	s.log.Warn("spool: the disk is full: the oldest segments are evicted to make room, and segments that still do not fit are dropped (counted, and listed in each session's end record), until there is room; free space there",
+		"key", key)
+}
+
+// noteRoom ends the disk-full state after a successful Accept, logging
+// once, and makes the reserve again when it is missing.
+func (s *Spool) noteRoom() {
+	if s.full {
+		// An Accept that fit in the slack an eviction left is not room
+		// yet: wait for space for two more such items and the reserve.
+		if free, ok := freeBytes(s.dir); ok && free < 2*s.fullMaxItem+s.reserveSize() {
+			return
+		}
+		s.log.Info("spool: the disk has room again; recording goes on",
+			"full_for", time.Since(s.fullSince).Round(time.Millisecond), "segments_lost", s.fullLost)
+		s.full, s.fullLost, s.fullMaxItem = false, 0, 0
+		s.fullNow.Store(false)
+	}
+	s.ensureReserve()
+}
+
+// reserveName is the reserve file, in the spool's directory.
+const reserveName = "reserve"
+
+func (s *Spool) reserveSize() int64 {
+	switch {
+	case s.opts.ReserveBytes < 0:
+		return 0
+	case s.opts.ReserveBytes == 0:
+		return 1 << 20
+	}
+	return s.opts.ReserveBytes
+}
+
+// ensureReserve makes the reserve file when it is missing (best effort:
+// on a full disk it is made later).
+func (s *Spool) ensureReserve() {
+	n := s.reserveSize()
+	if s.reserveOK || n == 0 {
+		return
+	}
+	path := filepath.Join(s.dir, reserveName)
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		s.reserveOK = true
+		return
+	}
+	if free, ok := freeBytes(s.dir); ok {
+		n = min(n, free/8) // on a small disk, a small reserve
+		if n < 4096 {
+			return
+		}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	zeros := make([]byte, 64<<10)
+	for left := n; left > 0 && err == nil; left -= int64(len(zeros)) {
+		_, err = f.Write(zeros[:min(left, int64(len(zeros)))])
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return
+	}
+	s.reserveOK = true
+}
+
+// dropReserve deletes the reserve file, reporting whether there was one.
+func (s *Spool) dropReserve() bool {
+	if !s.reserveOK {
+		return false
+	}
+	s.reserveOK = false
+	return os.Remove(filepath.Join(s.dir, reserveName)) == nil
 }
 
 // ctxReader stops a Body copy when the Accept's context ends.
@@ -567,26 +768,40 @@ func (s *Spool) evictLocked(keep uint64) {
 		if it.kind != KindSegment || it.id == keep {
 			continue
 		}
-		var lost []string
-		for name := range it.need {
-			ss := s.sinks[name]
-			ss.st.Evicted++
-			if _, ok := ss.parked[it.id]; ok {
-				delete(ss.parked, it.id)
-				os.Remove(filepath.Join(ss.dir, idName(it.id, extParked)))
-			} else {
-				ss.dropQueued(it)
-			}
-			lost = append(lost, name)
+		s.evictOneLocked(it, false, "spool: over the size cap, evicting the oldest segment")
+	}
+}
+
+// evictOneLocked drops a segment for every sink that still needs it,
+// counting and logging it.
+// Evictions for room on a full disk log at debug level: noteFull says it
+// once.
+func (s *Spool) evictOneLocked(it *item, fullDisk bool, why string) {
+	level := slog.LevelWarn
+	if fullDisk {
+		level = slog.LevelDebug
+	}
+	var lost []string
+	for name := range it.need {
+		ss := s.sinks[name]
+		ss.st.Evicted++
+		if _, ok := ss.parked[it.id]; ok {
+			delete(ss.parked, it.id)
+			os.Remove(filepath.Join(ss.dir, idName(it.id, extParked)))
+		} else {
+			ss.dropQueued(it)
 		}
-		sort.Strings(lost)
-		s.evicted++
-		s.evBytes += it.size
-		s.log.Warn("spool: over the size cap, evicting the oldest segment",
-			"key", it.key, "id", it.id, "bytes", it.size, "sinks", lost,
-			"spool_bytes", s.bytes, "max_bytes", s.opts.MaxBytes, "evicted_total", s.evicted)
-		clear(it.need)
-		s.forgetLocked(it)
+		lost = append(lost, name)
+	}
+	sort.Strings(lost)
+	s.evicted++
+	s.evBytes += it.size
+	s.log.Log(context.Background(), level, why, "key", it.key, "id", it.id, "bytes", it.size, "sinks", lost,
+		"spool_bytes", s.bytes, "max_bytes", s.opts.MaxBytes, "evicted_total", s.evicted)
+	clear(it.need)
+	s.forgetLocked(it)
+	if s.opts.OnEvict != nil {
+		s.opts.OnEvict(it.key, fullDisk)
 	}
 }
 
@@ -632,7 +847,8 @@ func (s *Spool) removePayload(it *item) {
 func (s *Spool) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Items: len(s.items), Bytes: s.bytes, Evicted: s.evicted, EvictedBytes: s.evBytes, Corrupt: s.corrupt}
+	st := Stats{Items: len(s.items), Bytes: s.bytes, Evicted: s.evicted, EvictedBytes: s.evBytes, Corrupt: s.corrupt,
+		Refused: s.refused.Load(), RefusedBytes: s.refBytes.Load(), Full: s.fullNow.Load()}
 	for _, ss := range s.sinks {
 		x := ss.st
 		x.Parked = len(ss.parked)

@@ -40,7 +40,7 @@ func dirEntries(t *testing.T, dir string) []string {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && d.Name() != "LOCK" {
+		if !d.IsDir() && d.Name() != "LOCK" && p != filepath.Join(dir, reserveName) {
 			names = append(names, strings.TrimPrefix(p, dir))
 		}
 		return nil
