@@ -63,6 +63,9 @@ id alone, or a unique prefix of either.`,
 				if m.Dropped > 0 {
 					fmt.Fprintf(out, "; %d frames were dropped while recording (the game outran the encoder: see capture.drop)", m.Dropped)
 				}
+				if len(m.Lost) > 0 {
+					fmt.Fprintf(out, "; %d frames in %d segments were lost before any sink had them (%s)", m.LostFrames(), len(m.Lost), m.Lost[0].Reason)
+				}
 				fmt.Fprintln(out)
 			} else {
 				fmt.Fprintln(out, "end record missing: the recording did not end cleanly (still recording, or the game crashed or was killed), so segments lost at its end cannot be detected")

@@ -22,6 +22,10 @@ const (
 	KindDropped Kind = "dropped"
 	// KindMissing: the segment that held the frames is not in the sink.
 	KindMissing Kind = "missing"
+	// KindLost: the game lost the segment before any sink had it, and its
+	// end record says so and why (the spool's disk was full). A counted
+	// loss, like KindDropped, not damage.
+	KindLost Kind = "lost"
 	// KindCRC: a checksum does not match: bytes changed after they were
 	// written.
 	KindCRC Kind = "crc"
@@ -45,8 +49,9 @@ const (
 	KindCorrupt Kind = "corrupt"
 )
 
-// Damaged reports whether k is damage (every kind but KindDropped).
-func (k Kind) Damaged() bool { return k != KindDropped && k != "" }
+// Damaged reports whether k is damage (every kind but KindDropped and
+// KindLost).
+func (k Kind) Damaged() bool { return k != KindDropped && k != KindLost && k != "" }
 
 // kindOf classifies damage the segment reader reported. CRC mismatches
 // are told apart by the reader's message, which names the CRC32C it
@@ -312,6 +317,19 @@ func (l *layout) gaps(index []FrameInfo, damaged map[uint64]Damage) (gaps []Gap,
 	return gaps, end
 }
 
+// lost says whether the end record lists segment index as lost, and why.
+func (l *layout) lost(index uint64) (string, bool) {
+	if l.m == nil {
+		return "", false
+	}
+	for _, x := range l.m.Lost {
+		if x.Index == index {
+			return x.Reason, true
+		}
+	}
+	return "", false
+}
+
 // attribute says why frames from..to are missing: they lie after the
 // frames of the segment at position posL (-1: none) and before those of
 // the one at posR (len(segs): none).
@@ -332,15 +350,28 @@ func (l *layout) attribute(from, to uint64, posL, posR int) Gap {
 			number = l.segs[posL].ref.Index + 1
 		}
 		missing := func(upTo uint64) { // segments number..upTo-1 are not stored
-			if upTo <= number {
-				return
+			for from := number; from < upTo; {
+				// A run of segments the end record lists as lost for one
+				// reason, or a run of ones it does not.
+				why, lost := l.lost(from)
+				to := from + 1
+				for ; to < upTo; to++ {
+					if w, ok := l.lost(to); ok != lost || w != why {
+						break
+					}
+				}
+				key := segment.Key(l.prefix, from)
+				what := fmt.Sprintf("segment %d (%s) is not in the sink", from, path.Base(key))
+				if to-from > 1 {
+					what = fmt.Sprintf("segments %d-%d are not in the sink", from, to-1)
+				}
+				if lost {
+					causes = append(causes, cause{KindLost, key, what + ": the game lost it before storing it (" + why + ")"})
+				} else {
+					causes = append(causes, cause{KindMissing, key, what})
+				}
+				from = to
 			}
-			key := segment.Key(l.prefix, number)
-			what := fmt.Sprintf("segment %d (%s) is not in the sink", number, path.Base(key))
-			if upTo-number > 1 {
-				what = fmt.Sprintf("segments %d-%d are not in the sink", number, upTo-1)
-			}
-			causes = append(causes, cause{KindMissing, key, what})
 		}
 		for p := posL + 1; p < posR && p < len(l.segs); p++ {
 			g := l.segs[p]

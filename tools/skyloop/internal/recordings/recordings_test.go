@@ -463,3 +463,45 @@ func TestFrameReaderDamage(t *testing.T) {
 		t.Fatalf("Each stops at damage: %v", err)
 	}
 }
+
+// Segments the end record lists as lost (the spool's disk was full) are
+// gaps of kind lost with the record's reason, not missing segments or
+// damage; a segment absent without being listed is still missing.
+func TestLostSegmentsAreGapsWithTheirReason(t *testing.T) {
+	ctx := context.Background()
+	st := synctest.NewMemoryBackend()
+	// Segments 0-4 of 10 frames; 1 and 2 were lost, 4 went missing.
+	putSession(t, st, "g", "p", "s", [][]uint64{seqRange(0, 9), nil, nil, seqRange(30, 39)})
+	start := startOf("s")
+	why := "evicted from the spool: the disk was full"
+	b, err := segment.MarshalManifest(segment.Manifest{Game: "g", Player: "p", Session: "s", Start: start, End: start.Add(time.Minute),
+		Width: testW, Height: testH, Segments: 5, Sequenced: 50, Frames: 50,
+		Lost: []segment.LostSegment{{Index: 1, FirstSeq: 10, Frames: 10, Reason: why}, {Index: 2, FirstSeq: 20, Frames: 10, Reason: why}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Put(ctx, segment.ManifestKey(segment.SessionPrefix("g", "p", "s")), bytes.NewReader(b), sdk.PutOptions{Size: int64(len(b))})
+	ss, err := List(ctx, st, "local", "")
+	if err != nil || len(ss) != 1 {
+		t.Fatalf("List: %v %+v", err, ss)
+	}
+	rep, err := Verify(ctx, st, ss[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Gaps) != 2 || !sameGap(rep.Gaps[0], 10, 29, KindLost) || !sameGap(rep.Gaps[1], 40, 49, KindMissing) {
+		t.Fatalf("gaps %+v: want 10-29 lost and 40-49 missing", rep.Gaps)
+	}
+	if !strings.Contains(rep.Gaps[0].Detail, why) {
+		t.Errorf("lost gap detail %q lacks the end record's reason", rep.Gaps[0].Detail)
+	}
+	if len(rep.MissingSegments) != 1 || rep.MissingSegments[0] != 4 {
+		t.Errorf("missing segments %v, want only 4 (1 and 2 are accounted for)", rep.MissingSegments)
+	}
+	if kinds := DamageKinds(rep.Problems, rep.Gaps); slices.Contains(kinds, KindLost) {
+		t.Errorf("damage kinds %v: a listed loss is not damage", kinds)
+	}
+	if rep.Complete() {
+		t.Error("a session with lost frames verified complete")
+	}
+}

@@ -357,6 +357,10 @@ func missingSegments(s *Session, m *segment.Manifest) []uint64 {
 		for ; expect < m.Segments; expect++ {
 			out = append(out, expect)
 		}
+		// Segments the end record lists as lost are accounted for.
+		out = slices.DeleteFunc(out, func(i uint64) bool {
+			return slices.ContainsFunc(m.Lost, func(l segment.LostSegment) bool { return l.Index == i })
+		})
 	}
 	return out
 }
