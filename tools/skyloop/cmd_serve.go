@@ -25,7 +25,10 @@ func newServeCmd(a *app) *cobra.Command {
 		Long: `serve starts a local web server with a replay viewer: the sessions of every
 sink (or of --sink only), grouped by game and player, and a player that shows
 each recorded frame exactly as stored, with play/pause, speed, a scrub bar,
-frame stepping (arrow keys, space) and the recording's gaps on the timeline.
+frame stepping (arrow keys, space) and the recording's gaps on the timeline,
+each with why its frames are not there: dropped while recording, or damaged
+(a missing, foreign, misnumbered, empty, cut short or corrupt segment, or a
+frame whose CRC fails), which the page says, showing the frame before.
 
 It listens on loopback only unless --public is given, and serves until
 interrupted (Ctrl-C).`,

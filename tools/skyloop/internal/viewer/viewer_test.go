@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/skyloop-engine/skyloop/engine/segment"
 	"github.com/skyloop-engine/skyloop/sdk"
 	"github.com/skyloop-engine/skyloop/sdk/synctest"
+	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/recordings"
 )
 
 // memStore is an in-memory sink.
@@ -430,5 +432,55 @@ func TestViewerConcurrent(t *testing.T) {
 		if err := <-errc; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// A frame in a gap, or one that does not decode, is a 404 whose JSON
+// carries the gap and why (not a 502); damage found by decoding joins the
+// session's gaps, and the frames decoded from the damaged one fail with it.
+func TestViewerDamagedFrameIsAGap(t *testing.T) {
+	h, st := newTestHandler(t, Options{ListTTL: time.Nanosecond})
+	key := segment.Key(segment.SessionPrefix(game, player, sessionID), 0)
+	var buf bytes.Buffer
+	if _, err := st.Get(context.Background(), key, &buf, sdk.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	r, err := segment.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := r.Index()[5] // frame 5, a delta of key frame 4 (KeyInterval 4)
+	data[e.Offset+36] ^= 0xff
+	if _, err := st.Put(context.Background(), key, bytes.NewReader(data), sdk.PutOptions{Size: int64(len(data))}); err != nil {
+		t.Fatal(err)
+	}
+	type body struct {
+		Error  string   `json:"error"`
+		Status int      `json:"status"`
+		Gap    *gapJSON `json:"gap"`
+	}
+	for _, c := range []struct {
+		seq      uint64
+		kind     string
+		from, to uint64
+	}{{10, "dropped", 10, 11}, {5, "crc", 5, 5}, {6, "crc", 5, 6}, {7, "crc", 5, 7}} {
+		rec := get(t, h, "GET", fmt.Sprintf("%s/frames/%d.png", sessPath, c.seq))
+		var b body
+		if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil || rec.Code != 404 || b.Gap == nil {
+			t.Fatalf("frame %d: %d %s, want 404 with the gap", c.seq, rec.Code, rec.Body)
+		}
+		if g := *b.Gap; g.Kind != c.kind || g.From != c.from || g.To != c.to || g.Damaged != (c.kind != "dropped") || !strings.Contains(b.Error, c.kind) {
+			t.Fatalf("frame %d: gap %+v (%q), want %s frames %d-%d", c.seq, g, b.Error, c.kind, c.from, c.to)
+		}
+	}
+	if rec := get(t, h, "GET", sessPath+"/frames/8.png"); rec.Code != 200 {
+		t.Fatalf("frame 8 (the next key frame): %d %s", rec.Code, rec.Body)
+	}
+	rec := get(t, h, "GET", sessPath)
+	var sum summaryJSON
+	if err := json.Unmarshal(rec.Body.Bytes(), &sum); err != nil || len(sum.Gaps) != 2 || sum.Gaps[0].Kind != "crc" || sum.Gaps[0].From != 5 || sum.Gaps[0].To != 7 ||
+		!strings.Contains(sum.Gaps[0].Reason, "payload CRC32C") || !slices.Equal(sum.Session.Damage, []recordings.Kind{recordings.KindCRC}) {
+		t.Fatalf("summary after the damage was found: %v %+v (damage %v)", err, sum.Gaps, sum.Session.Damage)
 	}
 }

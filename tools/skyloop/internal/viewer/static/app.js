@@ -316,9 +316,13 @@ function seek(seq) {
   if (!current) return Promise.resolve();
   seq = Math.max(0, Math.min(current.last_seq, seq));
   pos = seq;
-  const i = idxAtOrBefore(seq);
-  updatePosition(i);
   const g = gapAt(seq);
+  let i = idxAtOrBefore(seq);
+  // Frames found damaged are still listed: inside their gap, show the
+  // frame before it, as for frames that are missing.
+  if (g && seqs[i] >= g.from && g.from > 0) i = idxAtOrBefore(g.from - 1);
+  updatePosition(i);
+  ui.canvas.dataset.gapSeq = g ? String(seq) : '';
   if (g) {
     setNote(gapWords(g) + ' ' + gapReason(g) + '; showing frame ' + seqs[i] + '.', false);
   } else {
@@ -371,6 +375,8 @@ function step(dir) {
   } else if (seqs[i] >= pos) {
     i--;
   }
+  // Frames in a gap found damaged are listed but not shown: step over them.
+  for (let g; i > 0 && i < seqs.length - 1 && (g = gapAt(seqs[i])) && g.damaged;) i += dir > 0 ? 1 : -1;
   i = Math.max(0, Math.min(seqs.length - 1, i));
   seek(seqs[i]);
 }
