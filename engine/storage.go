@@ -177,11 +177,31 @@ func (st *storage) exitWaitOr(def time.Duration) time.Duration {
 // (fsynced) when it returns; delivery to the sinks happens in the
 // background.
 func (st *storage) PutSegment(ctx context.Context, info capture.SegmentInfo, data []byte) error {
-	err := st.sp.Accept(ctx, spool.Item{Key: info.Key, Kind: spool.KindSegment, Data: data})
+	return noRoom(st.sp.Accept(ctx, spool.Item{Key: info.Key, Kind: spool.KindSegment, Data: data}))
+}
+
+// noRoom tells capture that a full spool refused a segment.
+func noRoom(err error) error {
 	if errors.Is(err, spool.ErrFull) {
 		return fmt.Errorf("%w: %w", capture.ErrNoRoom, err)
 	}
 	return err
+}
+
+// BeginSegment implements capture.SegmentJournaler: the open segment is
+// journaled in the spool as it grows.
+func (st *storage) BeginSegment(key string) (capture.SegmentJournal, error) {
+	j, err := st.sp.Begin(key, spool.KindSegment)
+	if err != nil {
+		return nil, err
+	}
+	return segmentJournal{j}, nil
+}
+
+type segmentJournal struct{ *spool.Journal }
+
+func (j segmentJournal) Commit(ctx context.Context, info capture.SegmentInfo, data []byte) error {
+	return noRoom(j.Journal.Commit(ctx, data))
 }
 
 // noteEvicted remembers a segment the spool dropped after accepting it, for

@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 		err := Run(nopGame{}, Options{MaxFrames: 1, CaptureOff: true})
 		fmt.Printf("RUN RESULT: %v\n", err)
 		os.Exit(0)
+	case "kill":
+		runKillHelper()
+		os.Exit(0)
 	case "flags":
 		MustParseFlags("game", strings.Fields(os.Getenv("SKYLOOP_ENGINE_ARGS")))
 		fmt.Println("FLAGS OK")

@@ -52,7 +52,12 @@ type PipelineConfig struct {
 	SegmentFrames int        // close a segment after this many frames (0: no limit)
 	SegmentBytes  int64      // ... or once it holds this many bytes (default 64 MiB)
 	SegmentTime   time.Duration
-	Logger        *slog.Logger
+	// JournalInterval is how often the open segment's new bytes are
+	// appended to the sink's journal and synced, when the sink keeps one
+	// (SegmentJournaler): the most a killed game loses, beside the frames
+	// still queued. Default 250 ms.
+	JournalInterval time.Duration
+	Logger          *slog.Logger
 
 	// encodeHook, in tests, runs in the worker before each frame is encoded
 	// (to simulate a slow encoder).
@@ -83,11 +88,14 @@ type Pipeline struct {
 
 	closeOnce sync.Once
 	wg        sync.WaitGroup
-	sinkErr   error
-	lost      []segment.LostSegment
-	kept      []segment.LostSegment
-	mu        sync.Mutex // guards submit against close, sinkErr, lost and kept
-	closed    bool
+	mu        sync.Mutex // guards submit against close
+	// resMu guards what the deliver goroutine reports (never p.mu: Submit
+	// holds that while it blocks on a full queue).
+	resMu   sync.Mutex
+	sinkErr error
+	lost    []segment.LostSegment
+	kept    []segment.LostSegment
+	closed  bool
 
 	// written is what the writer goroutine put into segments; read it
 	// (Written) only after Close.
@@ -106,8 +114,8 @@ type Written struct {
 
 // Written reports what the pipeline wrote. Call it after Close.
 func (p *Pipeline) Written() Written {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.resMu.Lock()
+	defer p.resMu.Unlock()
 	w := p.written
 	w.Lost = slices.Clone(p.lost)
 	w.Kept = slices.Clone(p.kept)
@@ -133,6 +141,9 @@ func NewPipeline(cfg PipelineConfig, c *counters) (*Pipeline, error) {
 	}
 	if cfg.SegmentTime <= 0 {
 		cfg.SegmentTime = 2 * time.Second
+	}
+	if cfg.JournalInterval <= 0 {
+		cfg.JournalInterval = 250 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -214,8 +225,8 @@ func (p *Pipeline) Close() error {
 		p.mu.Unlock()
 		p.wg.Wait()
 	})
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.resMu.Lock()
+	defer p.resMu.Unlock()
 	return p.sinkErr
 }
 
@@ -288,6 +299,31 @@ type segmentState struct {
 	w     *segment.Writer
 	info  SegmentInfo
 	index uint64
+	// journal, when the sink keeps one, holds buf[:journaled], synced at
+	// syncedAt.
+	journal   SegmentJournal
+	journaled int
+	syncedAt  time.Time
+}
+
+// journalUp appends what seg holds beyond its journal and syncs it, once
+// JournalInterval has passed since the last sync. A journal that fails is
+// dropped: the segment still goes to the sink whole when it closes.
+func (p *Pipeline) journalUp(seg *segmentState, now time.Time) {
+	if seg.journal == nil || now.Sub(seg.syncedAt) < p.cfg.JournalInterval {
+		return
+	}
+	err := seg.journal.Append(seg.buf.Bytes()[seg.journaled:])
+	if err == nil {
+		err = seg.journal.Sync()
+	}
+	if err != nil {
+		p.cfg.Logger.Warn("capture: journal of the open segment failed; the segment is kept whole when it closes", "key", seg.info.Key, "err", err)
+		seg.journal.Abort()
+		seg.journal = nil
+		return
+	}
+	seg.journaled, seg.syncedAt = seg.buf.Len(), now
 }
 
 // write packs encoded frames in capture order and hands full segments to
@@ -359,6 +395,7 @@ func (p *Pipeline) write() {
 			p.c.keyFrames.Add(1)
 		}
 		f.Release()
+		p.journalUp(seg, time.Now())
 	}
 	if seg != nil {
 		p.finish(seg)
@@ -377,6 +414,13 @@ func (p *Pipeline) startSegment(index uint64, first *Frame) (*segmentState, erro
 	}
 	s.w = w
 	s.info = SegmentInfo{Key: segment.Key(p.cfg.KeyPrefix, index), Index: index}
+	if sj, ok := p.cfg.Sink.(SegmentJournaler); ok {
+		if j, err := sj.BeginSegment(s.info.Key); err != nil {
+			p.cfg.Logger.Debug("capture: no journal for the open segment", "key", s.info.Key, "err", err)
+		} else {
+			s.journal, s.syncedAt = j, time.Now()
+		}
+	}
 	return s, nil
 }
 
@@ -384,6 +428,9 @@ func (p *Pipeline) startSegment(index uint64, first *Frame) (*segmentState, erro
 func (p *Pipeline) finish(s *segmentState) {
 	if err := s.w.Close(); err != nil {
 		p.cfg.Logger.Error("capture: close segment", "key", s.info.Key, "err", err)
+		if s.journal != nil {
+			s.journal.Abort()
+		}
 		return
 	}
 	p.done <- s
@@ -398,7 +445,13 @@ func (p *Pipeline) deliver() {
 }
 
 func (p *Pipeline) put(s *segmentState) {
-	if err := p.cfg.Sink.PutSegment(context.Background(), s.info, s.buf.Bytes()); err != nil {
+	var err error
+	if s.journal != nil {
+		err = s.journal.Commit(context.Background(), s.info, s.buf.Bytes())
+	} else {
+		err = p.cfg.Sink.PutSegment(context.Background(), s.info, s.buf.Bytes())
+	}
+	if err != nil {
 		noRoom := errors.Is(err, ErrNoRoom)
 		lost := segment.LostSegment{Index: s.info.Index, FirstSeq: s.info.FirstSeq, Frames: uint64(s.info.Frames), Reason: "no room in the spool"}
 		if !noRoom {
@@ -406,13 +459,13 @@ func (p *Pipeline) put(s *segmentState) {
 			p.c.sinkErrors.Add(1)
 		}
 		p.c.droppedNoRoom.Add(lost.Frames)
-		p.mu.Lock()
+		p.resMu.Lock()
 		first := len(p.lost) == 0
 		p.lost = append(p.lost, lost)
 		if p.sinkErr == nil && !noRoom {
 			p.sinkErr = err
 		}
-		p.mu.Unlock()
+		p.resMu.Unlock()
 		switch {
 		case !noRoom:
 			p.cfg.Logger.Error("capture: sink refused segment", "key", s.info.Key, "frames", lost.Frames, "err", err)
@@ -428,7 +481,7 @@ func (p *Pipeline) put(s *segmentState) {
 	}
 	p.c.segments.Add(1)
 	p.c.storedBytes.Add(uint64(s.buf.Len()))
-	p.mu.Lock()
+	p.resMu.Lock()
 	p.kept = append(p.kept, segment.LostSegment{Index: s.info.Index, FirstSeq: s.info.FirstSeq, Frames: uint64(s.info.Frames)})
-	p.mu.Unlock()
+	p.resMu.Unlock()
 }

@@ -35,6 +35,24 @@ type ManifestSink interface {
 	PutManifest(ctx context.Context, key string, data []byte) error
 }
 
+// SegmentJournaler is implemented by segment sinks that can keep a
+// segment while it is still being written (the engine's spool): the
+// pipeline appends the open segment's bytes and syncs them every
+// PipelineConfig.JournalInterval, so a game that is killed loses only the
+// frames since, and the next start delivers the segment cut short.
+type SegmentJournaler interface {
+	BeginSegment(key string) (SegmentJournal, error)
+}
+
+// SegmentJournal is one open segment's journal; Commit replaces PutSegment
+// for it (with the same contract, ErrNoRoom included).
+type SegmentJournal interface {
+	Append(p []byte) error
+	Sync() error
+	Commit(ctx context.Context, info SegmentInfo, data []byte) error
+	Abort()
+}
+
 // EvictionReporter is implemented by segment sinks that may drop a segment
 // after accepting it (the engine's spool evicts the oldest to make room):
 // when a session ends, the recorder asks which of its segments went, and

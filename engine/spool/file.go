@@ -24,6 +24,9 @@ import (
 //	sinks/NAME/ID.done        NAME has the item (or gave it up by Discard)
 //	sinks/NAME/ID.parked      NAME failed permanently; JSON with the reason
 //	corrupt/                  committed payloads that failed validation
+//	open/TIME-N.part          journal of an item still being written (an open
+//	                          segment): a JSON line (key, kind), then its bytes
+//	                          so far; Open accepts what a killed process left
 //	reserve                   zeros (Options.ReserveBytes), deleted to make
 //	                          room for a save or record when the disk is full
 //
@@ -63,6 +66,9 @@ type header struct {
 	Opts     sdk.PutOptions `json:"opts"`
 	Sinks    []string       `json:"sinks"`
 	Accepted time.Time      `json:"accepted"`
+	// Journal names the open/ journal this item completes: removed with
+	// the payload, and never recovered while the item lives.
+	Journal string `json:"journal,omitempty"`
 }
 
 // parkRecord is the content of an ID.parked marker.

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/skyloop-engine/skyloop/sdk"
 )
 
 // smallDisk mounts a tmpfs of size bytes for the test (root only: the
@@ -37,15 +35,6 @@ func smallDisk(t *testing.T, size int) string {
 		}
 	})
 	return dir
-}
-
-// downSink fails every Put as retryable: nothing leaves the spool.
-func downSink(name string) *fakeSink {
-	f := newFake(name)
-	f.hook = func(ctx context.Context, key string, data []byte) error {
-		return sdk.RetryableError("put", key, errors.New("sink down"))
-	}
-	return f
 }
 
 // On a full disk with the sink down, the spool keeps the newest segments

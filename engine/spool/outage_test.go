@@ -14,6 +14,15 @@ import (
 	"github.com/skyloop-engine/skyloop/sdk"
 )
 
+// downSink fails every Put as retryable: nothing leaves the spool.
+func downSink(name string) *fakeSink {
+	f := newFake(name)
+	f.hook = func(ctx context.Context, key string, data []byte) error {
+		return sdk.RetryableError("put", key, errors.New("sink down"))
+	}
+	return f
+}
+
 // logLines collects the spool's log records.
 type logLines struct {
 	mu  sync.Mutex

@@ -69,6 +69,8 @@ type Item struct {
 	// Opts are passed to every sink's Put; Size is set to the payload
 	// length by the spool.
 	Opts sdk.PutOptions
+
+	journal string // the open/ journal this item completes (Journal.Commit)
 }
 
 // Resolution is what OnConflict decides about a save whose conditional put
@@ -221,7 +223,8 @@ type item struct {
 	sinks    []string        // sinks named in the header
 	need     map[string]bool // sinks that do not have it yet (queued or parked)
 	accepted time.Time
-	gone     bool // payload removed (delivered everywhere or evicted)
+	gone     bool   // payload removed (delivered everywhere or evicted)
+	journal  string // name of the open/ journal it completes, if any
 }
 
 type sinkState struct {
@@ -334,7 +337,7 @@ func Open(dir string, sinks []Sink, opts Options) (*Spool, error) {
 		s.sinks[name] = ss
 		s.active = append(s.active, ss)
 	}
-	for _, d := range []string{dir, filepath.Join(dir, dirTmp), filepath.Join(dir, dirData), filepath.Join(dir, dirSinks), filepath.Join(dir, dirCorrupt)} {
+	for _, d := range []string{dir, filepath.Join(dir, dirTmp), filepath.Join(dir, dirData), filepath.Join(dir, dirSinks), filepath.Join(dir, dirCorrupt), filepath.Join(dir, dirOpen)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("spool: open: %w", err)
 		}
@@ -362,6 +365,7 @@ func Open(dir string, sinks []Sink, opts Options) (*Spool, error) {
 		s.wg.Add(1)
 		go s.run(ss)
 	}
+	s.recoverJournals()
 	return s, nil
 }
 
@@ -451,7 +455,7 @@ func (s *Spool) replay() error {
 			continue
 		}
 		h.Opts.Size = size
-		it := &item{id: id, key: h.Key, kind: h.Kind, opts: h.Opts, size: size, offset: off,
+		it := &item{id: id, key: h.Key, kind: h.Kind, opts: h.Opts, size: size, offset: off, journal: h.Journal,
 			path: path, sinks: h.Sinks, need: map[string]bool{}, accepted: h.Accepted}
 		for _, name := range h.Sinks {
 			if !done[name][id] {
@@ -534,7 +538,7 @@ func (s *Spool) Accept(ctx context.Context, it Item) error {
 	s.mu.Unlock()
 
 	now := time.Now()
-	h := header{Key: it.Key, Kind: it.Kind, Opts: it.Opts, Sinks: names, Accepted: now}
+	h := header{Key: it.Key, Kind: it.Kind, Opts: it.Opts, Sinks: names, Accepted: now, Journal: it.journal}
 	tmp := filepath.Join(s.dir, dirTmp, idName(id, extTmp))
 	final := filepath.Join(s.dir, dirData, idName(id, extItem))
 	size, off, err := s.write(ctx, tmp, final, h, it)
@@ -568,7 +572,7 @@ func (s *Spool) Accept(ctx context.Context, it Item) error {
 
 	opts := it.Opts
 	opts.Size = size
-	rec := &item{id: id, key: it.Key, kind: it.Kind, opts: opts, size: size, offset: off,
+	rec := &item{id: id, key: it.Key, kind: it.Kind, opts: opts, size: size, offset: off, journal: it.journal,
 		path: final, sinks: names, need: map[string]bool{}, accepted: now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -832,6 +836,9 @@ func (s *Spool) forgetLocked(it *item) {
 // on Open), never an undelivered-looking payload.
 func (s *Spool) removePayload(it *item) {
 	it.gone = true
+	if it.journal != "" {
+		os.Remove(filepath.Join(s.dir, dirOpen, it.journal))
+	}
 	if err := os.Remove(it.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.log.Error("spool: removing payload", "file", it.path, "err", err)
 		return
