@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/recordings"
@@ -69,6 +70,9 @@ id alone, or a unique prefix of either.`,
 				fmt.Fprintln(out)
 			} else {
 				fmt.Fprintln(out, "end record missing: the recording did not end cleanly (still recording, or the game crashed or was killed), so segments lost at its end cannot be detected")
+				if c := rep.CutShort; c != nil {
+					fmt.Fprintf(out, "last segment cut short: %s (the game stopped while writing it; every frame before the cut decodes)\n", path.Base(c.Key))
+				}
 			}
 			if rep.Complete() || (allowUnended && rep.Intact()) {
 				fmt.Fprintln(out, "complete: every frame is present and decodes")

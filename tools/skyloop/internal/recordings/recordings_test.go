@@ -505,3 +505,39 @@ func TestLostSegmentsAreGapsWithTheirReason(t *testing.T) {
 		t.Error("a session with lost frames verified complete")
 	}
 }
+
+// A session without its end record whose last segment ends early is what a
+// killed game leaves: verify reports the cut, not damage, and the frames
+// before it vouch for the session (Intact); with an end record the same
+// cut is damage.
+func TestCutShortLastSegmentOfAKilledGame(t *testing.T) {
+	ctx := context.Background()
+	for _, ended := range []bool{false, true} {
+		st := synctest.NewMemoryBackend()
+		putSession(t, st, "g", "p", "s", [][]uint64{seqRange(0, 9), seqRange(10, 19)})
+		key := segment.Key(segment.SessionPrefix("g", "p", "s"), 1)
+		var buf bytes.Buffer
+		if _, err := st.Get(ctx, key, &buf, sdk.GetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cut := buf.Bytes()[:buf.Len()*6/10]
+		st.Put(ctx, key, bytes.NewReader(cut), sdk.PutOptions{Size: int64(len(cut))})
+		if ended {
+			putManifest(t, st, "g", "p", "s", 2, 20, 20, 0)
+		}
+		ss, err := List(ctx, st, "local", "")
+		if err != nil || len(ss) != 1 {
+			t.Fatalf("List: %v", err)
+		}
+		rep, err := Verify(ctx, st, ss[0], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case !ended && (rep.CutShort == nil || len(rep.Problems) != 0 || !rep.Intact() || rep.Frames < 10 || rep.Frames >= 20):
+			t.Errorf("unended session with its last segment cut: CutShort %v problems %v intact %v frames %d; want the cut noted, no damage, the frames before it", rep.CutShort, rep.Problems, rep.Intact(), rep.Frames)
+		case ended && (rep.CutShort != nil || len(rep.Problems) == 0 || rep.Problems[0].Kind != KindTruncated):
+			t.Errorf("ended session with a cut segment: CutShort %v problems %v; want truncation damage", rep.CutShort, rep.Problems)
+		}
+	}
+}

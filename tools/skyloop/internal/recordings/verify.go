@@ -22,6 +22,11 @@ type Report struct {
 	// Manifest is the session's end record; nil when the recording did not
 	// end cleanly, so its end cannot be checked.
 	Manifest *segment.Manifest
+	// CutShort is set for a session without its end record whose last
+	// segment ends early: what a game killed while recording leaves (its
+	// open segment, journaled as it grew). Not damage: the frames before
+	// the cut decode, and none is expected after it.
+	CutShort *Problem
 }
 
 // Intact reports whether every frame from 0 to LastSeq is present and
@@ -73,6 +78,10 @@ func Verify(ctx context.Context, st Store, s *Session, progress func(done, total
 	}
 	index, w, h, _ := resolve(s, m, segs)
 	rep.Width, rep.Height = w, h
+	if n := len(segs); m == nil && n > 0 && segs[n-1].whole == nil && segs[n-1].tail != nil && segs[n-1].tail.Kind == KindTruncated {
+		rep.CutShort = segs[n-1].tail
+		segs[n-1].tail = nil
+	}
 	rep.Problems = append(rep.Problems, segmentProblems(segs)...)
 	damaged := map[uint64]Damage{}
 	for _, g := range segs {
