@@ -128,9 +128,10 @@ func TestPluginCheckRunSubsetWithRoot(t *testing.T) {
 	}
 }
 
-// The broken plugin ignores stale If-Match ETags: exactly IfMatch/Stale
-// and Neighbours/Conditional (an ETag of another key) fail, the run exits 1
-// and names them, their logs go to stderr.
+// The broken plugin ignores stale If-Match ETags: exactly IfMatch/Stale,
+// Neighbours/Conditional (an ETag of another key) and Conditional/Refused
+// (an ETag that matches nothing) fail, the run exits 1 and names them,
+// their logs go to stderr.
 func TestPluginCheckBroken(t *testing.T) {
 	_, broken := plugins(t)
 	code, stdout, stderr := runPlugin(t, "plugin", "check", broken)
@@ -140,7 +141,7 @@ func TestPluginCheckBroken(t *testing.T) {
 	got := tableResults(stdout)
 	for _, name := range append(synctest.Checks(), "Describe/Info") {
 		want := "pass"
-		if name == "IfMatch/Stale" || name == "Neighbours/Conditional" {
+		if name == "IfMatch/Stale" || name == "Neighbours/Conditional" || name == "Conditional/Refused" {
 			want = "fail"
 		}
 		if got[name] != want {
@@ -150,13 +151,13 @@ func TestPluginCheckBroken(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^IfMatch/Stale\s+fail\s+\S+\s+Put with a stale IfMatch ETag`).MatchString(stdout) {
 		t.Errorf("table row of IfMatch/Stale lacks the failure's first line")
 	}
-	if want := fmt.Sprintf("%d passed, 0 skipped, 2 failed", len(synctest.Checks())-1); !strings.Contains(stdout, want) {
+	if want := fmt.Sprintf("%d passed, 0 skipped, 3 failed", len(synctest.Checks())-2); !strings.Contains(stdout, want) {
 		t.Errorf("summary line is not %q", want)
 	}
 	if !strings.Contains(stderr, "--- FAIL: IfMatch/Stale") || !strings.Contains(stderr, "suite.go:") {
 		t.Errorf("stderr lacks the failing check's log")
 	}
-	if want := fmt.Sprintf("fails 2 of %d checks: IfMatch/Stale, Neighbours/Conditional", len(synctest.Checks())+1); !strings.Contains(stderr, want) {
+	if want := fmt.Sprintf("fails 3 of %d checks: IfMatch/Stale, Conditional/Refused, Neighbours/Conditional", len(synctest.Checks())+1); !strings.Contains(stderr, want) {
 		t.Errorf("stderr does not name the failing check")
 	}
 }

@@ -529,6 +529,13 @@ func TestCutShortLastSegmentOfAKilledGame(t *testing.T) {
 		if err != nil || len(ss) != 1 {
 			t.Fatalf("List: %v", err)
 		}
+		sum, err := ss[0].Summarize(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kinds := sum.DamageKinds(); ended == (len(kinds) == 0) || (!ended && sum.CutShort == nil) {
+			t.Errorf("ended %v: listing says damage %v, cut %v; want damage only with an end record", ended, kinds, sum.CutShort)
+		}
 		rep, err := Verify(ctx, st, ss[0], nil)
 		if err != nil {
 			t.Fatal(err)

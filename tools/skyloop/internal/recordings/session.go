@@ -255,6 +255,8 @@ type Summary struct {
 	// end cleanly (still recording, or the game crashed or was killed) or
 	// the manifest is unreadable (then a Problem says why).
 	Manifest *segment.Manifest
+	// CutShort: as Report.CutShort.
+	CutShort *Problem
 
 	layout *layout
 }
@@ -325,6 +327,7 @@ func (s *Session) Summarize(ctx context.Context, st Store) (Summary, error) {
 		segs[i] = g
 	}
 	sum.Index, sum.Width, sum.Height, sum.SessionStart = resolve(s, m, segs)
+	sum.CutShort = crashEnd(segs, m)
 	sum.Problems = append(sum.Problems, segmentProblems(segs)...)
 	sum.MissingSegments = missingSegments(s, m)
 	sum.layout = &layout{prefix: s.Prefix(), segs: segs, m: m}

@@ -78,10 +78,7 @@ func Verify(ctx context.Context, st Store, s *Session, progress func(done, total
 	}
 	index, w, h, _ := resolve(s, m, segs)
 	rep.Width, rep.Height = w, h
-	if n := len(segs); m == nil && n > 0 && segs[n-1].whole == nil && segs[n-1].tail != nil && segs[n-1].tail.Kind == KindTruncated {
-		rep.CutShort = segs[n-1].tail
-		segs[n-1].tail = nil
-	}
+	rep.CutShort = crashEnd(segs, m)
 	rep.Problems = append(rep.Problems, segmentProblems(segs)...)
 	damaged := map[uint64]Damage{}
 	for _, g := range segs {
@@ -106,6 +103,20 @@ func Verify(ctx context.Context, st Store, s *Session, progress func(done, total
 	}
 	rep.MissingSegments = missingSegments(s, m)
 	return rep, nil
+}
+
+// crashEnd takes the cut off the last segment of a session without its end
+// record, when that segment ends early: what a game killed while recording
+// leaves (its journaled open segment), not damage. It returns the cut, or
+// nil.
+func crashEnd(segs []segState, m *segment.Manifest) *Problem {
+	n := len(segs)
+	if m != nil || n == 0 || segs[n-1].whole != nil || segs[n-1].tail == nil || segs[n-1].tail.Kind != KindTruncated {
+		return nil
+	}
+	cut := segs[n-1].tail
+	segs[n-1].tail = nil
+	return cut
 }
 
 // verifySegment decodes one segment's frames.
