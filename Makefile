@@ -20,6 +20,7 @@ build: deps
 	$(GO) build -o $(BIN)/ ./games/...
 	$(GO) build -o $(BIN)/skyloop-plugin-disk ./plugins/disk
 	$(GO) build -o $(BIN)/skyloop-plugin-s3 ./plugins/s3
+	$(GO) build -o $(BIN)/skyloop-plugin-ftp ./plugins/ftp
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/skyloop ./tools/skyloop
 
 demo: build

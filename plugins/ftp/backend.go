@@ -614,13 +614,21 @@ func (b *backend) Get(ctx context.Context, key string, wr io.Writer, opts sdk.Ge
 			return nil
 		}
 		_, err = io.CopyN(cw, resp, hi-lo)
-		s.abandon.Store(hi < size)
-		cerr := resp.Close() // early: the server may answer 426, which is fine
 		if err != nil {
+			resp.Close()
 			return err
 		}
-		if cerr != nil && connError(cerr) {
-			return cerr
+		// Closed early: the server may answer 426, which is fine, or
+		// (some servers, over TLS) not at all; the bytes are delivered
+		// either way, and a session that does not answer is discarded.
+		if hi < size && s.ctrl != nil {
+			s.ctrl.until.Store(time.Now().Add(drainWait + time.Second).UnixNano())
+		}
+		if cerr := resp.Close(); cerr != nil && connError(cerr) {
+			s.kill()
+		}
+		if s.ctrl != nil {
+			s.ctrl.until.Store(0)
 		}
 		return nil
 	})

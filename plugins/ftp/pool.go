@@ -26,9 +26,7 @@ import (
 type session struct {
 	sc     *ftp.ServerConn
 	killed atomic.Bool // cancelled or broken: every read and write fails
-	// abandon: the next data connection to close is being given up
-	// early (a ranged read), so its close does not wait for the server.
-	abandon atomic.Bool
+	ctrl   *ioConn     // the control connection
 
 	mu    sync.Mutex
 	conns []*ioConn // control and open data connections, for kill
@@ -117,24 +115,30 @@ type dataConn struct {
 	s   *session
 }
 
-// drainWait bounds how long closing a data connection waits for the
-// server's side to end.
-const drainWait = 2 * time.Second
+// drainWait and drainMax bound what closing a data connection reads.
+const (
+	drainWait = 2 * time.Second
+	drainMax  = 16 << 20
+)
 
 // Close sends close_notify and a TCP half-close, then reads what the server
-// still sends until it closes its side (a TLS 1.3 server sends session
-// tickets after the handshake that a client that only writes never reads),
-// and only then closes. Closing a socket with unread data resets the
-// connection, and vsftpd then fails the upload ("426 Failure reading
-// network stream") even though every byte arrived.
+// still sends until it closes its side, and only then closes. Closing a
+// socket with unread data resets the connection instead: after an upload
+// the unread data are the TLS 1.3 session tickets a client that only
+// writes never reads, and vsftpd then fails the upload ("426 Failure
+// reading network stream") though every byte arrived; after a ranged read
+// that stopped early, pure-ftpd may have sent the rest already and wait
+// for close_notify, never answering on the control connection. What is
+// read is bounded (drainMax, drainWait); then the connection is closed
+// regardless.
 func (d *dataConn) Close() error {
-	if d.ConnectionState().HandshakeComplete && !d.s.abandon.Swap(false) && !d.s.killed.Load() {
+	if d.ConnectionState().HandshakeComplete && !d.s.killed.Load() {
 		if d.Conn.CloseWrite() == nil {
 			if tc, ok := d.raw.Conn.(*net.TCPConn); ok {
 				tc.CloseWrite()
 			}
 			d.raw.until.Store(time.Now().Add(drainWait).UnixNano())
-			io.Copy(io.Discard, io.LimitReader(d.Conn, 1<<20))
+			io.Copy(io.Discard, io.LimitReader(d.Conn, drainMax))
 		}
 	}
 	return d.Conn.Close()
@@ -175,6 +179,9 @@ func (b *backend) dial(ctx context.Context) (*session, error) {
 		}
 		control := first
 		first = false
+		if control {
+			s.ctrl = c
+		}
 		switch {
 		case b.cfg.tls == tlsImplicit && control:
 			tc := tls.Client(c, ctrlTLS)
@@ -204,18 +211,19 @@ func (b *backend) dial(ctx context.Context) (*session, error) {
 	sc, err := ftp.Dial(b.cfg.addr, opts...)
 	if err != nil {
 		s.kill()
-		return nil, b.connectError(ctx, err)
+		return nil, b.connectError(ctx, "dial", err)
 	}
 	s.sc = sc
 	if err := sc.Login(b.cfg.user, b.cfg.password); err != nil {
 		s.close()
-		return nil, b.connectError(ctx, err)
+		return nil, b.connectError(ctx, "login", err)
 	}
 	return s, nil
 }
 
-// connectError explains a failure to connect or log in.
-func (b *backend) connectError(ctx context.Context, err error) error {
+// connectError explains a failure to connect (stage "dial": greeting and
+// AUTH TLS) or to log in.
+func (b *backend) connectError(ctx context.Context, stage string, err error) error {
 	var cve *tls.CertificateVerificationError
 	var unknown x509.UnknownAuthorityError
 	var host x509.HostnameError
@@ -225,19 +233,27 @@ func (b *backend) connectError(ctx context.Context, err error) error {
 		return sdk.PermanentError("connect", "", fmt.Errorf("%w (%v)", ctx.Err(), err))
 	case errors.As(err, &cve) || errors.As(err, &unknown) || errors.As(err, &host):
 		return sdk.PermanentError("connect", "", fmt.Errorf("ftp: the TLS certificate of %s does not verify (%v): if the server uses a private CA or a self-signed certificate, set ca_file to that CA's PEM file (or the certificate itself); if it names another host, set server_name; verification is never skipped", b.cfg.addr, err))
+	case errors.As(err, &tpe) && stage == "dial" && b.cfg.tls == tlsExplicit && tpe.Code >= 500:
+		return sdk.PermanentError("connect", "", fmt.Errorf("ftp: %s refused AUTH TLS (%d %s): the server offers no explicit TLS; use tls = implicit if it speaks TLS on connect, or tls = none for plain FTP (password and data in clear)", b.cfg.addr, tpe.Code, strings.TrimSpace(tpe.Msg)))
+	case errors.As(err, &tpe) && tpe.Code == 530 && b.cfg.tls == tlsNone && mentionsTLS(tpe.Msg):
+		return sdk.PermanentError("connect", "", fmt.Errorf("ftp: %s requires TLS (%d %s): set tls = explicit (the default) and, for a private CA, ca_file", b.cfg.addr, tpe.Code, strings.TrimSpace(tpe.Msg)))
 	case errors.As(err, &tpe) && tpe.Code == 530:
 		return sdk.PermanentError("connect", "", fmt.Errorf("ftp: login as %q at %s refused (%d %s): check user and password", b.cfg.user, b.cfg.addr, tpe.Code, strings.TrimSpace(tpe.Msg)))
-	case errors.As(err, &tpe) && b.cfg.tls == tlsExplicit && tpe.Code >= 500 && !loginStage(err):
-		return sdk.PermanentError("connect", "", fmt.Errorf("ftp: %s refused AUTH TLS (%d %s): the server offers no explicit TLS; use tls = implicit if it speaks TLS on connect, or tls = none for plain FTP (password and data in clear)", b.cfg.addr, tpe.Code, strings.TrimSpace(tpe.Msg)))
 	case errors.As(err, &tpe) && tpe.Code >= 500:
 		return sdk.PermanentError("connect", "", fmt.Errorf("ftp: %s refused the login of %q: %w", b.cfg.addr, b.cfg.user, err))
+	case stage == "login" && !connError(err) && tpe == nil:
+		// The library's answer to USER other than 230 or 331: the text only.
+		if b.cfg.tls == tlsNone && mentionsTLS(err.Error()) {
+			return sdk.PermanentError("connect", "", fmt.Errorf("ftp: %s requires TLS (%v): set tls = explicit (the default) and, for a private CA, ca_file", b.cfg.addr, err))
+		}
+		return sdk.PermanentError("connect", "", fmt.Errorf("ftp: login as %q at %s refused (%v): check user and password", b.cfg.user, b.cfg.addr, err))
 	}
 	return sdk.RetryableError("connect", "", fmt.Errorf("ftp: cannot reach %s: %w", b.cfg.addr, err))
 }
 
-// loginStage is a crude tell of errors after AUTH TLS went through.
-func loginStage(err error) bool {
-	return strings.Contains(err.Error(), "PBSZ") || strings.Contains(err.Error(), "PROT")
+func mentionsTLS(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "encrypt") || strings.Contains(m, "ssl") || strings.Contains(m, "tls")
 }
 
 // pool hands out sessions, at most cfg.conns at a time.

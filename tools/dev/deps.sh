@@ -2,8 +2,9 @@
 # Installs what building and testing skyloop needs on Debian/Ubuntu, when it
 # is missing: Xvfb and Mesa (OpenGL without a GPU or display), and the X11
 # headers GLFW's cgo build compiles against; with the argument "test" also
-# what the tests start: versitygw (S3), Chromium (the replay viewer's
-# browser test) and ffmpeg (skyloop export --format mp4). As root it runs apt-get;
+# what the tests start: versitygw (S3), vsftpd and pure-ftpd (FTP),
+# Chromium (the replay viewer's browser test) and ffmpeg (skyloop export
+# --format mp4). As root it runs apt-get;
 # as anyone else it prints the exact command and fails.
 set -euo pipefail
 
@@ -19,8 +20,31 @@ if [ "${1:-}" = test ]; then
 	packages+=(
 		chromium                     # headless browser for the skyloop serve test (/usr/bin/chromium)
 		ffmpeg                       # skyloop export --format mp4, and ffprobe in its test
+		vsftpd                       # FTP server of the plugins/ftp and engine FTP tests
+		libsodium23                  # needed by pure-ftpd, unpacked below
 	)
 fi
+
+# pure-ftpd, the second FTP server the tests start, conflicts with vsftpd
+# as a Debian package (both provide ftp-server): its package is unpacked,
+# not installed, into the directory plugins/ftp/ftptest looks in.
+pure_ftpd_dir=/usr/local/lib/skyloop/pure-ftpd
+install_pure_ftpd() {
+	if [ -x "$pure_ftpd_dir/usr/sbin/pure-ftpd" ] || command -v pure-ftpd >/dev/null || [ -x /usr/sbin/pure-ftpd ]; then
+		return 0
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: pure-ftpd missing; as root run: tools/dev/deps.sh test (it unpacks Debian's pure-ftpd into $pure_ftpd_dir)" >&2
+		return 1
+	fi
+	echo "deps: unpacking Debian's pure-ftpd into $pure_ftpd_dir" >&2
+	local tmp
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -q pure-ftpd >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get download -q pure-ftpd >/dev/null; })
+	mkdir -p "$pure_ftpd_dir"
+	dpkg-deb -x "$tmp"/pure-ftpd_*.deb "$pure_ftpd_dir"
+	rm -rf "$tmp"
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -38,6 +62,9 @@ if [ "${1:-}" = test ] && ! command -v versitygw >/dev/null && [ ! -x "$(go env 
 	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
 if [ ${#missing[@]} -eq 0 ]; then
+	if [ "${1:-}" = test ]; then
+		install_pure_ftpd
+	fi
 	exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -49,3 +76,6 @@ echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+if [ "${1:-}" = test ]; then
+	install_pure_ftpd
+fi

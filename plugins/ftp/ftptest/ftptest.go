@@ -365,6 +365,7 @@ func StartPureFTPd(t testing.TB, o Options) *Server {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pure-pw useradd: %v\n%s", err, out)
 	}
+	fastHash(t, pw, filepath.Join(s.tmp, "pureftpd.passwd"), pdb, s.Password)
 	lo, hi := passiveRange()
 	s.args = []string{
 		"-S", fmt.Sprintf("127.0.0.1,%d", s.Port), "-4", "-l", "puredb:" + pdb, "-E", "-A", "-H",
@@ -526,4 +527,34 @@ func descendants(pid int) []int {
 	}
 	walk(pid)
 	return out
+}
+
+// fastHash replaces the argon2id hash pure-pw makes (about 2 s of CPU per
+// login on a small VM, which every new connection pays) with a SHA-512
+// crypt hash, which pure-ftpd checks through crypt(3), and rebuilds the
+// PureDB. Without openssl the slow hash stays.
+func fastHash(t testing.TB, pw, passwd, pdb, password string) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		return
+	}
+	out, err := exec.Command(openssl, "passwd", "-6", "-salt", randHex(8), password).Output()
+	if err != nil {
+		return
+	}
+	data, err := os.ReadFile(passwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.SplitN(strings.TrimRight(string(data), "\n"), ":", 3)
+	if len(f) != 3 {
+		return
+	}
+	line := f[0] + ":" + strings.TrimSpace(string(out)) + ":" + f[2] + "\n"
+	if err := os.WriteFile(passwd, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(pw, "mkdb", pdb, "-f", passwd).CombinedOutput(); err != nil {
+		t.Fatalf("pure-pw mkdb: %v\n%s", err, out)
+	}
 }
