@@ -30,7 +30,7 @@
 // bodies that pause mid-upload while the check reads, a Get whose writer
 // overwrites the object before taking the bytes, List callbacks that call
 // back into the backend and delete keys before the current one. The suite
-// is itself tested by mutation (mutants_test.go): a correct backend with
+// is itself tested by mutation (internal/planted): a correct backend with
 // 34 planted bugs, one at a time, each caught by the check named for it
 // on every run. The classes: preconditions checked apart from the write,
 // shared upload buffers, overwrites and new keys visible before the Put
