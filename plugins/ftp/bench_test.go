@@ -46,4 +46,3 @@ func BenchmarkUpload(b *testing.B) {
 		}
 	}
 }
-

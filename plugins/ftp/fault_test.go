@@ -92,6 +92,7 @@ func TestConfigErrors(t *testing.T) {
 		{"BadPort", map[string]string{"port": "99999"}, "port", false, true},
 		{"Unknown", map[string]string{"colour": "blue"}, `unknown setting "colour"`, false, true},
 		{"CAWithoutTLS", map[string]string{"tls": "none"}, "apply to TLS", false, true},
+		{"TimeoutOverLease", map[string]string{"lock_lease_seconds": "60", "timeout_seconds": "30"}, "at most a quarter of lock_lease_seconds", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := srv.Settings()
@@ -375,6 +376,7 @@ func TestStaleLockBrokenAfterLease(t *testing.T) {
 	srv := ftptest.StartVsftpd(t, ftptest.Options{})
 	s := settingsFor(srv)
 	s["lock_lease_seconds"] = "2"
+	s["timeout_seconds"] = "0.5"
 	b := open(t, s)
 	ctx := t.Context()
 	b.afterLock = func(string) error { return errDied }

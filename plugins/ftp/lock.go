@@ -32,7 +32,7 @@ import (
 //   - holders stay well inside the lease: a holder starts no step of its
 //     commit once half the lease has passed since it acquired (it gives up
 //     with a retryable error instead), and every step is one command
-//     bounded by timeout_seconds, which must be under a quarter of the
+//     bounded by timeout_seconds, which must be at most a quarter of the
 //     lease.
 
 // errHeldTooLong: the commit would run past half the lease.

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/textproto"
-	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -392,6 +391,3 @@ func (b *backend) classify(ctx context.Context, op, key string, err error) error
 	}
 	return sdk.PermanentError(op, key, err)
 }
-
-// serverPath joins server path elements.
-func serverPath(elem ...string) string { return path.Join(elem...) }

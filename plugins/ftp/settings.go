@@ -23,7 +23,7 @@ var settingsDecl = []sdk.Setting{
 	{Name: "tls", Help: "explicit (AUTH TLS, the default) | implicit (TLS from the first byte, port 990) | none (plain FTP: password and data in clear)"},
 	{Name: "ca_file", Help: "PEM file of the CA (or self-signed certificate) to trust for the server's certificate, besides the system's; verification is never skipped"},
 	{Name: "server_name", Help: "the name the server's certificate must carry (default: host)"},
-	{Name: "timeout_seconds", Help: "dial timeout and the longest silence on a control or data connection (default 30)"},
+	{Name: "timeout_seconds", Help: "dial timeout and the longest silence on a control or data connection (default 30; at most a quarter of lock_lease_seconds)"},
 	{Name: "connections", Help: "most connections (logins) kept open to the server, one operation each at a time (default 4, 1–32)"},
 	{Name: "lock_lease_seconds", Help: "lease of a key's lock directory (conditional and replacing writes): a lock left unchanged this long by a crashed writer is broken (default 120, at least 2)"},
 }
@@ -106,11 +106,16 @@ func parseSettings(settings map[string]string) (*config, error) {
 		}
 	}
 	var err error
-	if c.timeout, err = secondsSetting(settings, "timeout_seconds", defaultTimeout, 1, 3600); err != nil {
+	if c.timeout, err = secondsSetting(settings, "timeout_seconds", defaultTimeout, 0.1, 3600); err != nil {
 		return nil, err
 	}
 	if c.lease, err = secondsSetting(settings, "lock_lease_seconds", defaultLease, 2, 86400); err != nil {
 		return nil, err
+	}
+	if c.timeout > c.lease/4 {
+		// The stale-lock rule (lock.go) needs every step of a holder to
+		// end well inside the lease.
+		return nil, invalid("timeout_seconds (%v) must be at most a quarter of lock_lease_seconds (%v)", c.timeout, c.lease)
 	}
 	c.conns = defaultConns
 	if v := settings["connections"]; v != "" {
