@@ -53,8 +53,15 @@ type backend struct {
 	// afterLock after acquiring it; an error from afterLock ends the Put
 	// at once, leaving the lock held (a writer that died holding it).
 	beforeLock func(key string)
-	afterLock  func(key string) error
+	afterLock  func(ctx context.Context, key string) error
 }
+
+// holdLockEnv, set to 1 in a plugin process's environment (by tests
+// only), makes every Put stop once it holds its key's lock and wait there
+// until the process is killed: a writer that dies holding the lock.
+const holdLockEnv = "SKYLOOP_FTP_TEST_HOLD_LOCK"
+
+var errHoldingLock = errors.New("ftp: stopped holding the key lock (" + holdLockEnv + ")")
 
 // newBackend checks the settings offline (sdk.ErrInvalidSettings), then
 // connects, logs in, resolves and creates the root and writes and deletes
@@ -74,6 +81,12 @@ func newBackend(ctx context.Context, settings map[string]string) (sdk.Backend, e
 		dirs:     map[string]bool{},
 		pending:  map[string]bool{},
 		suspects: map[string]bool{},
+	}
+	if os.Getenv(holdLockEnv) == "1" {
+		b.afterLock = func(ctx context.Context, key string) error {
+			<-ctx.Done()
+			return errHoldingLock
+		}
 	}
 	pctx, cancel := context.WithTimeout(ctx, 4*cfg.timeout)
 	defer cancel()
@@ -410,7 +423,7 @@ func (b *backend) Put(ctx context.Context, key string, r io.Reader, opts sdk.Put
 		return sdk.ObjectInfo{}, err
 	}
 	if b.afterLock != nil {
-		if err := b.afterLock(key); err != nil {
+		if err := b.afterLock(ctx, key); err != nil {
 			return sdk.ObjectInfo{}, err // as if the process died here
 		}
 	}

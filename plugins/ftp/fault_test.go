@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -379,7 +380,7 @@ func TestStaleLockBrokenAfterLease(t *testing.T) {
 	s["timeout_seconds"] = "0.5"
 	b := open(t, s)
 	ctx := t.Context()
-	b.afterLock = func(string) error { return errDied }
+	b.afterLock = func(context.Context, string) error { return errDied }
 	if _, err := b.Put(ctx, "stale/key", strings.NewReader("first"), sdk.PutOptions{Size: 5}); !errors.Is(err, errDied) {
 		t.Fatalf("dying Put = %v", err)
 	}
@@ -402,5 +403,98 @@ func TestStaleLockBrokenAfterLease(t *testing.T) {
 	}
 	if _, err := os.Stat(lockDir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("lock %s still there after the next writer released it: %v", lockDir, err)
+	}
+}
+
+// A real plugin process holding a key's lock is killed (SIGKILL): the next
+// writer, in another process, waits out the lease, breaks the lock and
+// proceeds.
+func TestKilledWriterHoldingLock(t *testing.T) {
+	srv := ftptest.StartVsftpd(t, ftptest.Options{})
+	s := settingsFor(srv)
+	s["lock_lease_seconds"] = "3"
+	s["timeout_seconds"] = "0.75"
+	bin := filepath.Join(t.TempDir(), "skyloop-plugin-ftp")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build plugin: %v\n%s", err, out)
+	}
+	c, err := sdk.Launch(t.Context(), sdk.LaunchOptions{Path: bin, Settings: s, Stderr: os.Stderr, Env: []string{holdLockEnv + "=1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	putDone := make(chan error, 1)
+	go func() {
+		_, err := c.Put(context.Background(), "kill/key", strings.NewReader("doomed"), sdk.PutOptions{Size: 6})
+		putDone <- err
+	}()
+	lockDir := filepath.Join(srv.Dir, strings.TrimPrefix(s["root"], "/"), "kill", ".key%l")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if owners, err := os.ReadDir(lockDir); err == nil && len(owners) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the plugin process never took the key's lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	killed := killProcess(t, bin)
+	<-putDone
+	t.Logf("killed plugin process %d holding %s", killed, lockDir)
+	b := open(t, s)
+	start := time.Now()
+	if _, err := b.Put(t.Context(), "kill/key", strings.NewReader("survivor"), sdk.PutOptions{Size: 8, IfNoneMatch: true}); err != nil {
+		t.Fatalf("Put after the lock holder was killed: %v", err)
+	}
+	took := time.Since(start)
+	if took < 3*time.Second || took > 15*time.Second {
+		t.Errorf("the next writer took %v, want the lease (3s) and a little", took.Round(time.Millisecond))
+	}
+	if got := mustGetBytes(t, b, "kill/key"); string(got) != "survivor" {
+		t.Fatalf("key holds %q", got)
+	}
+}
+
+// killProcess SIGKILLs the process running bin and returns its pid.
+func killProcess(t *testing.T, bin string) int {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if exe, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil && exe == bin {
+			if p, err := os.FindProcess(pid); err == nil && p.Kill() == nil {
+				return pid
+			}
+		}
+	}
+	t.Fatalf("no process runs %s", bin)
+	return 0
+}
+
+// vsftpd has no MLSD, so listings parse its LIST output; pure-ftpd has
+// MLSD, which the library then uses (both pass the conformance suite).
+func TestListingCommand(t *testing.T) {
+	for _, tc := range []struct {
+		k    serverKind
+		mlsd bool
+	}{{servers[0], false}, {servers[2], true}} {
+		t.Run(tc.k.name, func(t *testing.T) {
+			srv := tc.k.start(t, tc.k.opts)
+			b := open(t, settingsFor(srv))
+			var mlsd bool
+			if err := b.with(t.Context(), func(s *session, _ *bool) error {
+				mlsd = s.sc.IsTimePreciseInList()
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if mlsd != tc.mlsd {
+				t.Fatalf("MLSD in use = %v, want %v", mlsd, tc.mlsd)
+			}
+		})
 	}
 }
