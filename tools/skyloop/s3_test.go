@@ -138,3 +138,30 @@ plugin = "s3"
 		}
 	}
 }
+
+// `skyloop plugin check` on the S3 plugin against versitygw: every check
+// passes or is skipped for a reason. versitygw's posix backend cannot hold
+// "a" and "a/b" at once; the plugin's start-up probe finds that, Info says
+// NestedKeys is not offered, and the suite checks that case instead of
+// failing List/Order with an HTTP 409.
+func TestPluginCheckS3(t *testing.T) {
+	srv := enginetest.StartS3Server(t)
+	s3Dir := enginetest.BuildPlugin(t, "s3")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"plugin", "check", filepath.Join(s3Dir, "skyloop-plugin-s3"),
+		"--set", "bucket=" + srv.Bucket, "--set", "endpoint=" + srv.Endpoint, "--set", "region=us-east-1",
+		"--set", "access_key_id=" + srv.Access, "--set", "secret_access_key=" + srv.Secret, "--set", "prefix=check/"}, &out, &errb)
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	if code != 0 {
+		t.Fatalf("plugin check on the S3 plugin against versitygw: exit %d, want 0", code)
+	}
+	got := tableResults(out.String())
+	for _, name := range []string{"Describe/Info", "List/Order", "NestedKeys", "Neighbours/Delete"} {
+		if got[name] != "pass" {
+			t.Errorf("%s: %q, want pass", name, got[name])
+		}
+	}
+	if !strings.Contains(out.String(), "NestedKeys described but not offered") {
+		t.Errorf("Describe/Info does not say that the probe withdrew NestedKeys")
+	}
+}

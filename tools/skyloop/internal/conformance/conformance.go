@@ -248,7 +248,7 @@ func crossCheck(ctx context.Context, c *sdk.Client, described sdk.Info) Result {
 		case c.run && !c.doc:
 			problems = append(problems, fmt.Sprintf("Info claims %s, which -describe denies (give sdk.Plugin.Info and Backend.Info one sdk.Info value)", c.name))
 		case !c.run && c.doc:
-			notes = append(notes, fmt.Sprintf("%s described but not offered by this backend (checks that need it are skipped)", c.name))
+			notes = append(notes, fmt.Sprintf("%s described but not offered by this backend (the checks that need it are skipped, or check its absence)", c.name))
 		}
 	}
 	res.Duration = time.Since(start)
