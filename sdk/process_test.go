@@ -336,7 +336,7 @@ func TestDescribe(t *testing.T) {
 	if info.Name != "memory" || info.Version != "0.0.1" || info.Protocol != ProtocolVersion || !info.Capabilities.RangedReads {
 		t.Fatalf("info %+v", info)
 	}
-	if len(settings) != 2 || settings[0].Name != "fail_configure" || settings[1].Help == "" {
+	if len(settings) != 3 || settings[0].Name != "fail_configure" || settings[1].Help == "" {
 		t.Fatalf("settings %+v", settings)
 	}
 	out, err := exec.Command(testPlugin, "-describe").Output()
