@@ -280,37 +280,11 @@ func checkLockstepDifferentKeys(t *testing.T, b sdk.Backend, caps sdk.Capabiliti
 // the object is exactly one of them afterwards, never a mix.
 func checkLockstepSameKey(t *testing.T, b sdk.Backend, caps sdk.Capabilities) {
 	const n = 6
-	key := "lock/same"
 	bodies := make([][]byte, n)
-	valid := map[digest]int{}
 	for i := range bodies {
 		bodies[i] = genBytes(uint64(600+i), 5<<19+2000)
-		valid[sum(bodies[i])] = i
 	}
-	readers := lockstepBodies(bodies, 64<<10)
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	infos := make([]sdk.ObjectInfo, n)
-	for i := range n {
-		wg.Go(func() {
-			infos[i], errs[i] = b.Put(testCtx(t), key, readers[i], sdk.PutOptions{Size: -1})
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("writer %d: %v", i, err)
-		}
-	}
-	got, info := mustGet(t, b, key)
-	w, ok := valid[sum(got)]
-	if !ok {
-		t.Fatalf("after %d concurrent Puts of one key with interleaved bodies the object (%d bytes) is none of them: torn or mixed", n, len(got))
-	}
-	if info.ETag != infos[w].ETag {
-		t.Errorf("the object holds writer %d's bytes with ETag %q, but writer %d's Put returned ETag %q", w, info.ETag, w, infos[w].ETag)
-	}
-	expectKeys(t, b, "", []string{key})
+	sameKeyRace(t, b, "lock/same", bodies, lockstepBodies(bodies, 64<<10), func(int) int64 { return -1 })
 }
 
 // checkIfNoneMatchLockstep: 8 writers of one new key with IfNoneMatch,

@@ -992,32 +992,51 @@ func checkConcurrentKeys(t *testing.T, b sdk.Backend, caps sdk.Capabilities) {
 }
 
 func checkConcurrentSameKey(t *testing.T, b sdk.Backend, caps sdk.Capabilities) {
-	ctx := testCtx(t)
-	key := "conc/same"
 	const n = 8
+	datas := make([][]byte, n)
+	readers := make([]io.Reader, n)
+	for i := range n {
+		datas[i] = genBytes(uint64(200+i), 512<<10+i)
+		readers[i] = bytes.NewReader(datas[i])
+	}
+	sameKeyRace(t, b, "conc/same", datas, readers, func(i int) int64 { return int64(len(datas[i])) })
+}
+
+// sameKeyRace Puts every reader's body under key at once (sizes as size
+// gives them) and checks that the object is exactly one of datas
+// afterwards, with that writer's ETag, in Get and Stat alike.
+func sameKeyRace(t *testing.T, b sdk.Backend, key string, datas [][]byte, readers []io.Reader, size func(i int) int64) {
+	t.Helper()
+	ctx := testCtx(t)
+	n := len(datas)
 	sums := map[digest]int{}
+	for i, d := range datas {
+		sums[sum(d)] = i
+	}
 	errs := make([]error, n)
+	infos := make([]sdk.ObjectInfo, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		data := genBytes(uint64(200+i), 512<<10+i)
-		sums[sum(data)] = i
 		wg.Go(func() {
-			_, errs[i] = b.Put(ctx, key, bytes.NewReader(data), opts(len(data)))
+			infos[i], errs[i] = b.Put(ctx, key, readers[i], sdk.PutOptions{Size: size(i)})
 		})
 	}
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Errorf("writer %d: %v", i, err)
+			t.Fatalf("writer %d: %v", i, err)
 		}
 	}
 	got, info := mustGet(t, b, key)
 	w, ok := sums[sum(got)]
 	if !ok {
-		t.Fatalf("after %d concurrent Puts the object (%d bytes) is none of the writes: torn or mixed", n, len(got))
+		t.Fatalf("after %d concurrent Puts of one key the object (%d bytes) is none of the writes: torn or mixed", n, len(got))
 	}
 	if info.Size != int64(len(got)) {
 		t.Errorf("Get info Size %d, read %d bytes", info.Size, len(got))
+	}
+	if info.ETag != infos[w].ETag {
+		t.Errorf("the object holds writer %d's bytes with ETag %q, but writer %d's Put returned ETag %q", w, info.ETag, w, infos[w].ETag)
 	}
 	st, err := b.Stat(ctx, key)
 	if err != nil || st.ETag != info.ETag {
