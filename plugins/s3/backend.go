@@ -450,6 +450,11 @@ func (b *backend) Put(ctx context.Context, key string, r io.Reader, opts sdk.Put
 			return sdk.ObjectInfo{}, sdk.PermanentError("put", key, fmt.Errorf("reading the payload: %w", rerr))
 		case opts.IfMatch != "" && status(err) == http.StatusNotFound && errorCode(err) != "NoSuchBucket":
 			return sdk.ObjectInfo{}, sdk.PreconditionFailed("put", key, "no object to match")
+		case status(err) == 0 && (opts.IfNoneMatch || opts.IfMatch != "") && b.preconditionFails(ctx, key, opts):
+			// A store that refuses the precondition before reading the
+			// body closes the connection under a large upload: the client
+			// sees a reset, not the 412. Retrying would meet it again.
+			return sdk.ObjectInfo{}, sdk.PreconditionFailed("put", key, fmt.Sprintf("the store closed the upload, and the precondition does not hold now (%v)", err))
 		}
 		return sdk.ObjectInfo{}, b.classify("put", key, err)
 	}
@@ -458,6 +463,20 @@ func (b *backend) Put(ctx context.Context, key string, r io.Reader, opts sdk.Put
 	n := g.n
 	g.mu.Unlock()
 	return sdk.ObjectInfo{Key: key, Size: n, ETag: aws.ToString(out.ETag), Modified: time.Now().UTC(), Metadata: opts.Metadata}, nil
+}
+
+// preconditionFails reports whether a conditional Put of key could not
+// succeed now: for IfNoneMatch an object exists, for IfMatch there is none
+// or it has another ETag. Unknown (the store unreachable) counts as no.
+func (b *backend) preconditionFails(ctx context.Context, key string, opts sdk.PutOptions) bool {
+	info, err := b.Stat(ctx, key)
+	switch {
+	case err == nil:
+		return opts.IfNoneMatch || (opts.IfMatch != "" && info.ETag != opts.IfMatch)
+	case errors.Is(err, sdk.ErrNotFound):
+		return opts.IfMatch != ""
+	}
+	return false
 }
 
 // abort ends a multipart upload. NoSuchUpload (the manager's own abort
