@@ -25,7 +25,7 @@ type Capabilities struct {
 	// NestedKeys: a key may name an object and also be a prefix of other
 	// keys at once ("a" and "a/b"), as on S3. Stores that map keys to file
 	// names may lack it; a Put that would need it then fails with a
-	// permanent error naming both keys. Engine keys never need it.
+	// permanent error. Engine keys never need it.
 	NestedKeys bool `json:"nested_keys"`
 }
 

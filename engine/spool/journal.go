@@ -31,7 +31,7 @@ const (
 // process killed before the item is complete leaves it behind, and the next
 // Open accepts that prefix as an ordinary item (a segment's prefix decodes
 // up to its last complete frame). Commit hands the finished item over;
-// Abort drops it. A Journal is used by one goroutine.
+// Abort drops it. A Journal is used by one goroutine at a time.
 type Journal struct {
 	s    *Spool
 	key  string
