@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/skyloop-engine/skyloop/engine/enginetest"
 )
 
 // smallDisk mounts a tmpfs of size bytes for the test (root only: the
@@ -44,7 +46,7 @@ func smallDisk(t *testing.T, size int) string {
 // it did not report.
 func TestFullDisk(t *testing.T) {
 	disk := smallDisk(t, 4<<20)
-	logs := &logLines{}
+	logs := &enginetest.LogBuffer{}
 	s := mustOpen(t, disk, []Sink{downSink("cloud")}, Options{
 		ReserveBytes: 256 << 10,
 		MinBackoff:   time.Hour, // the sink stays down for the test
@@ -113,11 +115,11 @@ func TestFullDisk(t *testing.T) {
 	if s.Stats().Full {
 		t.Error("Stats.Full after an Accept that fit")
 	}
-	if n := logs.count("the disk is full: the oldest segments"); n != 1 {
-		t.Errorf("%d 'disk is full' log lines, want 1:\n%s", n, logs.buf.String())
+	if n := strings.Count(logs.String(), "the disk is full: the oldest segments"); n != 1 {
+		t.Errorf("%d 'disk is full' log lines, want 1:\n%s", n, logs.String())
 	}
-	if n := logs.count("the disk has room again"); n != 1 {
-		t.Errorf("%d 'room again' log lines, want 1:\n%s", n, logs.buf.String())
+	if n := strings.Count(logs.String(), "the disk has room again"); n != 1 {
+		t.Errorf("%d 'room again' log lines, want 1:\n%s", n, logs.String())
 	}
 	if _, err := os.Stat(filepath.Join(disk, reserveName)); err != nil {
 		t.Errorf("the reserve was not made again once there was room: %v", err)

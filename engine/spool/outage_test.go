@@ -1,7 +1,6 @@
 package spool
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skyloop-engine/skyloop/engine/enginetest"
 	"github.com/skyloop-engine/skyloop/sdk"
 )
 
@@ -23,29 +23,11 @@ func downSink(name string) *fakeSink {
 	return f
 }
 
-// logLines collects the spool's log records.
-type logLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logLines) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.buf.String(), s)
-}
-
 // An outage of a sink: one line when it goes down, one when it is back
 // with its backlog delivered, however many items and retries there were;
 // Stats say Down while it lasts and count the outage.
 func TestOutageLoggedOnceEachWay(t *testing.T) {
-	logs := &logLines{}
+	logs := &enginetest.LogBuffer{}
 	var mu sync.Mutex
 	down := true
 	sink := newFake("cloud")
@@ -75,12 +57,12 @@ func TestOutageLoggedOnceEachWay(t *testing.T) {
 	down = false
 	mu.Unlock()
 	waitFor(t, "backlog delivered", 5*time.Second, func() bool { return s.Stats().Sinks[0].Delivered == 30 })
-	waitFor(t, "the back line", 5*time.Second, func() bool { return logs.count("sink is back") == 1 })
-	if n := logs.count("sink is down"); n != 1 {
-		t.Errorf("%d 'sink is down' lines for one outage, want 1:\n%s", n, logs.buf.String())
+	waitFor(t, "the back line", 5*time.Second, func() bool { return strings.Count(logs.String(), "sink is back") == 1 })
+	if n := strings.Count(logs.String(), "sink is down"); n != 1 {
+		t.Errorf("%d 'sink is down' lines for one outage, want 1:\n%s", n, logs.String())
 	}
-	if !strings.Contains(logs.buf.String(), "backlog_items=30") {
-		t.Errorf("the back line does not give the backlog of 30 items:\n%s", logs.buf.String())
+	if !strings.Contains(logs.String(), "backlog_items=30") {
+		t.Errorf("the back line does not give the backlog of 30 items:\n%s", logs.String())
 	}
 	if st := s.Stats().Sinks[0]; st.Down {
 		t.Errorf("still Down after delivering: %+v", st)
