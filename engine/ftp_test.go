@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/skyloop-engine/skyloop/engine/enginetest"
-	"github.com/skyloop-engine/skyloop/engine/gfx"
 	"github.com/skyloop-engine/skyloop/engine/segment"
 	"github.com/skyloop-engine/skyloop/plugins/ftp/ftptest"
 )
@@ -49,32 +48,8 @@ ca_file = %q
 		t.Fatal(err)
 	}
 
-	const w, h, n = 80, 60, 35
-	var drawn [][32]byte
-	frame := 0
-	g := &sceneGame{w: w, h: h}
-	g.draw = func(c *gfx.Canvas) {
-		c.Clear(bg)
-		c.FillRect(float64(frame%(w-10)), 10, 10, 20, yellow) // moves every frame
-		c.FillRect(0, float64(frame%(h-5)), 5, 5, red)
-		frame++
-		img, err := c.ReadPixels()
-		if err != nil {
-			g.err = err
-			return
-		}
-		drawn = append(drawn, sha256.Sum256(img.Pix))
-	}
-	var stats FrameStats
-	if err := Run(g, Options{Name: "ftptest", Width: w, Height: h, MaxFrames: n, VSyncOff: true, Lockstep: true, ConfigPath: cfg, Stats: &stats}); err != nil {
-		t.Fatal(err)
-	}
-	if g.err != nil {
-		t.Fatal(g.err)
-	}
-	if len(drawn) != n || len(stats.Sessions) != 1 {
-		t.Fatalf("%d frames drawn, sessions %v", len(drawn), stats.Sessions)
-	}
+	const n = 35
+	drawn, stats := recordMovingScene(t, "ftptest", cfg, n)
 
 	// The server's disk holds the segments under their own names.
 	sessionDir := filepath.Join(srv.Dir, root, "ftptest", "tester", "sessions", stats.Sessions[0])

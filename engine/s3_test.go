@@ -49,42 +49,8 @@ prefix = %q
 		t.Fatal(err)
 	}
 
-	const w, h, n = 80, 60, 35
-	var drawn [][32]byte
-	frame := 0
-	g := &sceneGame{w: w, h: h}
-	g.draw = func(c *gfx.Canvas) {
-		c.Clear(bg)
-		c.FillRect(float64(frame%(w-10)), 10, 10, 20, yellow) // moves every frame
-		c.FillRect(0, float64(frame%(h-5)), 5, 5, red)
-		frame++
-		img, err := c.ReadPixels()
-		if err != nil {
-			g.err = err
-			return
-		}
-		drawn = append(drawn, sha256.Sum256(img.Pix))
-	}
-	var stats FrameStats
-	if err := Run(g, Options{Name: "s3test", Width: w, Height: h, MaxFrames: n, VSyncOff: true, Lockstep: true, ConfigPath: cfg, Stats: &stats}); err != nil {
-		t.Fatal(err)
-	}
-	if g.err != nil {
-		t.Fatal(g.err)
-	}
-	if len(drawn) != n {
-		t.Fatalf("%d frames drawn, want %d", len(drawn), n)
-	}
-	distinct := map[[32]byte]bool{}
-	for _, d := range drawn {
-		distinct[d] = true
-	}
-	if len(distinct) != n {
-		t.Fatalf("only %d of %d drawn frames differ: the check below would prove little", len(distinct), n)
-	}
-	if len(stats.Sessions) != 1 {
-		t.Fatalf("sessions %v", stats.Sessions)
-	}
+	const n = 35
+	drawn, stats := recordMovingScene(t, "s3test", cfg, n)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -147,4 +113,49 @@ prefix = %q
 	if next != n {
 		t.Fatalf("%d frames in the bucket, want %d", next, n)
 	}
+}
+
+// recordMovingScene runs a game named name with the config at cfg for n
+// frames of a scene that moves every frame and returns the SHA-256 of
+// each frame as drawn, after checking that they all differ (else a
+// comparison with them proves little) and that one session was recorded.
+func recordMovingScene(t *testing.T, name, cfg string, n int) ([][32]byte, FrameStats) {
+	t.Helper()
+	const w, h = 80, 60
+	var drawn [][32]byte
+	frame := 0
+	g := &sceneGame{w: w, h: h}
+	g.draw = func(c *gfx.Canvas) {
+		c.Clear(bg)
+		c.FillRect(float64(frame%(w-10)), 10, 10, 20, yellow) // moves every frame
+		c.FillRect(0, float64(frame%(h-5)), 5, 5, red)
+		frame++
+		img, err := c.ReadPixels()
+		if err != nil {
+			g.err = err
+			return
+		}
+		drawn = append(drawn, sha256.Sum256(img.Pix))
+	}
+	var stats FrameStats
+	if err := Run(g, Options{Name: name, Width: w, Height: h, MaxFrames: n, VSyncOff: true, Lockstep: true, ConfigPath: cfg, Stats: &stats}); err != nil {
+		t.Fatal(err)
+	}
+	if g.err != nil {
+		t.Fatal(g.err)
+	}
+	if len(drawn) != n {
+		t.Fatalf("%d frames drawn, want %d", len(drawn), n)
+	}
+	distinct := map[[32]byte]bool{}
+	for _, d := range drawn {
+		distinct[d] = true
+	}
+	if len(distinct) != n {
+		t.Fatalf("only %d of %d drawn frames differ: the check below would prove little", len(distinct), n)
+	}
+	if len(stats.Sessions) != 1 {
+		t.Fatalf("sessions %v", stats.Sessions)
+	}
+	return drawn, stats
 }
