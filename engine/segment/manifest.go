@@ -51,6 +51,9 @@ type Manifest struct {
 	// spool's disk was full, or the spool refused them): they are not in
 	// any sink and never will be. Their frames are among Frames.
 	Lost []LostSegment `json:"lost,omitempty"`
+	// Stored summarizes the segments kept (see Stored); nil in end records
+	// of older writers, whose readers then read the segments.
+	Stored *Stored `json:"stored,omitempty"`
 }
 
 // LostSegment is one segment a session lost before storing it.
@@ -89,6 +92,11 @@ func ParseManifest(data []byte) (Manifest, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return Manifest{}, fmt.Errorf("%w: %v", ErrManifest, err)
 	}
+	return m.check()
+}
+
+// check returns m when its counts agree with each other.
+func (m Manifest) check() (Manifest, error) {
 	switch {
 	case m.Version != ManifestVersion:
 		return Manifest{}, fmt.Errorf("%w: version %d, this build reads version %d", ErrManifest, m.Version, ManifestVersion)
@@ -100,6 +108,18 @@ func ParseManifest(data []byte) (Manifest, error) {
 	for _, l := range m.Lost {
 		if l.Index >= m.Segments {
 			return Manifest{}, fmt.Errorf("%w: lost segment %d of %d", ErrManifest, l.Index, m.Segments)
+		}
+	}
+	if st := m.Stored; st != nil {
+		switch {
+		case st.Segments > m.Segments:
+			return Manifest{}, fmt.Errorf("%w: %d segments stored of %d written", ErrManifest, st.Segments, m.Segments)
+		case st.Frames > m.Frames:
+			return Manifest{}, fmt.Errorf("%w: %d frames stored of %d written", ErrManifest, st.Frames, m.Frames)
+		case st.Frames > 0 && (st.FirstSeq > st.LastSeq || st.LastSeq >= m.Sequenced):
+			return Manifest{}, fmt.Errorf("%w: stored frames %d-%d of %d captured", ErrManifest, st.FirstSeq, st.LastSeq, m.Sequenced)
+		case st.Bytes < 0:
+			return Manifest{}, fmt.Errorf("%w: %d bytes stored", ErrManifest, st.Bytes)
 		}
 	}
 	return m, nil
