@@ -28,6 +28,7 @@ func (s *Spool) run(ss *sinkState) {
 		if len(ss.queue) > 0 {
 			it = ss.queue[0]
 		}
+		ss.inflight = it
 		s.mu.Unlock()
 		if it == nil {
 			select {
@@ -38,6 +39,7 @@ func (s *Spool) run(ss *sinkState) {
 			}
 		}
 		err := s.put(ss, it)
+		superseded := s.endFlight(ss, it)
 		if s.ctx.Err() != nil {
 			return // closing: whatever happened, the item stays queued on disk
 		}
@@ -46,6 +48,14 @@ func (s *Spool) run(ss *sinkState) {
 			continue // evicted while in flight
 		}
 		switch {
+		case err != nil && superseded:
+			// A newer version of this record is queued behind it: that
+			// one is delivered instead of retrying or parking this one.
+			s.done(ss, it, true)
+			s.mu.Lock()
+			ss.st.Superseded++
+			s.mu.Unlock()
+			attempt = 0
 		case err == nil:
 			s.done(ss, it, false)
 			attempt = 0
@@ -127,6 +137,15 @@ func (s *Spool) backoff(attempt int) time.Duration {
 	d = min(d, s.opts.MaxBackoff)
 	half := d / 2
 	return half + rand.N(d-half+1)
+}
+
+// endFlight clears the sink's item in flight and reports whether a newer
+// record of its key was accepted meanwhile.
+func (s *Spool) endFlight(ss *sinkState, it *item) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss.inflight = nil
+	return it.superseded[ss.name]
 }
 
 func (s *Spool) stillQueued(ss *sinkState, it *item) bool {

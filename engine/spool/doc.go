@@ -43,6 +43,16 @@
 // with sdk.ErrPreconditionFailed goes to Options.OnConflict, which either
 // resolves it (counted as done for that sink) or parks it as a conflict.
 //
+// Records replace older records of their key: accepting a KindRecord
+// drops, for each sink, the older records of the same key that sink has
+// not received (queued or parked, counted in SinkStats.Superseded); one in
+// flight there is neither retried nor parked once its Put ends. So every
+// sink ends up holding the newest version accepted, even where an older
+// one was parked and would otherwise be requeued after it, and a sink
+// that was down gets one version rather than every one. Open applies the
+// same rule to what it replays. Segments and saves are never superseded
+// (their keys are unique, or their writes are conditional).
+//
 // Size cap: with Options.MaxBytes set, when the payload bytes on disk
 // exceed it after an Accept (or on Open), the oldest KindSegment items are
 // evicted — for every sink, parked or queued — until the total fits; each

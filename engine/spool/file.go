@@ -30,6 +30,9 @@ import (
 //	reserve                   zeros (Options.ReserveBytes), deleted to make
 //	                          room for a save or record when the disk is full
 //
+// Anything else in the directory is not the spool's: it never reads or
+// removes it (the engine keeps its session catalogs in catalog/).
+//
 // ID is a zero-padded decimal sequence number, so names sort in accept order.
 const (
 	dirTmp     = "tmp"

@@ -190,7 +190,10 @@ type SinkStats struct {
 	Conflicts      int64
 	Parked         int // items parked now
 	Evicted        int64
-	LastError      string
+	// Superseded counts records dropped for this sink, undelivered,
+	// because a newer record of the same key was accepted.
+	Superseded int64
+	LastError  string
 	// Down: the last attempt failed retryably, since DownSince. Outages
 	// counts the times the sink went down since Open.
 	Down      bool
@@ -225,6 +228,10 @@ type item struct {
 	accepted time.Time
 	gone     bool   // payload removed (delivered everywhere or evicted)
 	journal  string // name of the open/ journal it completes, if any
+	// superseded names the sinks for which a newer record of this key was
+	// accepted while this one was in flight there: whatever that Put
+	// does, it is not retried or parked (see supersedeLocked).
+	superseded map[string]bool
 }
 
 type sinkState struct {
@@ -238,13 +245,16 @@ type sinkState struct {
 	backlogB   int64
 	recovering bool
 
-	name   string
-	sink   Sink // nil when the sink is only known from disk
-	dir    string
-	queue  []*item // pending, in ID order
-	parked map[uint64]*parked
-	wake   chan struct{}
-	st     SinkStats
+	name  string
+	sink  Sink // nil when the sink is only known from disk
+	dir   string
+	queue []*item // pending, in ID order
+	// inflight is the item the delivery goroutine is putting now (under
+	// s.mu), which supersedeLocked must not take out of the queue.
+	inflight *item
+	parked   map[uint64]*parked
+	wake     chan struct{}
+	st       SinkStats
 }
 
 type parked struct {
@@ -503,6 +513,22 @@ func (s *Spool) replay() error {
 			}
 		}
 	}
+	// 5. Two versions of one record pending (a crash between committing
+	//    the newer one and superseding the older): the newest wins, as in
+	//    Accept.
+	newest := map[string]*item{}
+	versions := map[string]int{}
+	for _, it := range s.order {
+		if it.kind == KindRecord {
+			newest[it.key] = it // s.order ascends by ID: the last one wins
+			versions[it.key]++
+		}
+	}
+	for key, it := range newest {
+		if versions[key] > 1 {
+			s.supersedeLocked(it)
+		}
+	}
 	s.nextID = maxID + 1
 	return nil
 }
@@ -591,8 +617,65 @@ func (s *Spool) Accept(ctx context.Context, it Item) error {
 		ss.st.PendingBytes += size
 		ss.poke()
 	}
+	if rec.kind == KindRecord {
+		s.supersedeLocked(rec)
+	}
 	s.evictLocked(id)
 	return nil
+}
+
+// supersedeLocked drops, for every sink rec is for, the older records of
+// rec's key that sink has not received yet (queued or parked): a record
+// (a catalog, say) is replaced whole by its newer version, so delivering
+// the older one is wasted at best, and at worst — parked, then requeued
+// after the newer one was delivered, since a requeued item keeps its
+// place by ID — it would overwrite the newer one. An older record in
+// flight is marked instead: the delivery goroutine neither retries nor
+// parks it, and the newer one, behind it in the queue, follows. So each
+// sink ends up holding the newest version accepted. s.mu is held.
+func (s *Spool) supersedeLocked(rec *item) {
+	for name := range rec.need {
+		ss := s.sinks[name]
+		var older []*item
+		for _, q := range ss.queue {
+			if q.id < rec.id && q.kind == KindRecord && q.key == rec.key {
+				older = append(older, q)
+			}
+		}
+		for id, p := range ss.parked {
+			if id < rec.id && p.it.kind == KindRecord && p.it.key == rec.key {
+				older = append(older, p.it)
+			}
+		}
+		for _, old := range older {
+			if old == ss.inflight {
+				if old.superseded == nil {
+					old.superseded = map[string]bool{}
+				}
+				old.superseded[name] = true
+				continue
+			}
+			if _, ok := ss.parked[old.id]; ok {
+				delete(ss.parked, old.id)
+				os.Remove(filepath.Join(ss.dir, idName(old.id, extParked)))
+			} else {
+				ss.dropQueued(old)
+			}
+			ss.st.Superseded++
+			s.log.Debug("spool: record superseded by a newer one of its key", "sink", name, "key", old.key, "id", old.id, "by", rec.id)
+			delete(old.need, name)
+			if len(old.need) == 0 {
+				s.forgetLocked(old) // its markers go with it
+				continue
+			}
+			// Another sink (one not configured now) still needs it: this
+			// sink is done with it, durably, or a restart would queue it
+			// again (replay supersedes it again, so that is only waste).
+			if err := writeMarker(ss.dir, idName(old.id, extDone), nil); err != nil {
+				s.log.Error("spool: recording a superseded record", "sink", name, "id", old.id, "err", err)
+			}
+		}
+	}
 }
 
 // write commits one item file: payload to tmp, fsync, rename to final,
