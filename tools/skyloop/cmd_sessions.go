@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/recordings"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 )
 
 func init() { commands = append(commands, newSessionsCmd) }
@@ -21,8 +23,14 @@ func newSessionsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sessions",
 		Short: "List recorded sessions in every sink (game, player, start, duration, frames, gaps, bytes)",
-		Long: `sessions lists the recorded sessions of every sink (or --sink), reading
-only each segment's header and index. GAPS counts the missing frames and,
+		Long: `sessions lists the recorded sessions of every sink (or --sink). An
+ended session is described by its player's catalog or its end record, so
+a listing costs the sink's List pages and a Get per catalog, not reads of
+every session; a session without an end record is described from its
+segments' headers and indexes. STATE is "ended", "LIVE" (no end record
+yet and written to within the last 15 s, or three segment intervals:
+still recording) or "not ended" (the recording stopped without its end
+record: the game crashed or was killed). GAPS counts the missing frames and,
 when the listing found damage, says "damage found" with its kinds
 (missing, foreign, misnumbered, zero-length, truncated, ...): a segment of
 another session, one stored under another number, an empty or cut-short
@@ -44,15 +52,9 @@ one. A payload whose CRC fails is found only by reading it: run
 			if err != nil {
 				return err
 			}
-			rows := []sessionRow{}
-			for _, ss := range all {
-				for _, sess := range ss.sessions {
-					sum, err := sess.Summarize(ctx, ss.sink)
-					if err != nil {
-						return fmt.Errorf("%s in sink %s: %w", sess.Ref(), ss.sink.Name(), err)
-					}
-					rows = append(rows, recordings.NewRow(sess, sum))
-				}
+			rows, err := describeSessions(ctx, all, time.Now())
+			if err != nil {
+				return err
 			}
 			if asJSON {
 				return a.printJSON(rows)
@@ -62,7 +64,7 @@ one. A payload whose CRC fails is found only by reading it: run
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "SESSION\tSINK\tSTART\tDURATION\tFRAMES\tGAPS\tENDED\tSIZE\tBYTES")
+			fmt.Fprintln(tw, "SESSION\tSINK\tSTART\tDURATION\tFRAMES\tGAPS\tSTATE\tSIZE\tBYTES")
 			for _, r := range rows {
 				gaps := fmt.Sprint(r.GapFrames)
 				if r.DamageFound() {
@@ -70,9 +72,12 @@ one. A payload whose CRC fails is found only by reading it: run
 				} else if r.Problems > 0 {
 					gaps += fmt.Sprintf(" (+%d damaged segments)", r.Problems)
 				}
-				ended := "yes"
-				if !r.Ended {
-					ended = "no"
+				ended := "ended"
+				switch {
+				case r.Live:
+					ended = "LIVE"
+				case !r.Ended:
+					ended = "not ended"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%dx%d\t%s\n", r.Session, r.Sink, r.Start.Local().Format("2006-01-02 15:04:05"),
 					time.Duration(r.Duration*float64(time.Second)).Round(10*time.Millisecond), r.Frames, gaps, ended, r.Width, r.Height, humanize.IBytes(uint64(r.Bytes)))
@@ -84,4 +89,40 @@ one. A payload whose CRC fails is found only by reading it: run
 	cmd.Flags().StringVar(&game, "game", "", "only this game")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
+}
+
+// describeSessions describes every listed session, a few at a time: most
+// ended ones cost no request (their catalog entry), the rest a Get or a
+// summary.
+func describeSessions(ctx context.Context, all []sinkSessions, now time.Time) ([]sessionRow, error) {
+	type job struct {
+		i    int
+		d    *recordings.Describer
+		sess *recordings.Session
+		sink string
+	}
+	var jobs []job
+	for _, ss := range all {
+		d := recordings.NewDescriber(ss.sink, now)
+		for _, sess := range ss.sessions {
+			jobs = append(jobs, job{len(jobs), d, sess, ss.sink.Name()})
+		}
+	}
+	rows := make([]sessionRow, len(jobs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, j := range jobs {
+		g.Go(func() error {
+			r, err := j.d.Describe(gctx, j.sess)
+			if err != nil {
+				return fmt.Errorf("%s in sink %s: %w", j.sess.Ref(), j.sink, err)
+			}
+			rows[j.i] = r
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return rows, nil
 }

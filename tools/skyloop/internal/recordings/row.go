@@ -20,6 +20,10 @@ type Row struct {
 	Bytes     int64     `json:"bytes"`
 	Problems  int       `json:"problems"` // unreadable segments and missing ones
 	Ended     bool      `json:"ended"`    // the session's end record is there
+	// Live: no end record yet and written to within LiveWindow (or three
+	// of its segment intervals): still recording. Not ended and not live:
+	// the recording stopped without ending (a crash, a kill).
+	Live bool `json:"live"`
 	// Damage is the kinds of damage the listing found (missing, foreign,
 	// misnumbered, zero-length, truncated, crc, corrupt, version), empty
 	// when it found none. A listing reads headers and indexes only, so a

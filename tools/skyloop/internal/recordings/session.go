@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/skyloop-engine/skyloop/engine/segment"
@@ -27,13 +28,18 @@ type Session struct {
 	// session's segments and end record (zero when the plugin reports none):
 	// how recently the session was written to.
 	Modified time.Time
+
+	// catalogs are the catalog objects of the session's player
+	// (GAME/PLAYER/catalog/DEVICE.json) in the same listing.
+	catalogs []SegmentRef
 }
 
 // SegmentRef is one stored segment object.
 type SegmentRef struct {
-	Key   string
-	Index uint64
-	Size  int64
+	Key      string
+	Index    uint64
+	Size     int64
+	Modified time.Time // as the sink lists it; zero when the plugin reports none
 }
 
 // Ref is GAME/PLAYER/SESSION, the name the tool prints and accepts.
@@ -45,6 +51,7 @@ func (s *Session) Ref() string { return s.Game + "/" + s.Player + "/" + s.ID }
 // (saves, stray files) are ignored.
 func List(ctx context.Context, st Store, sink, prefix string) ([]*Session, error) {
 	byPrefix := map[string]*Session{}
+	catalogs := map[string][]SegmentRef{} // by GAME/PLAYER
 	session := func(k segment.KeyParts) *Session {
 		s := byPrefix[k.Prefix()]
 		if s == nil {
@@ -54,9 +61,13 @@ func List(ctx context.Context, st Store, sink, prefix string) ([]*Session, error
 		return s
 	}
 	err := st.List(ctx, prefix, func(o sdk.ObjectInfo) error {
+		if game, player, _, ok := segment.ParseCatalogKey(o.Key); ok {
+			catalogs[game+"/"+player] = append(catalogs[game+"/"+player], SegmentRef{Key: o.Key, Size: o.Size, Modified: o.Modified})
+			return nil
+		}
 		if k, ok := segment.ParseManifestKey(o.Key); ok {
 			s := session(k)
-			s.Manifest = SegmentRef{Key: o.Key, Size: o.Size}
+			s.Manifest = SegmentRef{Key: o.Key, Size: o.Size, Modified: o.Modified}
 			s.touch(o.Modified)
 			return nil
 		}
@@ -66,7 +77,7 @@ func List(ctx context.Context, st Store, sink, prefix string) ([]*Session, error
 		}
 		s := session(k)
 		s.touch(o.Modified)
-		s.Segments = append(s.Segments, SegmentRef{Key: o.Key, Index: k.Index, Size: o.Size})
+		s.Segments = append(s.Segments, SegmentRef{Key: o.Key, Index: k.Index, Size: o.Size, Modified: o.Modified})
 		s.Bytes += o.Size
 		return nil
 	})
@@ -76,6 +87,7 @@ func List(ctx context.Context, st Store, sink, prefix string) ([]*Session, error
 	out := make([]*Session, 0, len(byPrefix))
 	for _, s := range byPrefix {
 		slices.SortFunc(s.Segments, func(a, b SegmentRef) int { return cmpUint(a.Index, b.Index) })
+		s.catalogs = catalogs[s.Game+"/"+s.Player]
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b *Session) int { return strings.Compare(a.Ref(), b.Ref()) })
@@ -301,6 +313,46 @@ func (s Summary) GapsWith(damaged map[uint64]Damage) []Gap {
 // session's, or stored under another number), become Problems and their
 // frames gaps; only a failing store is an error.
 func (s *Session) Summarize(ctx context.Context, st Store) (Summary, error) {
+	return s.SummarizeCached(ctx, st, nil)
+}
+
+// SegmentCache keeps what segment headers and indexes said, by key and
+// size, so that summarizing a session again (a live one that grew) reads
+// only its new segments. Safe for concurrent use.
+type SegmentCache struct {
+	mu   sync.Mutex
+	segs map[string]segState
+}
+
+func cacheKey(ref SegmentRef) string { return fmt.Sprintf("%s\x00%d", ref.Key, ref.Size) }
+
+func (c *SegmentCache) get(ref SegmentRef) (segState, bool) {
+	if c == nil {
+		return segState{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g, ok := c.segs[cacheKey(ref)]
+	return g, ok
+}
+
+// keep remembers the segments of one summary and forgets the rest (a
+// session's segments are replaced, never many at once).
+func (c *SegmentCache) keep(segs []segState) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.segs = make(map[string]segState, len(segs))
+	for _, g := range segs {
+		c.segs[cacheKey(g.ref)] = g
+	}
+}
+
+// SummarizeCached is Summarize reading only the segments cache does not
+// hold (nil: all of them).
+func (s *Session) SummarizeCached(ctx context.Context, st Store, cache *SegmentCache) (Summary, error) {
 	var sum Summary
 	m, p, err := s.readManifest(ctx, st)
 	if err != nil {
@@ -312,6 +364,16 @@ func (s *Session) Summarize(ctx context.Context, st Store) (Summary, error) {
 	}
 	segs := make([]segState, len(s.Segments))
 	for i, ref := range s.Segments {
+		if g, ok := cache.get(ref); ok {
+			if len(g.frames) > 0 && g.frames[0].Segment != i { // an earlier segment came or went
+				g.frames = slices.Clone(g.frames)
+				for j := range g.frames {
+					g.frames[j].Segment = i
+				}
+			}
+			segs[i] = g
+			continue
+		}
 		g := newSegState(ref)
 		f := newRangedFile(ctx, st, ref.Key, ref.Size)
 		r, err := segment.NewReader(f, ref.Size)
@@ -326,6 +388,7 @@ func (s *Session) Summarize(ctx context.Context, st Store) (Summary, error) {
 		}
 		segs[i] = g
 	}
+	cache.keep(segs)
 	sum.Index, sum.Width, sum.Height, sum.SessionStart = resolve(s, m, segs)
 	sum.CutShort = crashEnd(segs, m)
 	sum.Problems = append(sum.Problems, segmentProblems(segs)...)

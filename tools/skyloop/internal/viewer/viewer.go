@@ -10,10 +10,12 @@ import (
 	"image/png"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,22 +66,48 @@ type Handler struct {
 	closed bool
 }
 
-// entry is one session of one store with its summary.
+// entry is one session of one store: its row, and its summary once
+// someone opens it (or once the row needed it).
 type entry struct {
 	store Store
 	sess  *recordings.Session
-	sum   recordings.Summary
-	sig   string // the segment keys and sizes the summary was made from
-	err   error  // Summarize failed (the store failed)
+	sig   string // the keys and sizes the row was made from
+	row   recordings.Row
+	err   error // describing failed (the store failed)
+	// cache holds the segment headers and indexes read for the session,
+	// passed on to the entry that replaces this one when it grows.
+	cache *recordings.SegmentCache
 
 	mu      sync.Mutex
+	sum     recordings.Summary
+	hasSum  bool
 	damaged map[uint64]recordings.Damage // frames found damaged when decoding them
+	checked time.Time                    // when a live session was last listed again
 }
 
-// gaps are the summary's gaps with the frames found damaged since.
+// summary returns the session's summary, reading it on first use.
+func (e *entry) summary(ctx context.Context) (recordings.Summary, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.hasSum {
+		return e.sum, nil
+	}
+	sum, err := e.sess.SummarizeCached(ctx, e.store, e.cache)
+	if err != nil {
+		return recordings.Summary{}, err
+	}
+	e.sum, e.hasSum = sum, true
+	return sum, nil
+}
+
+// gaps are the summary's gaps with the frames found damaged since; nil
+// before the summary is read.
 func (e *entry) gaps() []recordings.Gap {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.hasSum {
+		return nil
+	}
 	return e.sum.GapsWith(e.damaged)
 }
 
@@ -268,7 +296,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return err
 			}
-			return h.serveSummary(w, e)
+			return h.serveSummary(w, r, e)
 		case len(parts) == 6 && parts[4] == "frames":
 			e, err := h.find(r.Context(), parts[:4])
 			if err != nil {
@@ -293,8 +321,11 @@ func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request, name strin
 // sessionJSON is one session in /api/sessions.
 type sessionJSON struct {
 	recordings.Row
-	URL   string `json:"url"`  // the session's API path
-	Gaps  int    `json:"gaps"` // runs of missing frames
+	URL string `json:"url"` // the session's API path
+	// Gaps is the number of runs of missing frames, once the session's
+	// segments were read (absent for an ended session described by its
+	// catalog entry or end record: see gap_frames).
+	Gaps  *int   `json:"gaps,omitempty"`
 	Error string `json:"error,omitempty"`
 }
 
@@ -307,9 +338,20 @@ func sessionURL(e *entry) string {
 }
 
 func rowOf(e *entry) sessionJSON {
-	gaps := e.gaps()
-	row := sessionJSON{Row: recordings.NewRow(e.sess, e.sum), URL: sessionURL(e), Gaps: len(gaps)}
-	row.Damage = append([]recordings.Kind{}, recordings.DamageKinds(e.sum.Problems, gaps)...)
+	row := sessionJSON{Row: e.row, URL: sessionURL(e)}
+	if row.Session == "" { // not described (the store failed)
+		row.Row = recordings.Row{Session: e.sess.Ref(), Sink: e.store.Name(), Game: e.sess.Game, Player: e.sess.Player, ID: e.sess.ID, Damage: []recordings.Kind{}}
+	}
+	row.Live = !row.Ended && recordings.IsLive(e.sess, time.Now())
+	e.mu.Lock()
+	hasSum, problems := e.hasSum, e.sum.Problems
+	e.mu.Unlock()
+	if hasSum {
+		gaps := e.gaps()
+		n := len(gaps)
+		row.Gaps = &n
+		row.Damage = append([]recordings.Kind{}, recordings.DamageKinds(problems, gaps)...)
+	}
 	if e.err != nil {
 		row.Error = e.err.Error()
 	}
@@ -362,20 +404,42 @@ type summaryJSON struct {
 	Problems        []string    `json:"problems"`
 	MissingSegments []uint64    `json:"missing_segments"`
 	FrameURL        string      `json:"frame_url"` // append SEQ.png
+	Segments        int         `json:"segments"`  // segments stored so far
 }
 
-func (h *Handler) serveSummary(w http.ResponseWriter, e *entry) error {
+// serveSummary answers the summary of e's session. For a session still
+// recording it lists the session again first (refreshLive), so a viewer
+// following it sees new segments within liveCheckInterval; from (the query
+// parameter) leaves out the frames before it, which a follower has.
+func (h *Handler) serveSummary(w http.ResponseWriter, r *http.Request, e *entry) error {
 	if e.err != nil {
 		return e.err
 	}
-	sum := e.sum
+	e, err := h.refreshLive(r.Context(), e)
+	if err != nil {
+		return err
+	}
+	sum, err := e.summary(r.Context())
+	if err != nil {
+		return err
+	}
+	var from uint64
+	if v := r.URL.Query().Get("from"); v != "" {
+		if from, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return &httpError{code: http.StatusBadRequest, msg: fmt.Sprintf("from=%q: want a frame number", v)}
+		}
+	}
 	gaps := e.gaps()
 	out := summaryJSON{Session: rowOf(e), Width: sum.Width, Height: sum.Height, FirstSeq: sum.FirstSeq, LastSeq: sum.LastSeq,
-		Frames: make([]frameJSON, len(sum.Index)), Gaps: make([]gapJSON, len(gaps)),
-		Problems: []string{}, FrameURL: sessionURL(e) + "/frames/", MissingSegments: sum.MissingSegments}
-	for i, f := range sum.Index {
+		Frames: []frameJSON{}, Gaps: make([]gapJSON, len(gaps)),
+		Problems: []string{}, FrameURL: sessionURL(e) + "/frames/", MissingSegments: sum.MissingSegments,
+		Segments: len(e.sess.Segments)}
+	for _, f := range sum.Index {
+		if f.Seq < from {
+			continue
+		}
 		ms := float64(f.Time.Sub(sum.Start).Microseconds()) / 1000
-		out.Frames[i] = frameJSON{Seq: f.Seq, T: ms, Key: f.Key}
+		out.Frames = append(out.Frames, frameJSON{Seq: f.Seq, T: ms, Key: f.Key})
 	}
 	for i, g := range gaps {
 		out.Gaps[i] = gapOf(g)
@@ -414,13 +478,26 @@ func (h *Handler) serveFrame(w http.ResponseWriter, r *http.Request, e *entry, n
 	if !ok {
 		return notFound("bad frame %q: want FRAME.png with FRAME a frame number", name)
 	}
-	if !hasFrame(e.sum, seq) {
+	sum, err := e.summary(r.Context())
+	if err != nil {
+		return err
+	}
+	if !hasFrame(sum, seq) && !e.row.Ended {
+		// A live session may have stored it since the last look.
+		if e, err = h.refreshLive(r.Context(), e); err != nil {
+			return err
+		}
+		if sum, err = e.summary(r.Context()); err != nil {
+			return err
+		}
+	}
+	if !hasFrame(sum, seq) {
 		if g, ok := recordings.GapAt(e.gaps(), seq); ok {
 			return gapError(e, seq, g)
 		}
-		return notFound("frame %d is not stored in %s (frames %d-%d, %d stored, %d gaps)", seq, e.sess.Ref(), e.sum.FirstSeq, e.sum.LastSeq, e.sum.Frames, len(e.sum.Gaps))
+		return notFound("frame %d is not stored in %s (frames %d-%d, %d stored, %d gaps)", seq, e.sess.Ref(), sum.FirstSeq, sum.LastSeq, sum.Frames, len(sum.Gaps))
 	}
-	or, err := h.reader(e)
+	or, err := h.reader(e, sum)
 	if err != nil {
 		return err
 	}
@@ -504,31 +581,35 @@ func keyOf(sink, game, player, id string) string {
 }
 
 // listing returns the sessions of every store, listing them again when the
-// last listing is older than ListTTL. Summaries are reused while a
-// session's segments are unchanged.
+// last listing is older than ListTTL. Rows are reused while a session's
+// objects are unchanged; an ended session is described by its catalog
+// entry or end record (recordings.Describer), so a listing of many ended
+// sessions costs the stores' List pages, not reads of every session.
 func (h *Handler) listing(ctx context.Context) (*listing, error) {
 	h.listMu.Lock()
 	defer h.listMu.Unlock()
 	if h.list != nil && time.Since(h.list.at) < h.opts.ListTTL {
 		return h.list, nil
 	}
-	l := &listing{at: time.Now(), byKey: map[string]*entry{}}
+	now := time.Now()
+	l := &listing{at: now, byKey: map[string]*entry{}}
 	summaries := map[string]*entry{}
 	var todo []*entry
+	describers := map[Store]*recordings.Describer{}
 	for _, st := range h.stores {
 		ss, err := recordings.List(ctx, st, st.Name(), "")
 		if err != nil {
 			return nil, err
 		}
+		describers[st] = recordings.NewDescriber(st, now)
 		for _, s := range ss {
 			key := keyOf(st.Name(), s.Game, s.Player, s.ID)
 			if _, dup := l.byKey[key]; dup {
 				continue // two sinks with one name: the first one's
 			}
-			sig := signature(s)
-			e := h.summary[key]
-			if e == nil || e.sig != sig || e.err != nil {
-				e = &entry{store: st, sess: s, sig: sig}
+			e := h.reuse(key, st, s)
+			if e.sig == "" {
+				e.sig = signature(s)
 				todo = append(todo, e)
 			}
 			l.entries = append(l.entries, e)
@@ -536,22 +617,22 @@ func (h *Handler) listing(ctx context.Context) (*listing, error) {
 			summaries[key] = e
 		}
 	}
-	// Summaries cost a few ranged Gets per segment: read a few sessions at
-	// a time.
+	// Rows of sessions without a catalog entry or a summarized end record
+	// cost a few ranged Gets per segment: describe a few at a time.
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
+	sem := make(chan struct{}, 8)
 	for _, e := range todo {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() {
 				if v := recover(); v != nil {
-					e.err = fmt.Errorf("summarize %s: panic: %v", e.sess.Ref(), v)
+					e.err = fmt.Errorf("describe %s: panic: %v", e.sess.Ref(), v)
 				}
 				<-sem
 				wg.Done()
 			}()
-			e.sum, e.err = e.sess.Summarize(ctx, e.store)
+			e.err = e.describe(ctx, describers[e.store])
 		}()
 	}
 	wg.Wait()
@@ -562,17 +643,119 @@ func (h *Handler) listing(ctx context.Context) (*listing, error) {
 	return l, nil
 }
 
+// reuse returns the last listing's entry for the session when its objects
+// are unchanged, else a new entry to describe (sig "") that keeps the old
+// one's segment cache.
+func (h *Handler) reuse(key string, st Store, s *recordings.Session) *entry {
+	prev := h.summary[key]
+	if prev != nil && prev.sig == signature(s) && prev.err == nil {
+		return prev
+	}
+	e := &entry{store: st, sess: s, cache: &recordings.SegmentCache{}}
+	if prev != nil {
+		e.cache = prev.cache
+	}
+	return e
+}
+
+// describe makes e's row: from the catalog or end record when they can be
+// trusted, else from the summary (kept for when the session is opened).
+func (e *entry) describe(ctx context.Context, d *recordings.Describer) error {
+	row, ok, err := d.Row(ctx, e.sess)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		sum, err := e.summary(ctx)
+		if err != nil {
+			return err
+		}
+		row = d.NewRow(e.sess, sum)
+	}
+	e.row = row
+	return nil
+}
+
+// liveCheckInterval is how often the summary of a live session is brought
+// up to date by listing that one session again: the viewer following it
+// polls faster than the whole listing is renewed (ListTTL).
+const liveCheckInterval = 150 * time.Millisecond
+
+// refreshLive lists e's session again when it has no end record and was
+// last listed over liveCheckInterval ago, and returns the entry that now
+// describes it (e itself when nothing changed). Its new segments are read,
+// not the ones already summarized.
+func (h *Handler) refreshLive(ctx context.Context, e *entry) (*entry, error) {
+	if e.row.Ended || e.err != nil {
+		return e, nil
+	}
+	e.mu.Lock()
+	fresh := time.Since(e.checked) < liveCheckInterval
+	if !fresh {
+		e.checked = time.Now()
+	}
+	e.mu.Unlock()
+	if fresh {
+		return e, nil
+	}
+	ss, err := recordings.List(ctx, e.store, e.store.Name(), e.sess.Prefix())
+	if err != nil {
+		return nil, err
+	}
+	var s *recordings.Session
+	for _, x := range ss {
+		if x.ID == e.sess.ID && x.Game == e.sess.Game && x.Player == e.sess.Player {
+			s = x
+		}
+	}
+	if s == nil || signature(s) == e.sig {
+		return e, nil // gone (deleted) or unchanged: the next listing says
+	}
+	key := keyOf(e.store.Name(), s.Game, s.Player, s.ID)
+	ne := &entry{store: e.store, sess: s, sig: signature(s), cache: e.cache, checked: time.Now()}
+	if err := ne.describe(ctx, recordings.NewDescriber(e.store, time.Now())); err != nil {
+		return nil, err
+	}
+	if _, err := ne.summary(ctx); err != nil {
+		return nil, err
+	}
+	// The listing is shared by requests in flight: replace it, do not
+	// change it.
+	h.listMu.Lock()
+	defer h.listMu.Unlock()
+	if h.list != nil {
+		if cur := h.list.byKey[key]; cur == e {
+			l := &listing{at: h.list.at, entries: slices.Clone(h.list.entries), byKey: maps.Clone(h.list.byKey)}
+			for i, x := range l.entries {
+				if x == e {
+					l.entries[i] = ne
+				}
+			}
+			l.byKey[key] = ne
+			h.list = l
+			h.summary = maps.Clone(h.summary)
+			h.summary[key] = ne
+		} else if cur != nil {
+			return cur, nil // another request got there first
+		}
+	}
+	return ne, nil
+}
+
+// signature is what a session's row depends on: its objects' keys and
+// sizes (the end record's too: its arrival ends a live session).
 func signature(s *recordings.Session) string {
 	var b strings.Builder
 	for _, seg := range s.Segments {
 		fmt.Fprintf(&b, "%s %d\n", seg.Key, seg.Size)
 	}
+	fmt.Fprintf(&b, "%s %d\n", s.Manifest.Key, s.Manifest.Size)
 	return b.String()
 }
 
 // reader returns the frame reader of e's session, opening it (and closing
 // the least recently used beyond MaxOpen) when needed.
-func (h *Handler) reader(e *entry) (*openReader, error) {
+func (h *Handler) reader(e *entry, sum recordings.Summary) (*openReader, error) {
 	key := keyOf(e.store.Name(), e.sess.Game, e.sess.Player, e.sess.ID)
 	h.mu.Lock()
 	if h.closed {
@@ -587,7 +770,7 @@ func (h *Handler) reader(e *entry) (*openReader, error) {
 		or = nil
 	}
 	if or == nil {
-		or = &openReader{e: e, fr: recordings.NewFrameReader(e.store, e.sess, e.sum)}
+		or = &openReader{e: e, fr: recordings.NewFrameReader(e.store, e.sess, sum)}
 		h.open[key] = or
 	}
 	or.used = h.clock

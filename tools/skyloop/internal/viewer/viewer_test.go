@@ -132,7 +132,7 @@ func TestViewerAPI(t *testing.T) {
 		t.Fatalf("rows = %+v", rows)
 	}
 	r := rows[0]
-	if r.Session != "pong/ann/"+sessionID || r.Sink != "mem" || r.Frames != len(stored) || r.Gaps != 1 || r.GapFrames != 2 ||
+	if r.Session != "pong/ann/"+sessionID || r.Sink != "mem" || r.Frames != len(stored) || r.Gaps == nil || *r.Gaps != 1 || r.GapFrames != 2 ||
 		r.Width != testW || r.Height != testH || r.Segments != 2 || r.Bytes == 0 || r.URL != sessPath || !r.Start.Equal(t0) {
 		t.Errorf("row = %+v", r)
 	}

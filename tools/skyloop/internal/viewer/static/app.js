@@ -9,7 +9,7 @@ const ui = {
   player: $('player'), title: $('title'), meta: $('meta'), canvas: $('frame'),
   play: $('play'), prev: $('prev'), next: $('next'), speed: $('speed'), fit: $('fit'),
   frameNo: $('frame-no'), frameLast: $('frame-last'), frameTime: $('frame-time'),
-  scrub: $('scrub'), gaps: $('gaps'), gapNote: $('gap-note'), error: $('error'),
+  scrub: $('scrub'), gaps: $('gaps'), gapNote: $('gap-note'), error: $('error'), live: $('live'),
 };
 const ctx2d = ui.canvas.getContext('2d');
 
@@ -24,6 +24,7 @@ let drawToken = 0;
 let gen = 0;          // bumped when another session opens
 let noteTimer = 0;
 let noteTransient = false;
+let live = null;      // while following a live session: see follow()
 
 // ---- formatting ----
 function fmtBytes(n) {
@@ -85,13 +86,13 @@ function renderSessions() {
     const ul = el('ul');
     for (const r of list) {
       const start = r.start ? new Date(r.start).toLocaleString() : '';
-      const sub = [start, fmtSecs(r.duration_seconds), r.frames + ' frames',
-        r.gap_frames ? r.gap_frames + ' missing in ' + r.gaps + ' gaps' : 'no gaps',
+      const sub = [start, fmtSecs(r.duration_seconds), r.frames + ' frames', gapWordsOf(r),
         r.width + '×' + r.height, fmtBytes(r.bytes), 'sink ' + r.sink].join(' · ');
       const li = el('li', {
         tabIndex: 0, 'data-session': r.session, 'data-sink': r.sink, 'data-url': r.url,
-        title: r.session + ' in sink ' + r.sink,
+        'data-live': r.live ? 'true' : 'false', title: r.session + ' in sink ' + r.sink,
       }, r.id, el('span', { class: 'sub' }, sub));
+      if (r.live) li.append(el('span', { class: 'sub live' }, '● LIVE: still recording'));
       if (r.error) {
         li.append(el('span', { class: 'sub warn' }, 'unreadable: ' + r.error));
       } else if (r.damage && r.damage.length) {
@@ -109,6 +110,11 @@ function renderSessions() {
   }
   ui.sessions.replaceChildren(...out);
   applyFilter();
+}
+
+function gapWordsOf(r) {
+  if (!r.gap_frames) return 'no gaps';
+  return r.gap_frames + ' missing' + (r.gaps != null ? ' in ' + r.gaps + ' gaps' : '');
 }
 
 function applyFilter() {
@@ -213,6 +219,7 @@ function prefetch(fromIdx, n) {
 // ---- player ----
 async function openSession(r) {
   pause();
+  unfollow();
   ui.error.hidden = true;
   let sum;
   try {
@@ -231,11 +238,7 @@ async function openSession(r) {
   ui.player.hidden = false;
   ui.title.textContent = sum.session.session;
   const s = sum.session;
-  ui.meta.textContent = [s.start ? new Date(s.start).toLocaleString() : '', fmtSecs(s.duration_seconds),
-    s.frames + ' frames stored', s.gap_frames ? s.gap_frames + ' frames missing (' + s.gaps + ' gaps)' : 'no gaps',
-    s.ended ? 'ended' : 'not ended (still recording, or the game stopped without ending it)',
-    s.width + '×' + s.height, fmtBytes(s.bytes), 'sink ' + s.sink].join(' · ') +
-    (sum.problems.length ? ' · problems: ' + sum.problems.join('; ') : '');
+  renderMeta();
   ui.canvas.width = sum.width;
   ui.canvas.height = sum.height;
   ui.canvas.dataset.shownSeq = '';
@@ -244,11 +247,182 @@ async function openSession(r) {
   ui.scrub.max = sum.last_seq;
   ui.frameLast.textContent = sum.last_seq;
   renderGaps();
+  ui.live.hidden = true;
+  ui.live.dataset.state = '';
+  if (s.live && !s.ended) {
+    follow();
+    return;
+  }
   if (!seqs.length) {
     showError('This session has no readable frames.');
     return;
   }
   seek(seqs[0]);
+}
+
+function renderMeta() {
+  const s = current.session;
+  ui.meta.textContent = [s.start ? new Date(s.start).toLocaleString() : '', fmtSecs(s.duration_seconds),
+    s.frames + ' frames stored', s.gap_frames ? s.gap_frames + ' frames missing (' + current.gaps.length + ' gaps)' : 'no gaps',
+    s.ended ? 'ended' : (s.live ? 'live: still recording' : 'not ended (the game stopped without ending it)'),
+    s.width + '×' + s.height, fmtBytes(s.bytes), 'sink ' + s.sink].join(' · ') +
+    (current.problems.length ? ' · problems: ' + current.problems.join('; ') : '');
+}
+
+// ---- following a live session ----
+//
+// The player starts a safe distance behind the newest stored frame: one
+// segment interval plus the poll interval, the time until the next
+// segment can be there (an HLS player starts three target durations back
+// for the same reason; our segments are closed on time, so one is enough).
+// It plays frames at their recorded times from there. When the next frame
+// is not there in time it waits, and plays on from where it stopped, that
+// much further behind; when segments keep arriving with time to spare it
+// moves closer. The end record ends the session: the player plays out what
+// is left and says so.
+const LIVE_POLL_MS = 250;
+const LIVE_MARGIN_MS = 150;
+
+function segmentMs() {
+  const n = current.segments || 1;
+  const f = current.frames;
+  if (n < 2 || f.length < 2) return 2000;
+  return Math.min(10000, Math.max(50, (f[f.length - 1].t - f[0].t) / (n - 1 + 0.5)));
+}
+
+function follow() {
+  const token = ++playToken;
+  live = { token, base: null, stall: null, newestSeenAt: performance.now(), slack: [], ended: false, timer: 0, drawing: -1 };
+  ui.live.hidden = false;
+  ui.live.dataset.state = 'live';
+  ui.live.textContent = '● LIVE: waiting for frames…';
+  playing = true;
+  ui.play.textContent = 'Pause';
+  ui.play.dataset.playing = 'true';
+  startAt();
+  poll(token);
+  tick(token);
+}
+
+// startAt places the playhead the safe distance behind the newest frame.
+function startAt() {
+  if (!seqs.length) return;
+  const newest = current.frames[seqs.length - 1].t;
+  const p = Math.max(current.frames[0].t, newest - segmentMs() - LIVE_POLL_MS);
+  live.base = performance.now() - p;
+}
+
+function unfollow() {
+  if (!live) return;
+  clearTimeout(live.timer);
+  live = null;
+}
+
+async function poll(token) {
+  while (live && live.token === token && !live.ended) {
+    const from = seqs.length ? seqs[seqs.length - 1] + 1 : 0;
+    try {
+      const sum = await getJSON(current.session.url + '?from=' + from);
+      if (!live || live.token !== token) return;
+      addFrames(sum);
+    } catch (e) {
+      if (!live || live.token !== token) return;
+      setNote('Cannot reach the session (' + e.message + '); trying again.', true);
+    }
+    await sleep(LIVE_POLL_MS);
+  }
+}
+
+// addFrames takes in what a poll returned: new frames, gaps, the row.
+function addFrames(sum) {
+  const url = current.session.url;
+  const before = seqs.length;
+  for (const f of sum.frames) {
+    if (seqs.length && f.seq <= seqs[seqs.length - 1]) continue;
+    current.frames.push(f);
+    seqs.push(f.seq);
+  }
+  current.session = sum.session;
+  current.session.url = url;
+  current.gaps = sum.gaps;
+  current.problems = sum.problems;
+  current.segments = sum.segments;
+  current.last_seq = sum.last_seq;
+  ui.scrub.max = sum.last_seq;
+  ui.frameLast.textContent = sum.last_seq;
+  renderGaps();
+  renderMeta();
+  if (seqs.length > before) {
+    const now = performance.now();
+    if (live.base === null) startAt();
+    else if (live.stall === null) {
+      // How early the first new frame came: time to spare.
+      live.slack.push(live.base + current.frames[before].t - now);
+      if (live.slack.length > 3) live.slack.shift();
+      const spare = Math.min(...live.slack) - LIVE_MARGIN_MS;
+      if (live.slack.length === 3 && spare > 50) {
+        live.base -= spare / 2; // move closer to live, a step at a time
+        live.slack = [];
+      }
+    }
+    live.newestSeenAt = now;
+  }
+  if (sum.session.ended) live.ended = true;
+}
+
+// tick shows, every few milliseconds, the newest frame due at the
+// playhead.
+function tick(token) {
+  if (!live || live.token !== token) return;
+  live.timer = setTimeout(() => tick(token), 4);
+  if (!seqs.length || live.base === null) return;
+  const now = performance.now();
+  const newest = current.frames[seqs.length - 1];
+  let p = now - live.base;
+  if (live.stall !== null) {
+    if (newest.t > live.stall) {
+      live.base = now - live.stall; // play on from where it stopped
+      live.stall = null;
+      live.slack = [];
+      p = now - live.base;
+    } else {
+      p = live.stall;
+    }
+  } else if (p > newest.t && !live.ended) {
+    live.stall = newest.t; // the next frame is not there yet: wait
+    p = newest.t;
+  }
+  const i = idxAtTime(p);
+  if (i !== shownIdx && live.drawing < 0) {
+    live.drawing = i;
+    pos = seqs[i];
+    updatePosition(i);
+    draw(i).finally(() => { if (live) live.drawing = -1; });
+  }
+  // Frames due within the next segment interval: fetch them now.
+  for (let j = i + 1; j < seqs.length && j < i + 48 && current.frames[j].t <= p + segmentMs(); j++) load(seqs[j], false);
+  const behind = newest.t + (now - live.newestSeenAt) - p;
+  ui.live.dataset.behindMs = String(Math.round(behind));
+  if (live.ended && i >= seqs.length - 1) {
+    ui.live.dataset.state = 'ended';
+    ui.live.textContent = 'The session ended: its end record arrived. ' + seqs.length + ' frames stored.';
+    const token2 = live.token;
+    unfollow();
+    if (token2 === playToken) pause();
+    return;
+  }
+  ui.live.textContent = '● LIVE · ' + (behind / 1000).toFixed(1) + ' s behind live' + (live.stall !== null ? ' · waiting for the next segment' : '') + (live.ended ? ' · ended, playing out' : '');
+}
+
+// idxAtTime is the index of the last frame recorded at or before t
+// (milliseconds since the first frame).
+function idxAtTime(t) {
+  let lo = 0, hi = seqs.length;
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if (current.frames[m].t <= t) lo = m + 1; else hi = m;
+  }
+  return Math.max(0, lo - 1);
 }
 
 function gapWords(g) {
@@ -369,6 +543,7 @@ async function draw(i) {
 function step(dir) {
   if (!current || !seqs.length) return;
   pause();
+  unfollow();
   let i = idxAtOrBefore(pos);
   if (dir > 0) {
     if (seqs[i] <= pos) i++;
@@ -390,7 +565,12 @@ function speedSetting() {
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
 function play() {
-  if (!current || !seqs.length || playing) return;
+  if (!current || playing) return;
+  if (current.session.live && !current.session.ended && ui.live.dataset.state === 'paused') {
+    follow();
+    return;
+  }
+  if (!seqs.length) return;
   playing = true;
   ui.play.textContent = 'Pause';
   ui.play.dataset.playing = 'true';
@@ -399,6 +579,11 @@ function play() {
 }
 
 function pause() {
+  if (live) {
+    unfollow();
+    ui.live.dataset.state = 'paused';
+    ui.live.textContent = 'Paused: no longer following live. Press Play to follow again.';
+  }
   if (!playing) return;
   playing = false;
   playToken++;
@@ -445,10 +630,10 @@ ui.next.addEventListener('click', () => step(1));
 ui.prev.addEventListener('click', () => step(-1));
 ui.fit.addEventListener('change', () => ui.canvas.classList.toggle('fit', ui.fit.checked));
 ui.scrub.addEventListener('input', () => {
-  const was = playing;
+  const was = playing, wasLive = !!live;
   pause();
   seek(Number(ui.scrub.value));
-  if (was) play();
+  if (was && !wasLive) play(); // scrubbing a live session stops following it
 });
 document.addEventListener('keydown', (ev) => {
   const t = ev.target;
