@@ -69,7 +69,7 @@ func (l *lockedBuffer) String() string {
 
 // startServe runs `skyloop serve` in-process on a free loopback port and
 // returns its URL; the server is stopped (and must stop) when t ends.
-func startServe(t *testing.T, cfg string) string {
+func startServe(t testing.TB, cfg string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr lockedBuffer
@@ -107,7 +107,7 @@ func startServe(t *testing.T, cfg string) string {
 
 // requireChromium skips t when Chromium is missing, unless the display
 // tests are required (make test), where that fails t.
-func requireChromium(t *testing.T) {
+func requireChromium(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("SKYLOOP_REQUIRE_DISPLAY") == "1" {
@@ -118,7 +118,7 @@ func requireChromium(t *testing.T) {
 }
 
 // browser starts headless Chromium for t; it is stopped when t ends.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	requireChromium(t)
 	opts := []chromedp.ExecAllocatorOption{

@@ -220,6 +220,24 @@ func (fr *FrameReader) open(ctx context.Context, seg int) error {
 	return nil
 }
 
+// Grow moves the reader on to a newer listing and summary of its session
+// (a live one that stored more segments), keeping the segment it holds
+// when the segments it knew are unchanged, so that following a growing
+// session does not fetch and decode again what it just read. When they
+// changed, it starts over as a new reader would.
+func (fr *FrameReader) Grow(s *Session, sum Summary) {
+	same := len(s.Segments) >= len(fr.s.Segments)
+	for i := 0; same && i < len(fr.s.Segments); i++ {
+		a, b := fr.s.Segments[i], s.Segments[i]
+		same = a.Key == b.Key && a.Size == b.Size
+	}
+	if !same {
+		fr.Close()
+		fr.bad, fr.broken, fr.damaged = map[int]error{}, nil, map[uint64]Damage{}
+	}
+	fr.s, fr.sum = s, sum
+}
+
 // Close releases the segment held; the reader stays usable. Idempotent.
 func (fr *FrameReader) Close() {
 	if fr.r != nil {

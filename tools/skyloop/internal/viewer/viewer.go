@@ -765,9 +765,13 @@ func (h *Handler) reader(e *entry, sum recordings.Summary) (*openReader, error) 
 	h.clock++
 	var evict []*openReader
 	or := h.open[key]
-	if or != nil && or.e != e { // the session changed (a live recording grew): new summary, new reader
-		evict = append(evict, or)
-		or = nil
+	// The session changed (a live recording grew): the reader moves on; a
+	// request holding an older entry uses the newer reader as it is.
+	if or != nil && or.e != e && len(e.sess.Segments) >= len(or.e.sess.Segments) {
+		or.mu.Lock()
+		or.fr.Grow(e.sess, sum)
+		or.e = e
+		or.mu.Unlock()
 	}
 	if or == nil {
 		or = &openReader{e: e, fr: recordings.NewFrameReader(e.store, e.sess, sum)}

@@ -403,7 +403,7 @@ function tick(token) {
   for (let j = i + 1; j < seqs.length && j < i + 48 && current.frames[j].t <= p + segmentMs(); j++) load(seqs[j], false);
   const behind = newest.t + (now - live.newestSeenAt) - p;
   ui.live.dataset.behindMs = String(Math.round(behind));
-  if (live.ended && i >= seqs.length - 1) {
+  if (live.ended && i >= seqs.length - 1 && shownIdx === seqs.length - 1) {
     ui.live.dataset.state = 'ended';
     ui.live.textContent = 'The session ended: its end record arrived. ' + seqs.length + ' frames stored.';
     const token2 = live.token;
