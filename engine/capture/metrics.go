@@ -28,6 +28,19 @@ type Metrics struct {
 	Sinks     []SinkMetrics
 	SpoolFull bool  // the spool's disk is full: the oldest segments are being evicted
 	Evicted   int64 // segments evicted from the spool since the game started
+
+	// Instant replay (capture.mode "replay" or "both"; zero otherwise).
+	Replay            bool          // a replay buffer is kept
+	ReplayBuffered    time.Duration // capture time from the first frame a save would store to the newest
+	ReplayFrames      int           // frames a save now would store
+	ReplayBytes       int64         // bytes the buffer holds (the window, and the key frame it decodes from)
+	ReplayPeakBytes   int64         // the most it held at once: never above ReplayCapBytes
+	ReplayCapBytes    int64         // capture.replay_memory_mb
+	ReplayCapped      uint64        // frames inside the window dropped to stay under the cap
+	ReplayDropped     uint64        // frames the buffer never got (encoders behind, readback busy)
+	ReplaySaving      int           // saves under way
+	ReplayClips       uint64        // clips saved
+	ReplaySavesFailed uint64        // saves refused or failed
 }
 
 // SinkMetrics is one sink's delivery state.
@@ -60,6 +73,13 @@ func (m Metrics) String() string {
 		out += fmt.Sprintf("  spool: evicted %d", m.Evicted)
 		if m.SpoolFull {
 			out += " (DISK FULL)"
+		}
+	}
+	if m.Replay {
+		out += fmt.Sprintf("  replay: %.1f s buffered, %d frames, %.1f of %.0f MB, clips %d, failed %d",
+			m.ReplayBuffered.Seconds(), m.ReplayFrames, float64(m.ReplayBytes)/(1<<20), float64(m.ReplayCapBytes)/(1<<20), m.ReplayClips, m.ReplaySavesFailed)
+		if m.ReplaySaving > 0 {
+			out += fmt.Sprintf(", saving %d", m.ReplaySaving)
 		}
 	}
 	for _, sk := range m.Sinks {

@@ -56,6 +56,9 @@ type Options struct {
 	Recording     bool
 	ScreenshotDir string
 	Logger        *slog.Logger
+	// Replay, when its Window is set, keeps the last Window of frames in
+	// memory for SaveReplay, independently of recording sessions.
+	Replay ReplayOptions
 }
 
 // Recorder is the engine's handle on capture. Its methods other than
@@ -87,6 +90,8 @@ type Recorder struct {
 	sessions []string
 	errs     []error
 	closed   bool
+
+	replay *replayCapture // nil: no replay buffer (replay.go)
 }
 
 // NewRecorder prepares capture for the current GL context, whose
@@ -112,8 +117,16 @@ func NewRecorder(opts Options) (*Recorder, error) {
 	r.renderer = gl.GoStr(gl.GetString(gl.RENDERER))
 	r.mode = resolveMode(opts.Readback, r.renderer)
 	opts.Logger.Debug("capture ready", "readback", r.mode, "renderer", r.renderer)
+	if opts.Replay.Window > 0 {
+		rc, err := newReplayCapture(r)
+		if err != nil {
+			return nil, err
+		}
+		r.replay = rc
+	}
 	if opts.Recording {
 		if err := r.SetRecording(true); err != nil {
+			r.Close()
 			return nil, err
 		}
 	}
@@ -244,6 +257,9 @@ func (r *Recorder) Frame(fbo uint32, w, h int, now time.Time) {
 		r.shotWanted = false
 		r.takeScreenshot(fbo, w, h, now)
 	}
+	if r.replay != nil {
+		r.replay.frame(fbo, w, h, now)
+	}
 	if !r.recording {
 		return
 	}
@@ -329,6 +345,10 @@ func (r *Recorder) Metrics() Metrics {
 	if p := r.pipeRef.Load(); p != nil {
 		m.QueueDepth = p.QueueDepth()
 	}
+	if r.replay != nil {
+		m.ReplayDropped = r.replay.c.droppedReadback.Load()
+		r.replay.buf.state(&m)
+	}
 	return m
 }
 
@@ -339,6 +359,9 @@ func (r *Recorder) Close() error {
 	if !r.closed {
 		r.recording = false
 		r.stopSession()
+		if r.replay != nil {
+			r.replay.close() // saves under way are written first
+		}
 		r.closed = true
 		r.shots.Wait()
 	}

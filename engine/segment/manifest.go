@@ -54,6 +54,9 @@ type Manifest struct {
 	// Stored summarizes the segments kept (see Stored); nil in end records
 	// of older writers, whose readers then read the segments.
 	Stored *Stored `json:"stored,omitempty"`
+	// Replay marks an instant-replay clip: the last seconds before a save,
+	// not a recording started and stopped by the player.
+	Replay bool `json:"replay,omitempty"`
 }
 
 // LostSegment is one segment a session lost before storing it.
