@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	gosync "sync"
 	"time"
@@ -31,6 +33,11 @@ type storage struct {
 
 	evictMu gosync.Mutex
 	evicted map[string]map[uint64]string // session prefix → segment index → why it was evicted
+
+	// accepted: the segments of each session not yet ended, for its end
+	// record's Stored; cat: this device's catalogs of ended sessions.
+	accepted sessionSegments
+	cat      *catalogs
 }
 
 // sinkStartGrace bounds how long a game, once its window is open, waits
@@ -87,7 +94,20 @@ func openStorage(cfg config.Config, game string, recording bool, logger *slog.Lo
 		return nil, fmt.Errorf("engine: spool: %w", err)
 	}
 	st.sp = sp
+	st.openCatalogs(filepath.Join(cfg.SpoolDir, game), game, deviceName(cfg.Saves.Device), cfg.Player)
 	return st, nil
+}
+
+// openCatalogs loads this device's catalog of player's sessions from the
+// spool directory (held under the spool's lock: no other process writes
+// it), so that a bad file is reported at start.
+func (st *storage) openCatalogs(spoolDir, game, device, player string) {
+	st.cat = newCatalogs(spoolDir, game, device, st.logger)
+	st.cat.mu.Lock()
+	defer st.cat.mu.Unlock()
+	if _, err := st.cat.catalog(player); err != nil {
+		st.logger.Warn("no session catalog for this player", "player", player, "err", err)
+	}
 }
 
 // sinkLocation names where a sink keeps this game's recordings, for the
@@ -177,7 +197,11 @@ func (st *storage) exitWaitOr(def time.Duration) time.Duration {
 // (fsynced) when it returns; delivery to the sinks happens in the
 // background.
 func (st *storage) PutSegment(ctx context.Context, info capture.SegmentInfo, data []byte) error {
-	return noRoom(st.sp.Accept(ctx, spool.Item{Key: info.Key, Kind: spool.KindSegment, Data: data}))
+	if err := st.sp.Accept(ctx, spool.Item{Key: info.Key, Kind: spool.KindSegment, Data: data}); err != nil {
+		return noRoom(err)
+	}
+	st.accepted.add(info, len(data))
+	return nil
 }
 
 // noRoom tells capture that a full spool refused a segment.
@@ -195,13 +219,20 @@ func (st *storage) BeginSegment(key string) (capture.SegmentJournal, error) {
 	if err != nil {
 		return nil, err
 	}
-	return segmentJournal{j}, nil
+	return segmentJournal{j, st}, nil
 }
 
-type segmentJournal struct{ *spool.Journal }
+type segmentJournal struct {
+	*spool.Journal
+	st *storage
+}
 
 func (j segmentJournal) Commit(ctx context.Context, info capture.SegmentInfo, data []byte) error {
-	return noRoom(j.Journal.Commit(ctx, data))
+	if err := j.Journal.Commit(ctx, data); err != nil {
+		return noRoom(err)
+	}
+	j.st.accepted.add(info, len(data))
+	return nil
 }
 
 // noteEvicted remembers a segment the spool dropped after accepting it, for
@@ -240,9 +271,101 @@ func (st *storage) EvictedSegments(sessionPrefix string) map[uint64]string {
 // PutManifest implements capture.ManifestSink: the session's manifest
 // follows its segments through the spool (in order, per sink); as a
 // record it is never evicted and is written from the spool's reserve when
-// the disk is full.
+// the disk is full. The engine fills its Stored summary from the segments
+// the spool accepted, and then lists the session in this device's
+// catalog (catalog.go).
 func (st *storage) PutManifest(ctx context.Context, key string, data []byte) error {
-	return st.sp.Accept(ctx, spool.Item{Key: key, Kind: spool.KindRecord, Data: data})
+	k, keyOK := segment.ParseManifestKey(key)
+	var segs map[uint64]storedSegment
+	if keyOK {
+		segs = st.accepted.take(k.Prefix())
+	}
+	m, err := segment.ParseManifest(data)
+	if !keyOK || err != nil {
+		// Not an end record this build can summarize: stored as given.
+		st.logger.Warn("session end record stored without a summary or catalog entry", "key", key, "err", err)
+		return st.sp.Accept(ctx, spool.Item{Key: key, Kind: spool.KindRecord, Data: data})
+	}
+	// Accepting the record and the catalog may evict this session's
+	// segments (over spool_mb, or for room on a full disk): then they are
+	// lost, and a record that counted them stored would not match the
+	// sinks. Such segments are listed lost and both are accepted again;
+	// the spool delivers only the newest version of a record.
+	for round := 1; ; round++ {
+		m.Stored = storedSummary(segs, m.Lost)
+		out, err := segment.MarshalManifest(m)
+		if err != nil {
+			return fmt.Errorf("engine: session end record %s: %w", key, err)
+		}
+		if err := st.sp.Accept(ctx, spool.Item{Key: key, Kind: spool.KindRecord, Data: out}); err != nil {
+			if round == 1 {
+				return err
+			}
+			st.logger.Warn("session end record not corrected after an eviction: its stored summary counts segments the sinks will not have (readers then read the session)", "key", key, "err", err)
+			return nil
+		}
+		st.catalogSession(ctx, out)
+		gone := st.EvictedSegments(k.Prefix())
+		if len(gone) == 0 {
+			return nil
+		}
+		if round == maxRecordRounds {
+			st.logger.Warn("session end record: segments still evicted after it was written; its stored summary counts them (readers then read the session)", "key", key, "evicted", len(gone))
+			return nil
+		}
+		m.Lost = addLost(m.Lost, gone, segs)
+	}
+}
+
+// maxRecordRounds bounds how often PutManifest writes a session's end
+// record again for segments evicted meanwhile (each round evicts at most
+// what room the record and the catalog take).
+const maxRecordRounds = 4
+
+// addLost lists the evicted segments in lost (by index, once each).
+func addLost(lost []segment.LostSegment, gone map[uint64]string, segs map[uint64]storedSegment) []segment.LostSegment {
+	have := map[uint64]bool{}
+	for _, l := range lost {
+		have[l.Index] = true
+	}
+	for i, why := range gone {
+		s, ok := segs[i]
+		if !ok || have[i] {
+			continue
+		}
+		lost = append(lost, segment.LostSegment{Index: i, FirstSeq: s.info.FirstSeq, Frames: uint64(s.info.Frames), Reason: why})
+	}
+	slices.SortFunc(lost, func(a, b segment.LostSegment) int { return cmp.Compare(a.Index, b.Index) })
+	return lost
+}
+
+// catalogSession lists an ended session, whose end record (as stored)
+// is stored, in this device's catalog of its player, and hands the
+// catalog to the spool. A catalog is derived data: failing to write one
+// is logged, and the session stays readable the slow way.
+func (st *storage) catalogSession(ctx context.Context, stored []byte) {
+	// The entry is the record as stored, decoded, so that marshalling it
+	// again gives the stored bytes.
+	m, err := segment.ParseManifest(stored)
+	if err != nil {
+		st.logger.Warn("session not listed in the catalog", "session", m.Session, "err", err)
+		return
+	}
+	st.cat.mu.Lock()
+	defer st.cat.mu.Unlock()
+	// The local file first: a crash after the Accept but before it would
+	// let the next run's catalog, lacking this session, replace this one.
+	data, written, err := st.cat.add(segment.CatalogEntry{Manifest: m, ManifestSize: int64(len(stored))}, time.Now())
+	if err == nil {
+		err = st.sp.Accept(ctx, spool.Item{Key: st.cat.key(m.Player), Kind: spool.KindRecord, Data: data})
+	}
+	if err == nil && !written {
+		st.cat.writeLocal(m.Player, data) // a full disk: the Accept made room
+	}
+	if err != nil {
+		st.logger.Warn("session catalog not stored: readers list this session by reading it instead",
+			"key", st.cat.key(m.Player), "session", m.Session, "err", err)
+	}
 }
 
 // pending counts deliveries not yet done (parked items excluded) to sinks
