@@ -103,6 +103,8 @@ type Options struct {
 	storage    *storage
 	config     *config.Config
 	recordSink bool
+	// captureMode is capture.mode: record, replay or both.
+	captureMode string
 	// saves is the save store, opened by the first engine.Saves() call
 	// (savesTried), so a game that keeps no data pays nothing for it.
 	saves      *saves.Store
@@ -209,6 +211,9 @@ func Run(game Game, opts Options) (err error) {
 	defer r.Close()
 
 	l := &loop{game: game, opts: &opts, win: win, renderer: r, in: newInputFeed(), sched: newTickScheduler(opts.TPS)}
+	// Frames are timed on the engine's clock (an injected one in tests, so
+	// the replay window is exact), as wall time for segments and records.
+	l.epoch = time.Now().Add(-opts.Clock())
 	if opts.storage != nil {
 		if err := opts.storage.awaitSinks(); err != nil {
 			return err
@@ -351,6 +356,7 @@ type loop struct {
 	hud       hudState // the overlay's and the REC indicator's state (overlay.go)
 	fps       float64
 	nextFrame time.Time
+	epoch     time.Time // wall time at opts.Clock() == 0
 }
 
 func (l *loop) installCallbacks() {
@@ -410,7 +416,11 @@ func (l *loop) hotkey(k input.Key) {
 			if err := l.setRecording(!l.rec.Recording(), "hotkey"); err != nil {
 				l.opts.Logger.Error("capture: toggling recording failed", "err", err)
 			}
+		} else if l.opts.captureMode == "replay" {
+			l.notify("Recording is off: capture.mode is \"replay\" (set \"both\" to record too)", true)
 		}
+	case l.hk.replay:
+		l.saveReplay("hotkey") // says why in the window and the log when it fails
 	}
 }
 
@@ -436,7 +446,7 @@ func (l *loop) pollGamepads() {
 // render-thread cost.
 func (l *loop) captureFrame(fbo uint32, w, h int) {
 	t0 := time.Now()
-	l.rec.Frame(fbo, w, h, t0)
+	l.rec.Frame(fbo, w, h, l.epoch.Add(l.opts.Clock()))
 	l.stats.recordCapture(time.Since(t0))
 }
 
@@ -495,7 +505,7 @@ func (l *loop) run() error {
 		}
 		l.game.Draw(canvas.(*gfx.Canvas))
 		l.renderer.End()
-		recordWindow := l.rec != nil && l.rec.Source() == capture.SourceWindow && l.rec.Recording()
+		recordWindow := l.rec != nil && l.rec.Source() == capture.SourceWindow && (l.rec.Recording() || l.rec.Replaying())
 		if l.rec != nil && !recordWindow {
 			l.captureFrame(l.renderer.ScreenFramebuffer())
 		}
@@ -506,6 +516,7 @@ func (l *loop) run() error {
 		if recordWindow {
 			l.captureFrame(l.renderer.WindowFramebuffer())
 		}
+		l.pollReplay()
 		l.drawHUD(fbW, fbH)
 		if l.opts.afterPresent != nil {
 			l.opts.afterPresent(fbW, fbH)

@@ -11,14 +11,18 @@ import (
 )
 
 // What the engine draws over the game, straight onto the window after the
-// frame was presented and read back, so recordings never contain it: the
-// F3 overlay (frame and capture statistics) and the REC indicator.
+// frame was presented and read back, so recordings and replay clips never
+// contain it: the F3 overlay (frame and capture statistics), the REC
+// indicator and notices (a replay saved, or why not).
 
 const (
 	hudMargin = 4 // from the window's edges to a box
 	hudPad    = 4 // from a box's edge to its text
 	// recOffShown is how long "REC off" stays up after recording stops.
 	recOffShown = 2 * time.Second
+	// noticeShown and failureShown are how long a notice stays up.
+	noticeShown  = 3 * time.Second
+	failureShown = 5 * time.Second
 )
 
 var (
@@ -26,6 +30,8 @@ var (
 	hudText     = color.RGBA{0, 255, 128, 255}
 	recRed      = color.RGBA{230, 0, 0, 255}
 	recOffText  = color.RGBA{200, 200, 200, 255}
+	noticeText  = color.RGBA{255, 255, 255, 255}
+	failureText = color.RGBA{255, 170, 0, 255}
 )
 
 // overlaySizes are the font sizes the overlay tries, largest first, until
@@ -44,6 +50,44 @@ type hudState struct {
 	// FramesEncoded and dropped frames when the current session started,
 	// to count a session's frames when it stops.
 	encoded0, dropped0 uint64
+	// notice is a one-line message in the window's bottom-left corner
+	// until noticeUntil; failed shows it in the failure colour.
+	notice      string
+	noticeUntil time.Duration
+	failed      bool
+}
+
+// notify shows msg in the window for a few seconds (longer for a failure),
+// replacing the notice up.
+func (l *loop) notify(msg string, failed bool) {
+	l.hud.notice, l.hud.failed = msg, failed
+	shown := noticeShown
+	if failed {
+		shown = failureShown
+	}
+	l.hud.noticeUntil = l.opts.Clock() + shown
+}
+
+// currentNotice is the notice to show now, "" for none.
+func (l *loop) currentNotice() string {
+	if l.hud.notice == "" || l.opts.Clock() >= l.hud.noticeUntil {
+		return ""
+	}
+	return l.hud.notice
+}
+
+// noticeLayout places notice in the bottom-left corner of a winW×winH
+// window, wrapped to its width.
+func noticeLayout(notice string, winW, winH int) overlayLayout {
+	area := image.Rect(hudMargin, hudMargin, winW-hudMargin, winH-hudMargin)
+	lay := layoutOverlay([]string{notice}, area)
+	return lay.moveTo(image.Pt(lay.box.Min.X, area.Max.Y-lay.box.Dy()))
+}
+
+// moveTo places the layout's box with its top-left corner at p.
+func (lay overlayLayout) moveTo(p image.Point) overlayLayout {
+	lay.box = lay.box.Add(p.Sub(lay.box.Min))
+	return lay
 }
 
 // setRecording switches recording on (a new session) or off for the record
@@ -75,7 +119,8 @@ func (l *loop) setRecording(on bool, by string) error {
 // winW×winH window.
 func (l *loop) drawHUD(winW, winH int) {
 	rec := l.recIndicator()
-	if !l.overlay && rec == "" {
+	notice := l.currentNotice()
+	if !l.overlay && rec == "" && notice == "" {
 		return
 	}
 	c := l.renderer.BeginOverlay(winW, winH).(*gfx.Canvas)
@@ -83,8 +128,21 @@ func (l *loop) drawHUD(winW, winH int) {
 	if rec != "" {
 		recBox = drawRecIndicator(c, rec, winW)
 	}
+	var noticeBox image.Rectangle
+	if notice != "" {
+		lay := noticeLayout(notice, winW, winH)
+		col := noticeText
+		if l.hud.failed {
+			col = failureText
+		}
+		lay.drawIn(c, col)
+		noticeBox = lay.box
+	}
 	if l.overlay {
 		area := image.Rect(hudMargin, hudMargin, winW-hudMargin, winH-hudMargin)
+		if notice != "" && !noticeBox.Empty() {
+			area.Max.Y = noticeBox.Min.Y - hudMargin // above the notice
+		}
 		lay := layoutOverlay(l.overlayLines(), area)
 		if lay.box.Overlaps(recBox) {
 			area.Min.Y = recBox.Max.Y + hudMargin // below the indicator
@@ -166,6 +224,9 @@ func (l *loop) overlayLines() []string {
 		if l.rec.Recording() {
 			state = "on, " + l.rec.Mode().String() + ", session " + l.rec.Session()
 		}
+		if l.rec.Replaying() {
+			state += "; replay buffer on"
+		}
 		lines = append(lines, "capture "+state, l.captureMetrics().String())
 	}
 	return lines
@@ -207,12 +268,14 @@ func layoutOverlay(lines []string, area image.Rectangle) overlayLayout {
 	return lay
 }
 
-func (lay overlayLayout) draw(c *gfx.Canvas) {
+func (lay overlayLayout) draw(c *gfx.Canvas) { lay.drawIn(c, hudText) }
+
+func (lay overlayLayout) drawIn(c *gfx.Canvas, col color.Color) {
 	if len(lay.lines) == 0 {
 		return
 	}
 	fillBox(c, lay.box, hudBackdrop)
-	c.Text(strings.Join(lay.lines, "\n"), lay.face, float64(lay.box.Min.X+hudPad), float64(lay.box.Min.Y+hudPad), hudText)
+	c.Text(strings.Join(lay.lines, "\n"), lay.face, float64(lay.box.Min.X+hudPad), float64(lay.box.Min.Y+hudPad), col)
 }
 
 // wrapText breaks line into lines no wider than maxW: between the fields

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -15,7 +16,7 @@ import (
 
 // hotkeys are the engine's own keys (they still reach the game too).
 type hotkeys struct {
-	screenshot, record, overlay input.Key
+	screenshot, record, overlay, replay input.Key
 }
 
 var gameNameChars = regexp.MustCompile(`[^a-z0-9._-]+`)
@@ -65,7 +66,11 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 		if co.Player == "" {
 			co.Player = "player"
 		}
-		return co, hotkeys{input.KeyF12, input.KeyF9, input.KeyF3}, true, nil
+		opts.captureMode = "record"
+		if co.Replay.Window > 0 {
+			opts.captureMode = "both"
+		}
+		return co, hotkeys{input.KeyF12, input.KeyF9, input.KeyF3, input.KeyF10}, true, nil
 	}
 	cfg, path, err := config.LoadResolved(opts.ConfigPath)
 	if err != nil {
@@ -74,8 +79,9 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 	if path != "" && opts.ConfigPath == "" {
 		opts.Logger.Info("config: read " + path)
 	}
-	hk := hotkeys{keyFromName(cfg.Capture.ScreenshotKey), keyFromName(cfg.Capture.RecordKey), keyFromName(cfg.Capture.OverlayKey)}
 	cc := cfg.Capture
+	hk := hotkeys{keyFromName(cc.ScreenshotKey), keyFromName(cc.RecordKey), keyFromName(cc.OverlayKey), keyFromName(cc.ReplayKey)}
+	opts.captureMode = cc.Mode
 	mode, err := capture.ParseReadbackMode(cc.Readback)
 	if err != nil {
 		return capture.Options{}, hk, false, err
@@ -107,7 +113,7 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 			sink = st
 		}
 	}
-	opts.recordSink = sink != nil
+	opts.recordSink = sink != nil && cc.Mode != "replay"
 	co := capture.Options{
 		Game:          gameName(opts),
 		Player:        cfg.Player,
@@ -116,7 +122,7 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 		PBOs:          cc.PBOs,
 		Every:         cc.Every,
 		FPS:           cc.FPS,
-		Recording:     cc.Enabled && sink != nil && !opts.CaptureOff,
+		Recording:     cc.Enabled && sink != nil && !opts.CaptureOff && cc.Mode != "replay",
 		ScreenshotDir: cc.ScreenshotDir,
 		Pipeline: capture.PipelineConfig{
 			Sink:          sink,
@@ -129,6 +135,9 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 			SegmentBytes:  int64(cc.SegmentMB * (1 << 20)),
 			SegmentTime:   cc.SegmentDuration(),
 		},
+	}
+	if sink != nil && cc.Mode != "record" {
+		co.Replay = capture.ReplayOptions{Window: cc.ReplayWindow(), MaxBytes: int64(cc.ReplayMemoryMB * (1 << 20))}
 	}
 	if sink == nil {
 		co.Pipeline.Sink = discardSink{}
@@ -170,6 +179,24 @@ func SetRecording(on bool) bool {
 	return true
 }
 
+// SaveReplay stores the replay buffer — the last capture.replay_seconds of
+// frames, up to the newest frame drawn — as a new session in every sink,
+// as the replay hotkey (capture.replay_key, F10) does, and shows the
+// outcome in the window. Call it from Update or Draw. It returns at once:
+// the clip is written in the background, and a sink that then refuses it
+// is reported in the window, the log and CaptureMetrics().ReplaySavesFailed.
+// It returns an error saying why when the save cannot start: no game runs,
+// capture is off, capture.mode is "record" (capture.ErrReplayOff), nothing
+// is buffered yet (capture.ErrReplayEmpty), or two saves are still being
+// written (capture.ErrReplayBusy: a second save while one is written is
+// queued, a third refused).
+func SaveReplay() error {
+	if current == nil {
+		return errors.New("engine: SaveReplay: no game is running (call it from Update or Draw)")
+	}
+	return current.saveReplay("SaveReplay")
+}
+
 // Recording reports whether frames are being recorded now.
 func Recording() bool { return current != nil && current.rec != nil && current.rec.Recording() }
 
@@ -202,4 +229,65 @@ func (l *loop) captureMetrics() capture.Metrics {
 		}
 	}
 	return m
+}
+
+// saveReplay asks for a clip, for the replay hotkey and SaveReplay (named
+// by by in the log), and shows the request or why it failed.
+func (l *loop) saveReplay(by string) error {
+	err := l.requestReplay()
+	if err != nil {
+		l.notify("Replay not saved: "+replayReason(err), true)
+		l.opts.Logger.Warn("replay not saved", "by", by, "err", err)
+		return err
+	}
+	l.notify("Saving replay…", false)
+	l.opts.Logger.Info("replay save requested", "by", by)
+	return nil
+}
+
+func (l *loop) requestReplay() error {
+	switch {
+	case l.rec == nil:
+		return fmt.Errorf("engine: SaveReplay: %w: capture is off (capture.enabled = false or -capture=false)", capture.ErrReplayOff)
+	case !l.rec.Replaying() && l.opts.captureMode == "record":
+		return fmt.Errorf("engine: SaveReplay: %w: capture.mode is \"record\"; set capture.mode = \"replay\" or \"both\" in the config to keep the last seconds", capture.ErrReplayOff)
+	case !l.rec.Replaying():
+		return fmt.Errorf("engine: SaveReplay: %w: no sink to save clips to (every [[sink]] is disabled or missing)", capture.ErrReplayOff)
+	}
+	if err := l.rec.SaveReplay(); err != nil {
+		return fmt.Errorf("engine: SaveReplay: %w", err)
+	}
+	return nil
+}
+
+// replayReason is why a save failed, short enough for the window.
+func replayReason(err error) string {
+	switch {
+	case errors.Is(err, capture.ErrReplayOff) && strings.Contains(err.Error(), "capture.mode"):
+		return "replay is off (capture.mode = \"record\")"
+	case errors.Is(err, capture.ErrReplayOff):
+		return "replay is off"
+	case errors.Is(err, capture.ErrReplayEmpty):
+		return "nothing buffered yet"
+	case errors.Is(err, capture.ErrReplayBusy):
+		return "two saves are still being written"
+	case errors.Is(err, capture.ErrNoRoom):
+		return "no room in the spool (see the log)"
+	}
+	return "the sink refused it (see the log)"
+}
+
+// pollReplay shows the outcome of saves that finished (the log line comes
+// from capture).
+func (l *loop) pollReplay() {
+	if l.rec == nil {
+		return
+	}
+	for _, res := range l.rec.ReplayResults() {
+		if res.Err != nil {
+			l.notify("Replay not saved: "+replayReason(res.Err), true)
+			continue
+		}
+		l.notify(fmt.Sprintf("Replay saved: %.1f s, %d frames (%s)", res.Duration.Seconds(), res.Frames, res.Session), false)
+	}
 }

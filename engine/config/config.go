@@ -74,6 +74,14 @@ type Capture struct {
 	RecordKey      string  `toml:"record_key"`
 	OverlayKey     string  `toml:"overlay_key"`
 	ScreenshotDir  string  `toml:"screenshot_dir"`
+	// Mode is what capture does: record (sessions the player starts and
+	// stops with record_key; the default), replay (only the instant-replay
+	// buffer: the last ReplaySeconds kept in memory, stored when the
+	// player presses replay_key) or both, independently.
+	Mode           string  `toml:"mode"`
+	ReplaySeconds  float64 `toml:"replay_seconds"`
+	ReplayMemoryMB float64 `toml:"replay_memory_mb"` // cap on the replay buffer's memory
+	ReplayKey      string  `toml:"replay_key"`
 }
 
 // Sink is one destination for recordings and saves, served by the plugin
@@ -139,6 +147,10 @@ func Default() Config {
 			RecordKey:      "F9",
 			OverlayKey:     "F3",
 			ScreenshotDir:  filepath.Join(DataDir(), "screenshots"),
+			Mode:           "record",
+			ReplaySeconds:  30,
+			ReplayMemoryMB: 256,
+			ReplayKey:      "F10",
 		},
 		Saves: Saves{
 			Enabled:     true,
@@ -296,6 +308,11 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("capture.drop %q: want newest, oldest or block", cp.Drop)
 	}
+	switch cp.Mode {
+	case "record", "replay", "both":
+	default:
+		return fmt.Errorf("capture.mode %q: want record (sessions started and stopped with record_key; the default), replay (keep the last replay_seconds in memory, stored when replay_key is pressed) or both", cp.Mode)
+	}
 	checks := []struct {
 		ok   bool
 		what string
@@ -309,15 +326,26 @@ func (c *Config) Validate() error {
 		{cp.SegmentSeconds > 0 && cp.SegmentSeconds <= 600, fmt.Sprintf("capture.segment_seconds %g: want more than 0, at most 600", cp.SegmentSeconds)},
 		{cp.SegmentFrames >= 0, fmt.Sprintf("capture.segment_frames %d: want 0 (no limit) or more", cp.SegmentFrames)},
 		{cp.SegmentMB > 0 && cp.SegmentMB <= 4096, fmt.Sprintf("capture.segment_mb %g: want more than 0, at most 4096", cp.SegmentMB)},
+		{cp.ReplaySeconds > 0 && cp.ReplaySeconds <= 3600, fmt.Sprintf("capture.replay_seconds %g: want more than 0, at most 3600", cp.ReplaySeconds)},
+		{cp.ReplayMemoryMB > 0 && cp.ReplayMemoryMB <= 65536, fmt.Sprintf("capture.replay_memory_mb %g: want more than 0, at most 65536", cp.ReplayMemoryMB)},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
 			return errors.New(ch.what)
 		}
 	}
-	for _, k := range []struct{ name, v string }{{"screenshot_key", cp.ScreenshotKey}, {"record_key", cp.RecordKey}, {"overlay_key", cp.OverlayKey}} {
+	keys := []struct{ name, v string }{{"screenshot_key", cp.ScreenshotKey}, {"record_key", cp.RecordKey}, {"overlay_key", cp.OverlayKey}, {"replay_key", cp.ReplayKey}}
+	for _, k := range keys {
 		if _, err := ParseKeyName(k.v); err != nil {
 			return fmt.Errorf("capture.%s: %w", k.name, err)
+		}
+	}
+	// One key cannot both save a replay and do another engine hotkey's job.
+	if rk, _ := ParseKeyName(cp.ReplayKey); rk != "" {
+		for _, k := range keys[:3] {
+			if n, _ := ParseKeyName(k.v); n == rk {
+				return fmt.Errorf("capture.replay_key %q: it is capture.%s too; give one of them another key", cp.ReplayKey, k.name)
+			}
 		}
 	}
 	sv := &c.Saves
@@ -375,6 +403,11 @@ func (s Sink) StringSettings() (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// ReplayWindow returns ReplaySeconds as a duration.
+func (c Capture) ReplayWindow() time.Duration {
+	return time.Duration(c.ReplaySeconds * float64(time.Second))
 }
 
 // SegmentDuration returns SegmentSeconds as a duration.

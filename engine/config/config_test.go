@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultsWithoutFile(t *testing.T) {
@@ -66,6 +67,12 @@ func TestBadConfigsNameTheProblem(t *testing.T) {
 		{"[[sink]]\nname=\"a\"\nplugin=\"disk\"\n[[sink]]\nname=\"a\"\nplugin=\"s3\"\n", `sink "a": defined twice`},
 		{"[[sink]]\nname=\"a\"\nplugin=\"disk\"\nsha256=\"abc\"\n", "want 64 hex digits"},
 		{"player = \n", "x.toml: line 1"},
+		{"[capture]\nmode = \"instant\"\n", `capture.mode "instant": want record (`},
+		{"[capture]\nmode = \"Replay\"\n", "or both"},
+		{"[capture]\nreplay_seconds = 0\n", "capture.replay_seconds 0: want more than 0"},
+		{"[capture]\nreplay_memory_mb = -1\n", "capture.replay_memory_mb -1: want more than 0"},
+		{"[capture]\nreplay_key = \"F13\"\n", "capture.replay_key: key \"F13\""},
+		{"[capture]\nreplay_key = \"f9\"\n", `capture.replay_key "f9": it is capture.record_key too`},
 	} {
 		_, err := Parse("x.toml", []byte(tc.doc))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -130,5 +137,30 @@ func TestResolveOrder(t *testing.T) {
 	t.Setenv(EnvConfig, filepath.Join(dir, "missing.toml"))
 	if _, err := Resolve(""); err == nil || !strings.Contains(err.Error(), EnvConfig) {
 		t.Fatalf("missing %s file: err = %v, want one naming the variable", EnvConfig, err)
+	}
+}
+
+func TestReplaySettings(t *testing.T) {
+	c, err := Parse("x.toml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := c.Capture
+	if cp.Mode != "record" || cp.ReplaySeconds != 30 || cp.ReplayMemoryMB != 256 || cp.ReplayKey != "F10" || cp.ReplayWindow() != 30*time.Second {
+		t.Fatalf("replay defaults: mode %q, %g s, %g MB, key %q", cp.Mode, cp.ReplaySeconds, cp.ReplayMemoryMB, cp.ReplayKey)
+	}
+	for _, mode := range []string{"record", "replay", "both"} {
+		doc := "[capture]\nmode = \"" + mode + "\"\nreplay_seconds = 12.5\nreplay_memory_mb = 0.5\nreplay_key = \"r\"\n"
+		c, err := Parse("x.toml", []byte(doc))
+		if err != nil {
+			t.Fatalf("mode %s: %v", mode, err)
+		}
+		if cp := c.Capture; cp.Mode != mode || cp.ReplayWindow() != 12500*time.Millisecond || cp.ReplayMemoryMB != 0.5 || cp.ReplayKey != "r" {
+			t.Fatalf("mode %s: parsed %+v", mode, cp)
+		}
+	}
+	// No replay key at all is allowed (saves then come from the game only).
+	if _, err := Parse("x.toml", []byte("[capture]\nreplay_key = \"\"\n")); err != nil {
+		t.Fatal(err)
 	}
 }
