@@ -60,6 +60,8 @@ type Handler struct {
 	list    *listing
 	summary map[string]*entry // last summaries by session key, reused while a session's segments are unchanged
 
+	liveCheck time.Duration // liveCheckInterval; tests shorten it
+
 	mu     sync.Mutex
 	open   map[string]*openReader
 	clock  uint64 // LRU clock
@@ -149,7 +151,7 @@ func New(stores []Store, opts Options) *Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{stores: stores, opts: opts, static: map[string][]byte{}, start: time.Now(),
-		summary: map[string]*entry{}, open: map[string]*openReader{}}
+		summary: map[string]*entry{}, open: map[string]*openReader{}, liveCheck: liveCheckInterval}
 	files, _ := fs.ReadDir(staticFS, "static")
 	for _, f := range files {
 		if b, err := staticFS.ReadFile("static/" + f.Name()); err == nil && !f.IsDir() {
@@ -690,7 +692,7 @@ func (h *Handler) refreshLive(ctx context.Context, e *entry) (*entry, error) {
 		return e, nil
 	}
 	e.mu.Lock()
-	fresh := time.Since(e.checked) < liveCheckInterval
+	fresh := time.Since(e.checked) < h.liveCheck
 	if !fresh {
 		e.checked = time.Now()
 	}

@@ -64,23 +64,29 @@ func writeSession(t *testing.T, b sdk.Backend, id string, segs [][]uint64) {
 		t.Fatalf("session id %s is not segment.NewSessionID of a whole millisecond (%v)", id, err)
 	}
 	for i, seqs := range segs {
-		var buf bytes.Buffer
-		w, err := segment.NewWriter(&buf, segment.Header{Width: testW, Height: testH, KeyInterval: 4, Codec: segment.CodecZstd,
-			Segment: uint64(i), FirstSeq: seqs[0], SessionStart: t0})
-		if err != nil {
+		writeSegment(t, b, prefix, t0, i, seqs)
+	}
+}
+
+// writeSegment stores segment i of the session at prefix, started at t0.
+func writeSegment(t *testing.T, b sdk.Backend, prefix string, t0 time.Time, i int, seqs []uint64) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := segment.NewWriter(&buf, segment.Header{Width: testW, Height: testH, KeyInterval: 4, Codec: segment.CodecZstd,
+		Segment: uint64(i), FirstSeq: seqs[0], SessionStart: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range seqs {
+		if err := w.WriteFrame(seq, t0.Add(time.Duration(seq)*time.Second/60), pixels(seq)); err != nil {
 			t.Fatal(err)
 		}
-		for _, seq := range seqs {
-			if err := w.WriteFrame(seq, t0.Add(time.Duration(seq)*time.Second/60), pixels(seq)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := b.Put(context.Background(), segment.Key(prefix, uint64(i)), bytes.NewReader(buf.Bytes()), sdk.PutOptions{Size: int64(buf.Len())}); err != nil {
-			t.Fatal(err)
-		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Put(context.Background(), segment.Key(prefix, uint64(i)), bytes.NewReader(buf.Bytes()), sdk.PutOptions{Size: int64(buf.Len())}); err != nil {
+		t.Fatal(err)
 	}
 }
 
