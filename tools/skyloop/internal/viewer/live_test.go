@@ -154,4 +154,3 @@ func rowFor(t *testing.T, rows []sessionJSON, id string) sessionJSON {
 	t.Fatalf("no row for %s in %d rows", id, len(rows))
 	return sessionJSON{}
 }
-
