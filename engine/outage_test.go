@@ -58,8 +58,8 @@ func TestSinkOutageAcrossGameSessions(t *testing.T) {
 	if m := first.Capture; m.FramesEncoded != 30 || m.Segments != 3 || m.Dropped() != 0 || m.SinkErrors != 0 {
 		t.Fatalf("session 1 did not record everything into the spool: %s", m)
 	}
-	if spooled, _ := filepath.Glob(filepath.Join(dir, "spool", "outage", "data", "*")); len(spooled) != 4 {
-		t.Fatalf("spool holds %d items after session 1, want its 3 segments and its manifest", len(spooled))
+	if spooled, _ := filepath.Glob(filepath.Join(dir, "spool", "outage", "data", "*")); len(spooled) != 5 {
+		t.Fatalf("spool holds %d items after session 1, want its 3 segments, its manifest and the player's catalog", len(spooled))
 	}
 
 	// Session 2, sink healthy: it replays session 1's segments too.

@@ -98,8 +98,8 @@ func TestUnreachableS3SinkNeverStopsTheGame(t *testing.T) {
 		t.Errorf("the log does not say the sink is unreachable and where:\n%s", logs.String())
 	}
 	spooled, _ := filepath.Glob(filepath.Join(spoolDir, "offline", "data", "*"))
-	if len(spooled) != n/30+1 {
-		t.Fatalf("spool holds %d items, want the %d segments and the end record", len(spooled), n/30)
+	if len(spooled) != n/30+2 {
+		t.Fatalf("spool holds %d items, want the %d segments, the end record and the player's catalog", len(spooled), n/30)
 	}
 
 	// The store comes back; the next start delivers the first session.
