@@ -30,7 +30,8 @@ every session; a session without an end record is described from its
 segments' headers and indexes. STATE is "ended", "LIVE" (no end record
 yet and written to within the last 15 s, or three segment intervals:
 still recording) or "not ended" (the recording stopped without its end
-record: the game crashed or was killed). GAPS counts the missing frames and,
+record: the game crashed or was killed); an instant-replay clip saved
+by the player is "clip". GAPS counts the missing frames and,
 when the listing found damage, says "damage found" with its kinds
 (missing, foreign, misnumbered, zero-length, truncated, ...): a segment of
 another session, one stored under another number, an empty or cut-short
@@ -74,6 +75,8 @@ one. A payload whose CRC fails is found only by reading it: run
 				}
 				ended := "ended"
 				switch {
+				case r.Replay && r.Ended:
+					ended = "clip"
 				case r.Live:
 					ended = "LIVE"
 				case !r.Ended:

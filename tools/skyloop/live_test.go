@@ -194,6 +194,10 @@ name = "live"
 	if row.Ended {
 		t.Fatalf("a live session listed as ended: %+v", row)
 	}
+	// The tool lists it as LIVE too.
+	if out := sessionsTable(t, cfg); !strings.Contains(out, row.ID) || !strings.Contains(out, "LIVE") {
+		t.Fatalf("skyloop sessions while recording:\n%s", out)
+	}
 
 	bctx := browser(t)
 	if err := chromedp.Do(bctx,
@@ -238,6 +242,10 @@ name = "live"
 		t.Fatalf("after the end record: %+v, want one ended session of %d frames, not live", rows, run.Frames)
 	}
 
+	if out := sessionsTable(t, cfg); !strings.Contains(out, row.ID) || strings.Contains(out, "LIVE") || !strings.Contains(out, " ended ") {
+		t.Fatalf("skyloop sessions after the end record:\n%s", out)
+	}
+
 	// Every frame shown is the stored frame the viewer says it is, pixel
 	// for pixel, and carries that frame's number; numbers only go up.
 	stored := storedHashes(t, cfg)
@@ -276,6 +284,16 @@ name = "live"
 		t.Fatalf("the last frame shown is %d, want the last one drawn, %d", last.Code, run.Frames-1)
 	}
 	return out
+}
+
+// sessionsTable runs `skyloop sessions` in-process.
+func sessionsTable(t testing.TB, cfg string) string {
+	t.Helper()
+	var out, errOut lockedBuffer
+	if code := run(context.Background(), []string{"--config", cfg, "sessions"}, &out, &errOut); code != 0 {
+		t.Fatalf("skyloop sessions: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	return out.String()
 }
 
 type storedFrame struct {

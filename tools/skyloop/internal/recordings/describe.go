@@ -133,7 +133,7 @@ func storedRow(s *Session, m *segment.Manifest) Row {
 	r := Row{
 		Session: s.Ref(), Sink: s.Sink, Game: s.Game, Player: s.Player, ID: s.ID,
 		Start: m.Start, Frames: int(st.Frames), Width: m.Width, Height: m.Height,
-		Segments: len(s.Segments), Bytes: s.Bytes, Ended: true, Damage: []Kind{},
+		Segments: len(s.Segments), Bytes: s.Bytes, Ended: true, Damage: []Kind{}, Replay: m.Replay,
 	}
 	if st.Frames > 0 {
 		r.Duration = st.LastFrame.Sub(st.FirstFrame).Seconds()

@@ -336,3 +336,33 @@ func TestListingRequestsDoNotGrowWithEndedSessions(t *testing.T) {
 		t.Fatalf("listing 1000 ended sessions took %d Lists and %d Gets, 10 took %d and %d: requests must not grow with ended sessions", l1000, g1000, l10, g10)
 	}
 }
+
+// An instant-replay clip is marked as one, from the catalog, the end
+// record and the summary alike.
+func TestDescribeReplayClip(t *testing.T) {
+	ctx := context.Background()
+	mem := synctest.NewMemoryBackend()
+	id := newID(start.Add(10 * time.Hour))
+	e := endSession(t, mem, "g", "p", id, [][]uint64{seqRange(0, 9)}, 10, 0)
+	e.Manifest.Replay = true
+	b, err := segment.MarshalManifest(e.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putObject(t, mem, segment.ManifestKey(segment.SessionPrefix("g", "p", id)), b)
+	e.ManifestSize = int64(len(b))
+	putCatalog(t, mem, "g", "p", "laptop", e)
+	ss, _ := List(ctx, mem, "local", "")
+	d := NewDescriber(mem, start)
+	fast, ok, err := d.Row(ctx, ss[0])
+	if err != nil || !ok || !fast.Replay {
+		t.Fatalf("catalog row %+v ok %v err %v: want a replay clip", fast, ok, err)
+	}
+	sum, err := ss[0].Summarize(ctx, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slow := d.NewRow(ss[0], sum); rowJSON(t, slow) != rowJSON(t, fast) {
+		t.Fatalf("summary row %s, catalog row %s", rowJSON(t, slow), rowJSON(t, fast))
+	}
+}

@@ -24,6 +24,9 @@ type Row struct {
 	// of its segment intervals): still recording. Not ended and not live:
 	// the recording stopped without ending (a crash, a kill).
 	Live bool `json:"live"`
+	// Replay: an instant-replay clip (capture.mode "replay" or "both"),
+	// saved by the player, not a recording of a whole session.
+	Replay bool `json:"replay"`
 	// Damage is the kinds of damage the listing found (missing, foreign,
 	// misnumbered, zero-length, truncated, crc, corrupt, version), empty
 	// when it found none. A listing reads headers and indexes only, so a
@@ -46,5 +49,6 @@ func NewRow(s *Session, sum Summary) Row {
 		Width: sum.Width, Height: sum.Height, Segments: len(s.Segments), Bytes: s.Bytes,
 		Problems: len(sum.Problems) + len(sum.MissingSegments), Ended: sum.Ended(),
 		Damage: append([]Kind{}, sum.DamageKinds()...),
+		Replay: sum.Manifest != nil && sum.Manifest.Replay,
 	}
 }

@@ -93,6 +93,7 @@ function renderSessions() {
         'data-live': r.live ? 'true' : 'false', title: r.session + ' in sink ' + r.sink,
       }, r.id, el('span', { class: 'sub' }, sub));
       if (r.live) li.append(el('span', { class: 'sub live' }, '● LIVE: still recording'));
+      if (r.replay) li.append(el('span', { class: 'sub' }, 'instant replay clip'));
       if (r.error) {
         li.append(el('span', { class: 'sub warn' }, 'unreadable: ' + r.error));
       } else if (r.damage && r.damage.length) {
@@ -264,8 +265,8 @@ function renderMeta() {
   const s = current.session;
   ui.meta.textContent = [s.start ? new Date(s.start).toLocaleString() : '', fmtSecs(s.duration_seconds),
     s.frames + ' frames stored', s.gap_frames ? s.gap_frames + ' frames missing (' + current.gaps.length + ' gaps)' : 'no gaps',
-    s.ended ? 'ended' : (s.live ? 'live: still recording' : 'not ended (the game stopped without ending it)'),
-    s.width + '×' + s.height, fmtBytes(s.bytes), 'sink ' + s.sink].join(' · ') +
+    s.replay ? 'instant replay clip' : '', s.ended ? 'ended' : (s.live ? 'live: still recording' : 'not ended (the game stopped without ending it)'),
+    s.width + '×' + s.height, fmtBytes(s.bytes), 'sink ' + s.sink].filter(Boolean).join(' · ') +
     (current.problems.length ? ' · problems: ' + current.problems.join('; ') : '');
 }
 
