@@ -98,29 +98,30 @@ one. A payload whose CRC fails is found only by reading it: run
 // ended ones cost no request (their catalog entry), the rest a Get or a
 // summary.
 func describeSessions(ctx context.Context, all []sinkSessions, now time.Time) ([]sessionRow, error) {
-	type job struct {
-		i    int
-		d    *recordings.Describer
-		sess *recordings.Session
-		sink string
-	}
-	var jobs []job
+	var rows []sessionRow
 	for _, ss := range all {
-		d := recordings.NewDescriber(ss.sink, now)
-		for _, sess := range ss.sessions {
-			jobs = append(jobs, job{len(jobs), d, sess, ss.sink.Name()})
+		r, err := describeStore(ctx, ss.sink, ss.sink.Name(), ss.sessions, now)
+		if err != nil {
+			return nil, err
 		}
+		rows = append(rows, r...)
 	}
-	rows := make([]sessionRow, len(jobs))
+	return rows, nil
+}
+
+// describeStore describes the sessions listed from one sink.
+func describeStore(ctx context.Context, st recordings.Store, sink string, sessions []*recordings.Session, now time.Time) ([]sessionRow, error) {
+	d := recordings.NewDescriber(st, now)
+	rows := make([]sessionRow, len(sessions))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	for _, j := range jobs {
+	for i, sess := range sessions {
 		g.Go(func() error {
-			r, err := j.d.Describe(gctx, j.sess)
+			r, err := d.Describe(gctx, sess)
 			if err != nil {
-				return fmt.Errorf("%s in sink %s: %w", j.sess.Ref(), j.sink, err)
+				return fmt.Errorf("%s in sink %s: %w", sess.Ref(), sink, err)
 			}
-			rows[j.i] = r
+			rows[i] = r
 			return nil
 		})
 	}
