@@ -17,4 +17,10 @@
 // When the queue is full the configured drop policy applies (drop the
 // newest frame, drop the oldest queued frame, or block — tests only); every
 // drop is counted and shows as a gap in the recorded sequence numbers.
+//
+// In replay mode (capture.mode "replay" or "both") frames also go to an
+// instant-replay buffer (replay.go): the last Window of encoded frames in
+// memory, under a byte cap, stored nowhere until SaveReplay writes the
+// window as an ordinary session (starting on a key frame) to the same
+// SegmentSink. Capture times come from the engine's clock.
 package capture
