@@ -63,6 +63,34 @@ func EncodeFrame(dst, cur, prev []byte, codec Codec, forceKey bool) (EncodedFram
 	return encodeFrame(dst, cur, prev, codec, forceKey, strategyAuto)
 }
 
+// EncodeOptions tunes EncodeFrameWith.
+type EncodeOptions struct {
+	Codec Codec
+	Key   bool // force a key frame
+	// Effort is the compression effort, from 1 (fastest) to MaxEffort
+	// (smallest); 0 is DefaultEffort. The capture pipeline raises it when
+	// its encoders have time to spare and lowers it when they fall behind.
+	Effort int
+	// Width is the frame's width in pixels, for coders that work on rows
+	// or tiles (0: the frame is coded as one run of bytes).
+	Width int
+}
+
+// Effort levels of EncodeOptions.
+const (
+	MinEffort     = 1
+	DefaultEffort = 2
+	MaxEffort     = 4
+)
+
+// EncodeFrameWith is EncodeFrame with options.
+func EncodeFrameWith(dst, cur, prev []byte, o EncodeOptions) (EncodedFrame, error) {
+	if o.Effort < 0 || o.Effort > MaxEffort {
+		return EncodedFrame{}, fmt.Errorf("segment: effort %d: want 0 (default) or %d..%d", o.Effort, MinEffort, MaxEffort)
+	}
+	return encodeFrame(dst, cur, prev, o.Codec, o.Key, strategyAuto)
+}
+
 func encodeFrame(dst, cur, prev []byte, codec Codec, forceKey bool, strat strategy) (EncodedFrame, error) {
 	if !codec.valid() {
 		return EncodedFrame{}, fmt.Errorf("segment: unknown codec %d", codec)
