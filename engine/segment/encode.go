@@ -21,6 +21,10 @@ type EncodedFrame struct {
 	Codec   Codec     // compression of Payload
 	Payload []byte    // the compressed bytes
 	RawLen  int       // size of the raw frame in bytes (width*height*4)
+
+	// width > 0: Payload is a tiled (version-2) payload for frames this
+	// many pixels wide; Writer.WriteEncoded checks it against the header.
+	width int
 }
 
 // Parameters of the key-or-delta choice; see docs/segment-format.md,
@@ -71,8 +75,12 @@ type EncodeOptions struct {
 	// (smallest); 0 is DefaultEffort. The capture pipeline raises it when
 	// its encoders have time to spare and lowers it when they fall behind.
 	Effort int
-	// Width is the frame's width in pixels, for coders that work on rows
-	// or tiles (0: the frame is coded as one run of bytes).
+	// Width is the frame's width in pixels. With it (and a codec other
+	// than CodecRaw) the frame is coded in tiles: only tiles that changed,
+	// each as a delta, a shifted copy of the previous frame or intra
+	// (format version 2, see docs/segment-format.md). 0 codes the frame as
+	// one run of bytes, key or XOR delta, as version 1 did; Effort is then
+	// ignored. Tiled records need a version-2 segment of this width.
 	Width int
 }
 
@@ -83,12 +91,43 @@ const (
 	MaxEffort     = 4
 )
 
-// EncodeFrameWith is EncodeFrame with options.
+// EncodeFrameWith is EncodeFrame with options. Like EncodeFrame it never
+// returns a payload larger than the raw frame (falling back to a raw key
+// frame) and reuses dst's storage; its scratch buffers are pooled, so it
+// allocates nothing per frame once warm.
 func EncodeFrameWith(dst, cur, prev []byte, o EncodeOptions) (EncodedFrame, error) {
 	if o.Effort < 0 || o.Effort > MaxEffort {
 		return EncodedFrame{}, fmt.Errorf("segment: effort %d: want 0 (default) or %d..%d", o.Effort, MinEffort, MaxEffort)
 	}
-	return encodeFrame(dst, cur, prev, o.Codec, o.Key, strategyAuto)
+	if o.Width == 0 {
+		return encodeFrame(dst, cur, prev, o.Codec, o.Key, strategyAuto)
+	}
+	if !o.Codec.valid() {
+		return EncodedFrame{}, fmt.Errorf("segment: unknown codec %d", o.Codec)
+	}
+	n := len(cur)
+	if o.Width < 0 || o.Width > MaxDimension || n == 0 || n%(4*o.Width) != 0 || n/(4*o.Width) > MaxDimension || n > MaxPixels*4 {
+		return EncodedFrame{}, fmt.Errorf("segment: frame of %d bytes and width %d: want whole rows of 4-byte pixels, at most %dx%d", n, o.Width, MaxDimension, MaxDimension)
+	}
+	if prev != nil && len(prev) != n {
+		return EncodedFrame{}, fmt.Errorf("segment: previous frame has %d bytes, current %d", len(prev), n)
+	}
+	if o.Codec == CodecRaw {
+		return encodeFrame(dst, cur, nil, o.Codec, true, strategyAuto) // raw means the pixels themselves
+	}
+	effort := o.Effort
+	if effort == 0 {
+		effort = DefaultEffort
+	}
+	if o.Key {
+		prev = nil
+	}
+	payload, key := encodeTiled(dst[:0], cur, prev, o.Width, o.Codec, efforts[effort])
+	out := EncodedFrame{RawLen: n, Codec: o.Codec, Key: key, Payload: payload, width: o.Width}
+	if len(out.Payload) >= n {
+		out.width = 0
+	}
+	return finish(out, cur), nil
 }
 
 func encodeFrame(dst, cur, prev []byte, codec Codec, forceKey bool, strat strategy) (EncodedFrame, error) {
@@ -216,7 +255,7 @@ func smaller(out EncodedFrame, d, cur []byte, codec Codec) EncodedFrame {
 // finish falls back to a raw key frame when compression did not help.
 func finish(f EncodedFrame, cur []byte) EncodedFrame {
 	if len(f.Payload) >= len(cur) {
-		f.Key, f.Codec = true, CodecRaw
+		f.Key, f.Codec, f.width = true, CodecRaw, 0
 		f.Payload = append(f.Payload[:0], cur...)
 	}
 	return f
@@ -272,6 +311,24 @@ func zstdEncoder() *zstd.Encoder {
 	zencOnce.Do(func() { zenc = newZstdEncoder(zstd.SpeedFastest) })
 	return zenc
 }
+
+// zstdLevel returns the shared encoder of effortParams.zlevel: 0 fastest,
+// 1 default, 2 better compression.
+func zstdLevel(l int) *zstd.Encoder {
+	switch l {
+	case 0:
+		return zstdEncoder()
+	case 1:
+		zdefOnce.Do(func() { zdef = newZstdEncoder(zstd.SpeedDefault) })
+		return zdef
+	}
+	return zstdSparseEncoder()
+}
+
+var (
+	zdefOnce sync.Once
+	zdef     *zstd.Encoder
+)
 
 var (
 	zsparseOnce sync.Once

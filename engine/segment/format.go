@@ -9,8 +9,12 @@ import (
 	"time"
 )
 
-// Version is the format version this package writes and the only one it reads.
-const Version uint16 = 1
+// Version is the format version this package writes by default. It reads
+// versions 1 and 2, and writes version 1 when a Header asks for it.
+const Version uint16 = 2
+
+// minVersion is the oldest version this package reads and writes.
+const minVersion uint16 = 1
 
 // DefaultKeyInterval is the key interval a Header with KeyInterval 0 gets: at
 // most this many records in a row share one key frame (one key frame every 60
@@ -46,8 +50,16 @@ var (
 // Record flags (byte 4 of a record header, byte 24 of an index entry).
 const (
 	flagKey   = 1 << 0
-	flagsMask = flagKey // bits a version-1 reader understands; others are corruption
+	flagTiled = 1 << 1 // version 2: the payload is tiled (docs/segment-format.md)
 )
+
+// flagsMask is the flags a version knows; other bits are corruption.
+func flagsMask(version uint16) byte {
+	if version >= 2 {
+		return flagKey | flagTiled
+	}
+	return flagKey
+}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -118,8 +130,8 @@ func ParseCodec(s string) (Codec, error) {
 // Header describes a segment. Every field is stored in the segment's
 // 64-byte header.
 type Header struct {
-	// Version is the format version. NewWriter accepts 0 (meaning Version)
-	// or Version; the Reader reports what the file says.
+	// Version is the format version. NewWriter accepts 0 (meaning Version),
+	// 1 (no tiled records) or 2; the Reader reports what the file says.
 	Version uint16
 	// Width and Height are the frame size in pixels, 1..MaxDimension each,
 	// with Width*Height <= MaxPixels.
@@ -164,8 +176,8 @@ func (h Header) withDefaults() Header {
 
 // validate checks a header with defaults applied.
 func (h Header) validate() error {
-	if h.Version != Version {
-		return fmt.Errorf("%w: version %d (this reader knows version %d)", ErrVersion, h.Version, Version)
+	if h.Version < minVersion || h.Version > Version {
+		return fmt.Errorf("%w: version %d (this package knows versions %d..%d)", ErrVersion, h.Version, minVersion, Version)
 	}
 	if h.Width < 1 || h.Width > MaxDimension || h.Height < 1 || h.Height > MaxDimension {
 		return fmt.Errorf("frame size %dx%d outside 1x1..%dx%d", h.Width, h.Height, MaxDimension, MaxDimension)
@@ -235,8 +247,9 @@ func parseHeader(b []byte) (Header, error) {
 		return Header{}, &FormatError{Kind: ErrCorrupt, Offset: 0, Record: -1,
 			Msg: fmt.Sprintf("not a skyloop segment: magic % x, want % x", b[:8], headerMagic[:])}
 	}
-	if v := le.Uint16(b[8:]); v != Version {
-		return Header{}, fmt.Errorf("%w: segment has version %d, this reader knows version %d", ErrVersion, v, Version)
+	v := le.Uint16(b[8:])
+	if v < minVersion || v > Version {
+		return Header{}, fmt.Errorf("%w: segment has version %d, this reader knows versions %d..%d", ErrVersion, v, minVersion, Version)
 	}
 	if got, want := le.Uint32(b[60:]), crc32c(b[:60]); got != want {
 		return Header{}, &FormatError{Kind: ErrCorrupt, Offset: 60, Record: -1,
@@ -244,7 +257,7 @@ func parseHeader(b []byte) (Header, error) {
 	}
 	if hs := le.Uint16(b[10:]); hs != headerSize {
 		return Header{}, &FormatError{Kind: ErrCorrupt, Offset: 10, Record: -1,
-			Msg: fmt.Sprintf("header size %d, version %d requires %d", hs, Version, headerSize)}
+			Msg: fmt.Sprintf("header size %d, version %d requires %d", hs, v, headerSize)}
 	}
 	w, hgt := le.Uint32(b[12:]), le.Uint32(b[16:])
 	ki := le.Uint32(b[24:])
@@ -253,7 +266,7 @@ func parseHeader(b []byte) (Header, error) {
 			Msg: fmt.Sprintf("header out of range: %dx%d, key interval %d", w, hgt, ki)}
 	}
 	h := Header{
-		Version:      Version,
+		Version:      v,
 		Width:        int(w),
 		Height:       int(hgt),
 		Format:       PixelFormat(b[20]),
@@ -272,6 +285,7 @@ func parseHeader(b []byte) (Header, error) {
 // recordHeader is the fixed-size header in front of each frame's payload.
 type recordHeader struct {
 	key        bool
+	tiled      bool
 	codec      Codec
 	seq        uint64
 	time       int64
@@ -286,6 +300,9 @@ func (r *recordHeader) marshal(b []byte) {
 	if r.key {
 		flags |= flagKey
 	}
+	if r.tiled {
+		flags |= flagTiled
+	}
 	b[4] = flags
 	b[5] = byte(r.codec)
 	b[6], b[7] = 0, 0
@@ -296,16 +313,17 @@ func (r *recordHeader) marshal(b []byte) {
 	le.PutUint32(b[32:], crc32c(b[:32]))
 }
 
-// parseRecordHeader checks magic, CRC, flags and codec of a record header.
-// It returns a description of the first problem, or "" if the header is valid.
-func parseRecordHeader(b []byte) (recordHeader, string) {
+// parseRecordHeader checks magic, CRC, flags and codec of a record header
+// of a segment of the given version. It returns a description of the
+// first problem, or "" if the header is valid.
+func parseRecordHeader(b []byte, version uint16) (recordHeader, string) {
 	if string(b[0:4]) != string(recordMagic[:]) {
 		return recordHeader{}, fmt.Sprintf("record magic % x, want % x", b[0:4], recordMagic[:])
 	}
 	if got, want := le.Uint32(b[32:]), crc32c(b[:32]); got != want {
 		return recordHeader{}, fmt.Sprintf("record header CRC32C %#08x, computed %#08x", got, want)
 	}
-	if b[4]&^flagsMask != 0 {
+	if b[4]&^flagsMask(version) != 0 {
 		return recordHeader{}, fmt.Sprintf("unknown record flags %#02x", b[4])
 	}
 	c := Codec(b[5])
@@ -314,6 +332,7 @@ func parseRecordHeader(b []byte) (recordHeader, string) {
 	}
 	return recordHeader{
 		key:        b[4]&flagKey != 0,
+		tiled:      b[4]&flagTiled != 0,
 		codec:      c,
 		seq:        le.Uint64(b[8:]),
 		time:       int64(le.Uint64(b[16:])),

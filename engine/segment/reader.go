@@ -59,6 +59,7 @@ type Reader struct {
 	scratch []byte // decompressed delta
 	rec     []byte // raw record bytes
 	view    []byte // BGRA8 only: RGBA copy of prev for NextView
+	tiles   tiledDecoder
 	closed  bool
 }
 
@@ -69,6 +70,7 @@ type rentry struct {
 	seq       uint64
 	time      int64
 	key       bool
+	tiled     bool
 	codec     Codec
 	err       error
 }
@@ -259,6 +261,7 @@ func (r *Reader) Close() error {
 	}
 	r.closed = true
 	r.prev, r.scratch, r.rec, r.view, r.entries = nil, nil, nil, nil, nil
+	r.tiles = tiledDecoder{}
 	if r.closer != nil {
 		return r.closer.Close()
 	}
@@ -329,14 +332,14 @@ func (r *Reader) decode(i int, e rentry) error {
 		}
 		return fmt.Errorf("segment: record %d (seq %d) at offset %d: %w", i, e.seq, e.off, err)
 	}
-	rh, problem := parseRecordHeader(rec)
+	rh, problem := parseRecordHeader(rec, r.h.Version)
 	if problem != "" {
 		return bad(ErrCorrupt, e.off, "%s", problem)
 	}
 	switch {
-	case rh.seq != e.seq || rh.time != e.time || rh.key != e.key || rh.codec != e.codec:
-		return bad(ErrCorrupt, e.off, "record header (seq %d, time %d, key %t, codec %s) disagrees with the index (seq %d, time %d, key %t, codec %s)",
-			rh.seq, rh.time, rh.key, rh.codec, e.seq, e.time, e.key, e.codec)
+	case rh.seq != e.seq || rh.time != e.time || rh.key != e.key || rh.tiled != e.tiled || rh.codec != e.codec:
+		return bad(ErrCorrupt, e.off, "record header (seq %d, time %d, key %t, tiled %t, codec %s) disagrees with the index (seq %d, time %d, key %t, tiled %t, codec %s)",
+			rh.seq, rh.time, rh.key, rh.tiled, rh.codec, e.seq, e.time, e.key, e.tiled, e.codec)
 	case int64(rh.payloadLen) != e.span-recordHeaderSize:
 		return bad(ErrCorrupt, e.off, "payload length %d, but the record spans %d bytes (header %d)", rh.payloadLen, e.span, recordHeaderSize)
 	}
@@ -348,6 +351,19 @@ func (r *Reader) decode(i int, e rentry) error {
 	if len(r.prev) != n {
 		r.prev = make([]byte, n) // only once a record with an intact payload is seen
 		r.prevOK = false
+	}
+	if e.tiled {
+		if !e.key && !r.prevOK {
+			return bad(ErrCorrupt, e.off, "delta frame without its reference frame (the record before it was not decoded)")
+		}
+		out, err := r.tiles.decodeTiled(r.prev, payload, e.codec, e.key, r.h.Width, r.h.Height)
+		if err != nil {
+			return bad(ErrCorrupt, e.off+recordHeaderSize, "tiled payload: %v", err)
+		}
+		if &out[0] != &r.prev[0] {
+			r.prev, r.tiles.alt = out, r.prev
+		}
+		return nil
 	}
 	if e.key {
 		if err := decompress(r.prev, payload, e.codec, n); err != nil {
@@ -416,10 +432,10 @@ func (r *Reader) loadIndex() error {
 		flags, codec := p[24], Codec(p[25])
 		p = p[indexEntrySize:]
 		at := int64(idxOff) + indexHeaderSize + int64(i)*indexEntrySize
-		if flags&^flagsMask != 0 || !codec.valid() {
+		if flags&^flagsMask(r.h.Version) != 0 || !codec.valid() {
 			return corrupt(at, "index entry %d: flags %#02x, codec %d", i, flags, codec)
 		}
-		e.key, e.codec = flags&flagKey != 0, codec
+		e.key, e.tiled, e.codec = flags&flagKey != 0, flags&flagTiled != 0, codec
 		if off > uint64(r.size) {
 			return corrupt(at, "index entry %d: offset %d beyond the segment", i, off)
 		}
@@ -468,7 +484,7 @@ func (r *Reader) scan(why error) error {
 	// check validates a record header found at some offset: intact, in
 	// sequence, with a plausible payload length.
 	check := func(b []byte) (recordHeader, string) {
-		rh, problem := parseRecordHeader(b)
+		rh, problem := parseRecordHeader(b, r.h.Version)
 		switch {
 		case problem != "":
 		case rh.seq < r.h.FirstSeq:
@@ -536,7 +552,7 @@ func (r *Reader) scan(why error) error {
 			r.endErr = e
 			return nil
 		}
-		r.entries = append(r.entries, rentry{off: off, span: end - off, seq: rh.seq, time: rh.time, key: rh.key, codec: rh.codec})
+		r.entries = append(r.entries, rentry{off: off, span: end - off, seq: rh.seq, time: rh.time, key: rh.key, tiled: rh.tiled, codec: rh.codec})
 		lastSeq, have = rh.seq, true
 		off = end
 	}

@@ -352,108 +352,123 @@ func TestTruncatedAtEveryOffset(t *testing.T) {
 	}
 }
 
+// damageCases are the segments the damage tests run on: version 1, and
+// version 2 with frames of several tiles of which few change (so that
+// records are tiled deltas between the key frames).
+var damageCases = []struct {
+	version uint16
+	w, h    int
+	scene   func(w, h, i int) []byte
+}{{1, 16, 16, movingRects}, {2, 70, 40, staticScene}}
+
 func TestCorruptPayloadDetected(t *testing.T) {
-	const w, h, k = 16, 16, 4
-	fs := makeFrames(w, h, 10, 0, movingRects)
-	for _, codec := range codecs {
-		data := writeSegment(t, Header{Width: w, Height: h, Codec: codec, KeyInterval: k}, fs)
-		r0, _ := NewReader(bytes.NewReader(data), int64(len(data)))
-		idx := r0.Index()
-		if idx[2].Key || !idx[4].Key {
-			t.Fatalf("expected record 2 delta and record 4 key: %+v", idx)
-		}
-		for _, trailer := range []bool{true, false} {
-			bad := bytes.Clone(data)
-			at := idx[2].Offset + recordHeaderSize + idx[2].Size/2 - recordHeaderSize/2
-			bad[at] ^= 0x10
-			if !trailer {
-				bad = bad[:len(bad)-3] // force the forward scan
+	const k = 4
+	for _, dc := range damageCases {
+		w, h := dc.w, dc.h
+		fs := makeFrames(w, h, 10, 0, dc.scene)
+		for _, codec := range codecs {
+			data := writeSegment(t, Header{Version: dc.version, Width: w, Height: h, Codec: codec, KeyInterval: k}, fs)
+			r0, _ := NewReader(bytes.NewReader(data), int64(len(data)))
+			idx := r0.Index()
+			if idx[2].Key || !idx[4].Key {
+				t.Fatalf("expected record 2 delta and record 4 key: %+v", idx)
 			}
-			r, err := NewReader(bytes.NewReader(bad), int64(len(bad)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range fs {
-				f, err := r.Next()
-				switch {
-				case i == 2:
-					var fe *FormatError
-					if !errors.Is(err, ErrCorrupt) || !errors.As(err, &fe) {
-						t.Fatalf("record 2: %v, want ErrCorrupt", err)
-					}
-					if fe.Record != 2 || fe.Seq != 2 || fe.Offset != idx[2].Offset+recordHeaderSize || !strings.Contains(err.Error(), "payload CRC32C") {
-						t.Fatalf("record 2: unhelpful error %q (%+v)", err, fe)
-					}
-					t.Logf("flipped payload byte: %v", err)
-				case i == 3:
-					if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "reference") {
-						t.Fatalf("record 3 (delta after damage): %v", err)
-					}
-				default:
-					if err != nil {
-						t.Fatalf("record %d: %v", i, err)
-					}
-					checkFrame(t, f, fs[i], w, h)
+			for _, trailer := range []bool{true, false} {
+				bad := bytes.Clone(data)
+				at := idx[2].Offset + recordHeaderSize + idx[2].Size/2 - recordHeaderSize/2
+				bad[at] ^= 0x10
+				if !trailer {
+					bad = bad[:len(bad)-3] // force the forward scan
 				}
-			}
-			_, err = r.Next()
-			if trailer && err != io.EOF || !trailer && !errors.Is(err, ErrTruncated) {
-				t.Fatalf("trailer %v: at the end: %v", trailer, err)
+				r, err := NewReader(bytes.NewReader(bad), int64(len(bad)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range fs {
+					f, err := r.Next()
+					switch {
+					case i == 2:
+						var fe *FormatError
+						if !errors.Is(err, ErrCorrupt) || !errors.As(err, &fe) {
+							t.Fatalf("record 2: %v, want ErrCorrupt", err)
+						}
+						if fe.Record != 2 || fe.Seq != 2 || fe.Offset != idx[2].Offset+recordHeaderSize || !strings.Contains(err.Error(), "payload CRC32C") {
+							t.Fatalf("record 2: unhelpful error %q (%+v)", err, fe)
+						}
+						t.Logf("flipped payload byte: %v", err)
+					case i == 3:
+						if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "reference") {
+							t.Fatalf("record 3 (delta after damage): %v", err)
+						}
+					default:
+						if err != nil {
+							t.Fatalf("record %d: %v", i, err)
+						}
+						checkFrame(t, f, fs[i], w, h)
+					}
+				}
+				_, err = r.Next()
+				if trailer && err != io.EOF || !trailer && !errors.Is(err, ErrTruncated) {
+					t.Fatalf("trailer %v: at the end: %v", trailer, err)
+				}
 			}
 		}
 	}
 }
 
 func TestCorruptRecordHeaderResync(t *testing.T) {
-	const w, h, k = 16, 16, 4
-	fs := makeFrames(w, h, 10, 0, movingRects)
-	data := writeSegment(t, Header{Width: w, Height: h, Codec: CodecZstd, KeyInterval: k}, fs)
-	r0, _ := NewReader(bytes.NewReader(data), int64(len(data)))
-	idx := r0.Index()
-	for _, trailer := range []bool{true, false} {
-		bad := bytes.Clone(data)
-		bad[idx[5].Offset+24] ^= 0xff // record 5's payload length
-		if !trailer {
-			bad = bad[:idx[len(idx)-1].Offset+idx[len(idx)-1].Size+5] // cut inside the index
-		}
-		r, err := NewReader(bytes.NewReader(bad), int64(len(bad)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Truncated() == trailer {
-			t.Fatalf("Truncated %v with trailer %v", r.Truncated(), trailer)
-		}
-		var got []uint64
-		var errs []error
-		for range 100 {
-			f, err := r.Next()
-			if err == io.EOF {
-				break
+	const k = 4
+	for _, dc := range damageCases {
+		w, h := dc.w, dc.h
+		fs := makeFrames(w, h, 10, 0, dc.scene)
+		data := writeSegment(t, Header{Version: dc.version, Width: w, Height: h, Codec: CodecZstd, KeyInterval: k}, fs)
+		r0, _ := NewReader(bytes.NewReader(data), int64(len(data)))
+		idx := r0.Index()
+		for _, trailer := range []bool{true, false} {
+			bad := bytes.Clone(data)
+			bad[idx[5].Offset+24] ^= 0xff // record 5's payload length
+			if !trailer {
+				bad = bad[:idx[len(idx)-1].Offset+idx[len(idx)-1].Size+5] // cut inside the index
 			}
+			r, err := NewReader(bytes.NewReader(bad), int64(len(bad)))
 			if err != nil {
-				errs = append(errs, err)
-				continue
+				t.Fatal(err)
 			}
-			checkFrame(t, f, fs[f.Seq], w, h)
-			got = append(got, f.Seq)
-		}
-		// 5 is damaged, 6 and 7 are deltas without a reference, 8 is a key.
-		if want := []uint64{0, 1, 2, 3, 4, 8, 9}; !equal(got, want) {
-			t.Fatalf("trailer %v: decoded seqs %v, want %v (errors %v)", trailer, got, want, errs)
-		}
-		wantErrs := 3
-		if !trailer {
-			wantErrs = 4 // and the damaged index at the end
-		}
-		if len(errs) != wantErrs {
-			t.Fatalf("trailer %v: errors %v", trailer, errs)
-		}
-		for _, err := range errs[:3] {
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			if r.Truncated() == trailer {
+				t.Fatalf("Truncated %v with trailer %v", r.Truncated(), trailer)
 			}
+			var got []uint64
+			var errs []error
+			for range 100 {
+				f, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				checkFrame(t, f, fs[f.Seq], w, h)
+				got = append(got, f.Seq)
+			}
+			// 5 is damaged, 6 and 7 are deltas without a reference, 8 is a key.
+			if want := []uint64{0, 1, 2, 3, 4, 8, 9}; !equal(got, want) {
+				t.Fatalf("trailer %v: decoded seqs %v, want %v (errors %v)", trailer, got, want, errs)
+			}
+			wantErrs := 3
+			if !trailer {
+				wantErrs = 4 // and the damaged index at the end
+			}
+			if len(errs) != wantErrs {
+				t.Fatalf("trailer %v: errors %v", trailer, errs)
+			}
+			for _, err := range errs[:3] {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("error %v does not wrap ErrCorrupt", err)
+				}
+			}
+			t.Logf("trailer %v: %v", trailer, errs[0])
 		}
-		t.Logf("trailer %v: %v", trailer, errs[0])
 	}
 }
 
@@ -647,7 +662,7 @@ func TestWriterValidation(t *testing.T) {
 		{Width: MaxDimension, Height: MaxDimension},
 		{Width: 8, Height: 4, Format: 3},
 		{Width: 8, Height: 4, KeyInterval: -1},
-		{Width: 8, Height: 4, Version: 2},
+		{Width: 8, Height: 4, Version: 3},
 		{Width: 8, Height: 4, Codec: 9},
 	} {
 		if _, err := NewWriter(io.Discard, bad); err == nil {
@@ -750,10 +765,12 @@ func TestReaderRejectsBadHeaders(t *testing.T) {
 	if _, err := NewReader(bytes.NewReader([]byte("PK")), 2); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("short non-segment: %v", err)
 	}
-	v2 := bytes.Clone(data)
-	le.PutUint16(v2[8:], 2)
-	if _, err := NewReader(bytes.NewReader(v2), int64(len(v2))); !errors.Is(err, ErrVersion) {
-		t.Errorf("version 2: %v", err)
+	for _, v := range []uint16{0, 3, 0xffff} {
+		bad := bytes.Clone(data)
+		le.PutUint16(bad[8:], v)
+		if _, err := NewReader(bytes.NewReader(bad), int64(len(bad))); !errors.Is(err, ErrVersion) {
+			t.Errorf("version %d: %v", v, err)
+		}
 	}
 	// A header whose CRC is valid but which claims a huge frame.
 	huge := bytes.Clone(data)
@@ -981,7 +998,7 @@ func TestByteLayout(t *testing.T) {
 		name      string
 		got, want uint64
 	}{
-		{"version", u16(8), 1}, {"header_size", u16(10), 64}, {"width", u32(12), w}, {"height", u32(16), h},
+		{"version", u16(8), 2}, {"header_size", u16(10), 64}, {"width", u32(12), w}, {"height", u32(16), h},
 		{"pixel_format", uint64(b[20]), 1}, {"codec_hint", uint64(b[21]), 2}, {"key_interval", u32(24), 7},
 		{"segment", u64(32), 5}, {"first_seq", u64(40), 40}, {"session_start", u64(48), uint64(start.UnixNano())},
 		{"header_crc", u32(60), uint64(crc32c(b[:60]))},

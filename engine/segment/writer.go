@@ -37,6 +37,7 @@ type indexEntry struct {
 	off   int64
 	time  int64
 	key   bool
+	tiled bool
 	codec Codec
 }
 
@@ -95,7 +96,13 @@ func (w *Writer) WriteFrame(seq uint64, t time.Time, pix []byte) error {
 	if w.prevOK && !w.NextKey() {
 		prev = w.prev
 	}
-	f, err := EncodeFrame(w.payload, pix, prev, w.h.Codec, false)
+	var f EncodedFrame
+	var err error
+	if w.h.Version >= 2 {
+		f, err = EncodeFrameWith(w.payload, pix, prev, EncodeOptions{Codec: w.h.Codec, Width: w.h.Width})
+	} else {
+		f, err = EncodeFrame(w.payload, pix, prev, w.h.Codec, false)
+	}
 	if err != nil {
 		return err
 	}
@@ -131,6 +138,10 @@ func (w *Writer) WriteEncoded(f EncodedFrame) error {
 	if len(f.Payload) == 0 || len(f.Payload) > f.RawLen {
 		return fmt.Errorf("segment: WriteEncoded seq %d: payload of %d bytes, want 1..%d", f.Seq, len(f.Payload), f.RawLen)
 	}
+	if f.width != 0 && (w.h.Version < 2 || f.width != w.h.Width) {
+		return fmt.Errorf("segment: WriteEncoded seq %d: a tiled frame %d px wide does not fit a version-%d segment of width %d",
+			f.Seq, f.width, w.h.Version, w.h.Width)
+	}
 	if f.Codec == CodecRaw && len(f.Payload) != f.RawLen {
 		return fmt.Errorf("segment: WriteEncoded seq %d: raw payload of %d bytes, want %d", f.Seq, len(f.Payload), f.RawLen)
 	}
@@ -146,6 +157,7 @@ func (w *Writer) WriteEncoded(f EncodedFrame) error {
 	}
 	rh := recordHeader{
 		key:        f.Key,
+		tiled:      f.width != 0,
 		codec:      f.Codec,
 		seq:        f.Seq,
 		time:       timeToNanos(f.Time),
@@ -160,7 +172,7 @@ func (w *Writer) WriteEncoded(f EncodedFrame) error {
 	if err := w.write(f.Payload); err != nil {
 		return err
 	}
-	w.index = append(w.index, indexEntry{seq: f.Seq, off: off, time: rh.time, key: f.Key, codec: f.Codec})
+	w.index = append(w.index, indexEntry{seq: f.Seq, off: off, time: rh.time, key: f.Key, tiled: rh.tiled, codec: f.Codec})
 	w.lastSeq = f.Seq
 	if f.Key {
 		w.run = 1
@@ -191,7 +203,10 @@ func (w *Writer) Close() error {
 		le.PutUint64(p[8:], uint64(e.off))
 		le.PutUint64(p[16:], uint64(e.time))
 		if e.key {
-			p[24] = flagKey
+			p[24] |= flagKey
+		}
+		if e.tiled {
+			p[24] |= flagTiled
 		}
 		p[25] = byte(e.codec)
 		p = p[indexEntrySize:]

@@ -1,0 +1,667 @@
+package segment
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"sync"
+
+	"github.com/klauspost/compress/s2"
+)
+
+// Tiled payloads (version 2, record flag flagTiled): the frame is cut into
+// tiles; a bitmap says which tiles are coded, each coded tile has a mode
+// byte and (most modes) a residual. See docs/segment-format.md, "Version 2".
+
+// Tile modes (low nibble of a mode byte; the high nibble is a motion vector
+// index for modeMotion and modeCopy, else 0).
+const (
+	modeDelta  = 1 // prediction: the previous frame at the same place
+	modeMotion = 2 // prediction: the previous frame shifted by a vector
+	modeCopy   = 3 // the shifted previous frame itself, no residual
+	modeLeft   = 4 // intra: the pixel to the left in this frame
+	modeUp     = 5 // intra: the pixel above in this frame
+	modePaeth  = 6 // intra: PNG's Paeth predictor of left, above, above-left
+)
+
+const (
+	tiledPrelude = 13 // tile_w, tile_h, width, vector count, body_len (no vectors)
+	maxVectors   = 15
+	maxTileSide  = 4096
+	// Tile size the encoder uses: 32 px (128 bytes) per tile row keeps the
+	// changed-tile map fine enough for sprites of 8-64 px, 16 rows keep the
+	// bitmap and mode bytes small (4080 tiles at 1080p).
+	encTileW, encTileH = 32, 16
+)
+
+// effortParams are the encoder's knobs per effort level.
+type effortParams struct {
+	samples   int  // motion search: sample runs of 8 px taken from changed tiles
+	radius    int  // motion search: largest |dx|, |dy|
+	vectors   int  // motion vectors kept per frame at most
+	trialRows int  // rows of a tile on which each mode is tried
+	paeth     bool // try the Paeth predictor too (slow: a byte loop)
+	zlevel    int  // index into zstdLevels
+}
+
+var efforts = [MaxEffort + 1]effortParams{
+	1: {samples: 32, radius: 8, vectors: 1, trialRows: 1, zlevel: 0},
+	2: {samples: 64, radius: 16, vectors: 2, trialRows: 2, zlevel: 0},
+	3: {samples: 96, radius: 32, vectors: 3, trialRows: 4, paeth: true, zlevel: 1},
+	4: {samples: 128, radius: 48, vectors: 4, trialRows: encTileH, paeth: true, zlevel: 2},
+}
+
+// tileGrid is the tiling of one frame.
+type tileGrid struct {
+	w, h, tw, th int
+	nx, ny       int
+}
+
+func newGrid(w, h, tw, th int) tileGrid {
+	return tileGrid{w: w, h: h, tw: tw, th: th, nx: (w + tw - 1) / tw, ny: (h + th - 1) / th}
+}
+
+func (g tileGrid) tiles() int { return g.nx * g.ny }
+
+// rect returns tile t's top-left pixel and size (clipped at the frame edge).
+func (g tileGrid) rect(t int) (x0, y0, cw, ch int) {
+	x0, y0 = (t%g.nx)*g.tw, (t/g.nx)*g.th
+	return x0, y0, min(g.tw, g.w-x0), min(g.th, g.h-y0)
+}
+
+type vec struct{ dx, dy int }
+
+// tileScratch holds an encoder's reusable buffers.
+type tileScratch struct {
+	changed []int32
+	costs   []uint16
+	best    []uint32
+	samples []int32 // pixel offsets of sample runs
+	cands   []vec
+	row     []byte // a prediction row
+	res     []byte // a residual row
+	body    []byte
+}
+
+var tileScratchPool = sync.Pool{New: func() any { return new(tileScratch) }}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// encodeTiled appends a tiled payload for cur (against prev, or a key frame
+// when prev is nil) to dst and reports whether it needs no reference (all
+// tiles intra).
+func encodeTiled(dst, cur, prev []byte, width int, codec Codec, p effortParams) ([]byte, bool) {
+	height := len(cur) / 4 / width
+	g := newGrid(width, height, encTileW, encTileH)
+	s := tileScratchPool.Get().(*tileScratch)
+	defer tileScratchPool.Put(s)
+	T := g.tiles()
+	stride := width * 4
+
+	// 1. Which tiles changed: compare each tile's rows, stopping at the
+	// first difference, so every byte is read at most once.
+	s.changed = s.changed[:0]
+	for t := range T {
+		if prev == nil {
+			s.changed = append(s.changed, int32(t))
+			continue
+		}
+		x0, y0, cw, ch := g.rect(t)
+		o := y0*stride + x0*4
+		for y := 0; y < ch; y, o = y+1, o+stride {
+			if !bytes.Equal(cur[o:o+cw*4], prev[o:o+cw*4]) {
+				s.changed = append(s.changed, int32(t))
+				break
+			}
+		}
+	}
+
+	// 2. Global motion: when a good part of the frame changed, look for
+	// the few shifts of the previous frame that predict it best.
+	var vecs []vec
+	if prev != nil && len(s.changed)*8 >= T {
+		vecs = estimateMotion(s, g, cur, prev, p)
+	}
+
+	// 3. Body: bitmap, one mode byte per coded tile, the residuals.
+	bm := (T + 7) / 8
+	nc := len(s.changed)
+	s.body = grow(s.body, bm+nc+len(cur)+T) // residuals never exceed the frame
+	body := s.body
+	clear(body[:bm])
+	modes := body[bm : bm+nc]
+	data := body[bm+nc : bm+nc]
+	s.row = grow(s.row, g.tw*4)
+	s.res = grow(s.res, g.tw*4)
+	key := true
+	for i, t32 := range s.changed {
+		t := int(t32)
+		body[t/8] |= 1 << (t % 8)
+		m := chooseMode(s, g, cur, prev, t, vecs, p)
+		before := len(data)
+		data = appendResidual(data, s.row, g, cur, prev, t, m, vecs)
+		if m&15 == modeMotion && allZero(data[before:]) {
+			m, data = modeCopy|m&0xf0, data[:before]
+		}
+		modes[i] = m
+		if k := m & 15; k == modeDelta || k == modeMotion || k == modeCopy {
+			key = false
+		}
+	}
+	if nc < T {
+		key = false
+	}
+	body = body[:bm+nc+len(data)]
+
+	// 4. Prelude, then the body compressed.
+	pre := len(dst)
+	dst = append(dst, make([]byte, tiledPrelude+4*len(vecs))...)
+	h := dst[pre:]
+	le.PutUint16(h[0:], uint16(g.tw))
+	le.PutUint16(h[2:], uint16(g.th))
+	le.PutUint32(h[4:], uint32(width))
+	h[8] = byte(len(vecs))
+	for i, v := range vecs {
+		le.PutUint16(h[9+4*i:], uint16(int16(v.dx)))
+		le.PutUint16(h[11+4*i:], uint16(int16(v.dy)))
+	}
+	le.PutUint32(h[9+4*len(vecs):], uint32(len(body)))
+	switch codec {
+	case CodecZstd:
+		dst = zstdLevel(p.zlevel).EncodeAll(body, dst)
+	case CodecS2:
+		at := len(dst)
+		need := at + s2.MaxEncodedLen(len(body))
+		if cap(dst) < need {
+			dst = append(make([]byte, 0, need), dst...)
+		}
+		out := s2.Encode(dst[at:need], body)
+		dst = dst[:at+len(out)]
+	default:
+		dst = append(dst, body...)
+	}
+	return dst, key
+}
+
+// estimateMotion picks up to p.vectors shifts (dx, dy) such that
+// prev(x+dx, y+dy) predicts cur well, judged on sample runs of 8 pixels
+// from changed tiles: per sample and shift a cost (bits of the bytewise
+// differences), then greedily the shifts that lower the samples' best cost
+// the most.
+func estimateMotion(s *tileScratch, g tileGrid, cur, prev []byte, p effortParams) []vec {
+	const run = 8
+	stride := g.w * 4
+	s.samples = s.samples[:0]
+	nc := len(s.changed)
+	step := max(1, nc/p.samples)
+	for i := 0; i < nc && len(s.samples) < p.samples; i += step {
+		x0, y0, cw, ch := g.rect(int(s.changed[i]))
+		if cw < run {
+			continue
+		}
+		h := uint(i) * 0x9E3779B9 // spread the sample inside its tile
+		y := y0 + int(h>>8)%ch
+		x := x0 + int(h>>16)%(cw-run+1)
+		s.samples = append(s.samples, int32(y*stride+x*4))
+	}
+	S := len(s.samples)
+	if S == 0 {
+		return nil
+	}
+	R := p.radius
+	side := 2*R + 1
+	V := side * side
+	s.costs = grow(s.costs, S*V)
+	for si, off := range s.samples {
+		o := int(off)
+		y, x := o/stride, o%stride/4
+		c := cur[o : o+run*4]
+		row := s.costs[si*V : (si+1)*V]
+		for dy := -R; dy <= R; dy++ {
+			sy := y + dy
+			for dx := -R; dx <= R; dx++ {
+				sx := x + dx
+				var cost int
+				if sy < 0 || sy >= g.h || sx < 0 || sx+run > g.w {
+					cost = 64 * run // outside: never a good match
+				} else {
+					q := prev[sy*stride+sx*4:]
+					for k := 0; k < run*4; k += 8 {
+						cost += bits.OnesCount64(fold(sub8(binary.LittleEndian.Uint64(c[k:]), binary.LittleEndian.Uint64(q[k:]))))
+					}
+				}
+				row[(dy+R)*side+dx+R] = uint16(cost)
+			}
+		}
+	}
+	s.best = grow(s.best, S)
+	total := 0
+	zero := R*side + R
+	for si := range S {
+		s.best[si] = uint32(s.costs[si*V+zero])
+		total += int(s.best[si])
+	}
+	var vecs []vec
+	for len(vecs) < p.vectors {
+		bestGain, bestV := 0, -1
+		for v := range V {
+			if v == zero {
+				continue
+			}
+			gain := 0
+			for si := range S {
+				if c := uint32(s.costs[si*V+v]); c < s.best[si] {
+					gain += int(s.best[si] - c)
+				}
+			}
+			if gain > bestGain {
+				bestGain, bestV = gain, v
+			}
+		}
+		// A shift must explain a fair part of what changed to be worth a
+		// vector (and the trials it costs in every tile).
+		if bestV < 0 || bestGain*16 < total || bestGain < 4*S {
+			break
+		}
+		vecs = append(vecs, vec{dx: bestV%side - R, dy: bestV/side - R})
+		for si := range S {
+			if c := uint32(s.costs[si*V+bestV]); c < s.best[si] {
+				total -= int(s.best[si] - c)
+				s.best[si] = c
+			}
+		}
+	}
+	return vecs
+}
+
+// chooseMode tries the modes on a few rows of tile t and returns the one
+// whose residual looks cheapest.
+func chooseMode(s *tileScratch, g tileGrid, cur, prev []byte, t int, vecs []vec, p effortParams) byte {
+	s.cands = s.cands[:0]
+	var modes [4 + maxVectors]byte
+	n := 0
+	if prev != nil {
+		modes[n] = modeDelta
+		n++
+		for i := range vecs {
+			modes[n] = modeMotion | byte(i)<<4
+			n++
+		}
+	}
+	modes[n], modes[n+1] = modeUp, modeLeft
+	n += 2
+	if p.paeth {
+		modes[n] = modePaeth
+		n++
+	}
+	_, y0, _, ch := g.rect(t)
+	rows := min(p.trialRows, ch)
+	best, bestCost := modes[0], int(^uint(0)>>1)
+	for _, m := range modes[:n] {
+		cost := 0
+		for r := range rows {
+			y := y0 + (2*r+1)*ch/(2*rows) // evenly spaced rows
+			pred := predictRow(s.row, g, cur, prev, t, y, m, vecs)
+			cost += rowCost(s.res, cur, pred, g, t, y)
+			if cost >= bestCost {
+				break
+			}
+		}
+		if k := m & 15; k >= modeLeft && prev != nil {
+			// Intra must win clearly (by a third) over the prediction from the previous
+			// frame: the proxy cannot tell near-ties apart, and intra tiles
+			// decode slower (a serial byte loop for Left and Paeth).
+			cost += cost / 2
+		}
+		if cost < bestCost {
+			best, bestCost = m, cost
+			if cost == 0 {
+				break
+			}
+		}
+	}
+	return best
+}
+
+// predictRow returns the prediction of row y of tile t under mode m (not
+// for modeLeft and modePaeth, whose predictions depend on the pixels being
+// decoded: those are computed from cur, which is what the decoder will
+// have). buf holds it when it is not a slice of cur or prev.
+func predictRow(buf []byte, g tileGrid, cur, prev []byte, t, y int, m byte, vecs []vec) []byte {
+	x0, _, cw, _ := g.rect(t)
+	stride := g.w * 4
+	o := y*stride + x0*4
+	n := cw * 4
+	buf = buf[:n]
+	switch m & 15 {
+	case modeDelta:
+		return prev[o : o+n]
+	case modeMotion, modeCopy:
+		v := vecs[m>>4]
+		shiftedRow(buf, prev, g, x0, y, cw, v)
+		return buf
+	case modeUp:
+		if y == 0 {
+			clear(buf)
+			return buf
+		}
+		return cur[o-stride : o-stride+n]
+	case modeLeft:
+		if x0 == 0 {
+			clear(buf[:4])
+			copy(buf[4:], cur[o:o+n-4])
+			return buf
+		}
+		return cur[o-4 : o+n-4]
+	case modePaeth:
+		for i := range n {
+			var a, b, c byte
+			if x0+i/4 > 0 {
+				a = cur[o+i-4]
+			}
+			if y > 0 {
+				b = cur[o+i-stride]
+				if x0+i/4 > 0 {
+					c = cur[o+i-stride-4]
+				}
+			}
+			buf[i] = paeth(a, b, c)
+		}
+		return buf
+	}
+	panic("segment: bad mode")
+}
+
+// shiftedRow fills buf with row y, pixels x0..x0+cw-1, of prev shifted by
+// v: prev(x+dx, y+dy), zero where that lies outside the frame.
+func shiftedRow(buf, prev []byte, g tileGrid, x0, y, cw int, v vec) {
+	buf = buf[:cw*4]
+	sy := y + v.dy
+	if sy < 0 || sy >= g.h {
+		clear(buf)
+		return
+	}
+	sx := x0 + v.dx
+	lo := min(max(-sx, 0), cw)
+	hi := max(min(g.w-sx, cw), lo)
+	clear(buf[:lo*4])
+	copy(buf[lo*4:hi*4], prev[(sy*g.w+sx+lo)*4:(sy*g.w+sx+hi)*4])
+	clear(buf[hi*4:])
+}
+
+func paeth(a, b, c byte) byte {
+	p := int(a) + int(b) - int(c)
+	pa, pb, pc := abs(p-int(a)), abs(p-int(b)), abs(p-int(c))
+	if pa <= pb && pa <= pc {
+		return a
+	}
+	if pb <= pc {
+		return b
+	}
+	return c
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// rowCost estimates how well a residual row cur-pred compresses: the bits
+// of each residual pixel's difference from the one to its left, so zero
+// runs and repeating residuals (a layer that moved over another) cost
+// nothing; a pair of pixels equal to the pair before costs nothing too.
+func rowCost(res, cur, pred []byte, g tileGrid, t, y int) int {
+	x0, _, cw, _ := g.rect(t)
+	o := (y*g.w + x0) * 4
+	n := cw * 4
+	res = res[:n]
+	subRow(res, cur[o:o+n], pred)
+	cost := 0
+	var left uint64
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		w := binary.LittleEndian.Uint64(res[i:])
+		if w != left { // a pattern of period 2 px is as cheap for LZ as one of 1 px
+			cost += bits.OnesCount64(fold(sub8(w, w<<32|left>>32)))
+		}
+		left = w
+	}
+	if i < n {
+		w := uint64(binary.LittleEndian.Uint32(res[i:]))
+		cost += bits.OnesCount64(fold(sub8(w, left>>32)) & 0xffffffff)
+	}
+	return cost
+}
+
+// appendResidual appends tile t's residual under mode m (nothing for
+// modeCopy) to data.
+func appendResidual(data, buf []byte, g tileGrid, cur, prev []byte, t int, m byte, vecs []vec) []byte {
+	x0, y0, cw, ch := g.rect(t)
+	n := cw * 4
+	for y := y0; y < y0+ch; y++ {
+		pred := predictRow(buf, g, cur, prev, t, y, m, vecs)
+		o := (y*g.w + x0) * 4
+		data = data[:len(data)+n]
+		subRow(data[len(data)-n:], cur[o:o+n], pred)
+	}
+	return data
+}
+
+// SWAR bytewise arithmetic on 8 bytes at once.
+const hi8 = 0x8080808080808080
+
+// sub8 is a-b per byte, modulo 256.
+func sub8(a, b uint64) uint64 { return ((a | hi8) - (b &^ hi8)) ^ ((a ^ ^b) & hi8) }
+
+// add8 is a+b per byte, modulo 256.
+func add8(a, b uint64) uint64 { return ((a &^ hi8) + (b &^ hi8)) ^ ((a ^ b) & hi8) }
+
+// fold maps each byte, read as a signed difference d, to |d| or |d|-1, so
+// that small differences of either sign have few bits set.
+func fold(x uint64) uint64 { return x ^ ((x&hi8)>>7)*0xff }
+
+// subRow sets dst = a - b bytewise.
+func subRow(dst, a, b []byte) {
+	n := len(dst)
+	a, b = a[:n], b[:n]
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		binary.LittleEndian.PutUint64(dst[i:], sub8(binary.LittleEndian.Uint64(a[i:]), binary.LittleEndian.Uint64(b[i:])))
+	}
+	for ; i < n; i++ {
+		dst[i] = a[i] - b[i]
+	}
+}
+
+// addRow sets dst = a + b bytewise (dst may be a or b).
+func addRow(dst, a, b []byte) {
+	n := len(dst)
+	a, b = a[:n], b[:n]
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		binary.LittleEndian.PutUint64(dst[i:], add8(binary.LittleEndian.Uint64(a[i:]), binary.LittleEndian.Uint64(b[i:])))
+	}
+	for ; i < n; i++ {
+		dst[i] = a[i] + b[i]
+	}
+}
+
+func allZero(b []byte) bool {
+	var acc uint64
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		acc |= binary.LittleEndian.Uint64(b[i:])
+	}
+	for ; i < len(b); i++ {
+		acc |= uint64(b[i])
+	}
+	return acc == 0
+}
+
+// tiledDecoder holds a Reader's buffers for tiled payloads.
+type tiledDecoder struct {
+	body []byte
+	alt  []byte // second frame buffer, for payloads with motion modes
+	row  []byte
+}
+
+// decodeTiled decodes a tiled payload. prev holds the previous frame (key
+// frames: anything of the frame's size); the result is in the returned
+// slice, which is prev or d.alt — the caller keeps the other as d.alt.
+func (d *tiledDecoder) decodeTiled(prev, payload []byte, codec Codec, key bool, width, height int) ([]byte, error) {
+	if len(payload) < tiledPrelude {
+		return nil, fmt.Errorf("tiled payload of %d bytes, shorter than its %d-byte prelude", len(payload), tiledPrelude)
+	}
+	tw, th := int(le.Uint16(payload[0:])), int(le.Uint16(payload[2:]))
+	if tw < 1 || th < 1 || tw > maxTileSide || th > maxTileSide {
+		return nil, fmt.Errorf("tile size %dx%d outside 1x1..%dx%d", tw, th, maxTileSide, maxTileSide)
+	}
+	if w := le.Uint32(payload[4:]); w != uint32(width) {
+		return nil, fmt.Errorf("tiled payload for frames %d px wide, the segment's are %d", w, width)
+	}
+	nv := int(payload[8])
+	if nv > maxVectors || len(payload) < tiledPrelude+4*nv {
+		return nil, fmt.Errorf("%d motion vectors in a %d-byte payload (at most %d)", nv, len(payload), maxVectors)
+	}
+	vecs := make([]vec, 0, maxVectors) // does not escape: no allocation
+	for i := range nv {
+		v := vec{int(int16(le.Uint16(payload[9+4*i:]))), int(int16(le.Uint16(payload[11+4*i:])))}
+		if abs(v.dx) > width || abs(v.dy) > height {
+			return nil, fmt.Errorf("motion vector %d (%d,%d) beyond the %dx%d frame", i, v.dx, v.dy, width, height)
+		}
+		vecs = append(vecs, v)
+	}
+	g := newGrid(width, height, tw, th)
+	T := g.tiles()
+	bm := (T + 7) / 8
+	n := width * height * 4
+	bodyLen := int64(le.Uint32(payload[9+4*nv:]))
+	if maxBody := int64(bm + T + n); bodyLen < int64(bm) || bodyLen > maxBody {
+		return nil, fmt.Errorf("body of %d bytes, outside %d..%d", bodyLen, bm, maxBody)
+	}
+	d.body = grow(d.body, int(bodyLen))
+	if err := decompress(d.body, payload[tiledPrelude+4*nv:], codec, int(bodyLen)); err != nil {
+		return nil, fmt.Errorf("tiled body: %w", err)
+	}
+	body := d.body[:bodyLen]
+
+	// Count coded tiles and check the modes before touching any pixel.
+	nc := 0
+	for i, b := range body[:bm] {
+		if i == bm-1 && T%8 != 0 && b>>(T%8) != 0 {
+			return nil, fmt.Errorf("bitmap marks tiles past the last (%d)", T)
+		}
+		nc += bits.OnesCount8(b)
+	}
+	if key && nc != T {
+		return nil, fmt.Errorf("key frame codes %d of %d tiles", nc, T)
+	}
+	if len(body) < bm+nc {
+		return nil, fmt.Errorf("body of %d bytes has no room for %d mode bytes", len(body), nc)
+	}
+	modes, data := body[bm:bm+nc], body[bm+nc:]
+	need, shifted := 0, false
+	i := 0
+	for t := range T {
+		if body[t/8]&(1<<(t%8)) == 0 {
+			continue
+		}
+		m := modes[i]
+		i++
+		k, vi := m&15, int(m>>4)
+		switch {
+		case k < modeDelta || k > modePaeth:
+			return nil, fmt.Errorf("tile %d: unknown mode %d", t, k)
+		case (k == modeMotion || k == modeCopy) && vi >= nv:
+			return nil, fmt.Errorf("tile %d: motion vector %d of %d", t, vi, nv)
+		case k != modeMotion && k != modeCopy && vi != 0:
+			return nil, fmt.Errorf("tile %d: mode byte %#02x", t, m)
+		case key && k <= modeCopy:
+			return nil, fmt.Errorf("key frame tile %d refers to the previous frame (mode %d)", t, k)
+		}
+		shifted = shifted || k == modeMotion || k == modeCopy
+		if k != modeCopy {
+			_, _, cw, ch := g.rect(t)
+			need += cw * ch * 4
+		}
+	}
+	if need != len(data) {
+		return nil, fmt.Errorf("tiles need %d residual bytes, the body has %d", need, len(data))
+	}
+
+	out, ref := prev, prev
+	if shifted {
+		// Shifted predictions read the previous frame where this one may
+		// already have been written: decode into the other buffer.
+		d.alt = grow(d.alt, n)
+		out = d.alt
+		copy(out, prev)
+	}
+	d.row = grow(d.row, tw*4)
+	stride := width * 4
+	i = 0
+	for t := range T {
+		if body[t/8]&(1<<(t%8)) == 0 {
+			continue
+		}
+		m := modes[i]
+		i++
+		x0, y0, cw, ch := g.rect(t)
+		rb := cw * 4
+		for y := y0; y < y0+ch; y++ {
+			o := y*stride + x0*4
+			row := out[o : o+rb]
+			switch m & 15 {
+			case modeDelta:
+				addRow(row, ref[o:o+rb], data[:rb])
+			case modeMotion:
+				shiftedRow(d.row, ref, g, x0, y, cw, vecs[m>>4])
+				addRow(row, d.row, data[:rb])
+			case modeCopy:
+				shiftedRow(row, ref, g, x0, y, cw, vecs[m>>4])
+				continue // no residual
+			case modeUp:
+				if y == 0 {
+					copy(row, data[:rb])
+				} else {
+					addRow(row, out[o-stride:o-stride+rb], data[:rb])
+				}
+			case modeLeft:
+				r := data[:rb]
+				var a0, a1, a2, a3 byte
+				if x0 > 0 {
+					a0, a1, a2, a3 = out[o-4], out[o-3], out[o-2], out[o-1]
+				}
+				for j := 0; j < rb; j += 4 {
+					a0, a1, a2, a3 = a0+r[j], a1+r[j+1], a2+r[j+2], a3+r[j+3]
+					row[j], row[j+1], row[j+2], row[j+3] = a0, a1, a2, a3
+				}
+			case modePaeth:
+				r := data[:rb]
+				for j := range rb {
+					var a, b, c byte
+					if x0+j/4 > 0 {
+						a = out[o+j-4]
+					}
+					if y > 0 {
+						b = out[o+j-stride]
+						if x0+j/4 > 0 {
+							c = out[o+j-stride-4]
+						}
+					}
+					row[j] = paeth(a, b, c) + r[j]
+				}
+			}
+			data = data[rb:]
+		}
+	}
+	return out, nil
+}
