@@ -76,6 +76,13 @@ type Options struct {
 	// Lockstep runs exactly one Update per frame, ignoring the clock, so a
 	// seeded autoplay run renders the same frames every time (-lockstep).
 	Lockstep bool
+	// Headless says whether Run opens a window or renders through EGL with
+	// no window and no display server (-headless): by default (auto) it
+	// does when there is no display. Headless, the game gets no input,
+	// Layout gets Width×Height, there is no vsync (MaxFPS paces frames),
+	// and capture reads the offscreen framebuffer as in a window
+	// (capture.source "window" is the Width×Height letterboxed image).
+	Headless HeadlessMode
 	// Name is the game's name in recording keys (GAME/PLAYER/sessions/...);
 	// default: Title, lower-cased.
 	Name string
@@ -159,8 +166,9 @@ func Run(game Game, opts Options) (err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	if runtime.GOOS == "linux" && os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
-		return ErrNoDisplay
+	headless, why, err := choosePlatform(opts.Headless)
+	if err != nil {
+		return err
 	}
 	// go-gl/glfw panics on GLFW errors it does not return (e.g. a platform
 	// error after a silent Init failure). Turn those into errors here so no
@@ -193,16 +201,29 @@ func Run(game Game, opts Options) (err error) {
 			err = errors.Join(err, opts.storage.close())
 		}
 	}()
-	if err := initGLFW(); err != nil {
-		return err
+	var win *glfw.Window
+	if !headless {
+		if err := initGLFW(); err != nil {
+			if opts.Headless != HeadlessAuto {
+				return err
+			}
+			opts.Logger.Warn("gl: no window: GLFW could not start; trying headless EGL", "err", err)
+			headless, why = true, "GLFW could not start: "+err.Error()
+		} else {
+			defer glfw.Terminate()
+			if win, err = openWindow(&opts); err != nil {
+				return err
+			}
+			defer win.Destroy()
+		}
 	}
-	defer glfw.Terminate()
-
-	win, err := openWindow(&opts)
-	if err != nil {
-		return err
+	var hl *headlessGL
+	if headless {
+		if hl, err = openHeadless(&opts, why, opts.Headless == HeadlessAuto); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, hl.close()) }()
 	}
-	defer win.Destroy()
 
 	r, err := bridge.NewRenderer()
 	if err != nil {
@@ -210,7 +231,7 @@ func Run(game Game, opts Options) (err error) {
 	}
 	defer r.Close()
 
-	l := &loop{game: game, opts: &opts, win: win, renderer: r, in: newInputFeed(), sched: newTickScheduler(opts.TPS)}
+	l := &loop{game: game, opts: &opts, win: win, headless: hl, renderer: r, in: newInputFeed(), sched: newTickScheduler(opts.TPS)}
 	// Frames are timed on the engine's clock (an injected one in tests, so
 	// the replay window is exact), as wall time for segments and records.
 	l.epoch = time.Now().Add(-opts.Clock())
@@ -230,7 +251,9 @@ func Run(game Game, opts Options) (err error) {
 	if l.rec != nil && l.rec.Recording() {
 		l.hud.startUntil = opts.Clock() + recStartShown
 	}
-	l.installCallbacks()
+	if win != nil {
+		l.installCallbacks()
+	}
 	current = l
 	defer func() { current = nil }()
 	err = l.run()
@@ -340,7 +363,8 @@ func boolHint(b bool) int {
 type loop struct {
 	game     Game
 	opts     *Options
-	win      *glfw.Window
+	win      *glfw.Window // nil when headless
+	headless *headlessGL  // nil with a window
 	renderer bridge.Renderer
 	in       inputFeed
 	sched    *tickScheduler
@@ -442,6 +466,24 @@ func (l *loop) pollGamepads() {
 	}
 }
 
+// shouldClose reports whether the window was closed or, headless, the
+// process was interrupted (SIGINT, SIGTERM).
+func (l *loop) shouldClose() bool {
+	if l.win == nil {
+		return l.headless.interrupted()
+	}
+	return l.win.ShouldClose()
+}
+
+// framebufferSize is the window's framebuffer size, or headless the
+// Width×Height asked for.
+func (l *loop) framebufferSize() (int, int) {
+	if l.win == nil {
+		return l.opts.Width, l.opts.Height
+	}
+	return l.win.GetFramebufferSize()
+}
+
 // captureFrame hands the framebuffer to the recorder, timing the
 // render-thread cost.
 func (l *loop) captureFrame(fbo uint32, w, h int) {
@@ -471,9 +513,11 @@ func (l *loop) pace() {
 
 func (l *loop) run() error {
 	frames := 0
-	for !l.win.ShouldClose() {
+	for !l.shouldClose() {
 		frameStart := l.opts.Clock()
-		glfw.PollEvents()
+		if l.win != nil {
+			glfw.PollEvents()
+		}
 		n := l.sched.ticks(l.opts.Clock())
 		if l.opts.Lockstep {
 			n = 1
@@ -483,7 +527,9 @@ func (l *loop) run() error {
 		}
 		for ; n > 0; n-- {
 			l.in.feed.BeginTick()
-			l.pollGamepads()
+			if l.win != nil {
+				l.pollGamepads()
+			}
 			if err := l.game.Update(l.in.state); err != nil {
 				if errors.Is(err, ErrQuit) {
 					return nil
@@ -493,7 +539,7 @@ func (l *loop) run() error {
 			l.stats.ticks++
 		}
 
-		fbW, fbH := l.win.GetFramebufferSize()
+		fbW, fbH := l.framebufferSize()
 		sw, sh := l.game.Layout(fbW, fbH)
 		if sw <= 0 || sh <= 0 {
 			return fmt.Errorf("engine: game Layout(%d, %d) returned %dx%d: the screen size must be positive", fbW, fbH, sw, sh)
@@ -510,18 +556,30 @@ func (l *loop) run() error {
 			l.captureFrame(l.renderer.ScreenFramebuffer())
 		}
 		l.viewport = letterbox(fbW, fbH, sw, sh)
-		if err := l.renderer.Present(fbW, fbH, l.viewport, recordWindow); err != nil {
-			return err
+		// Headless there is no window to present to: only the window copy
+		// capture records is composed (its blit to the missing default
+		// framebuffer fails harmlessly, and its error is cleared).
+		if l.win != nil || recordWindow {
+			if err := l.renderer.Present(fbW, fbH, l.viewport, recordWindow); err != nil {
+				return err
+			}
+			if l.headless != nil {
+				l.headless.drainErrors()
+			}
 		}
 		if recordWindow {
 			l.captureFrame(l.renderer.WindowFramebuffer())
 		}
 		l.pollReplay()
-		l.drawHUD(fbW, fbH)
+		if l.win != nil {
+			l.drawHUD(fbW, fbH)
+		}
 		if l.opts.afterPresent != nil {
 			l.opts.afterPresent(fbW, fbH)
 		}
-		l.win.SwapBuffers()
+		if l.win != nil {
+			l.win.SwapBuffers()
+		}
 		if l.opts.MaxFPS > 0 {
 			l.pace()
 		}

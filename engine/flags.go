@@ -40,7 +40,7 @@ func (s sizeValue) Set(v string) error {
 // ParseFlags parses the command-line options every skyloop game accepts:
 //
 //	-size WxH   -frames N   -autoplay   -seed S   -config FILE
-//	-vsync=false   -tps N   -fullscreen   -bench
+//	-vsync=false   -tps N   -fullscreen   -bench   -headless
 //
 // name is the program name shown in usage. A bad value is reported on
 // usageOut naming the flag and the accepted form, and returned as an error;
@@ -76,6 +76,7 @@ func ParseFlags(name string, args []string, usageOut io.Writer) (Options, error)
 	})
 	fs.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile to `FILE`")
 	fs.BoolVar(&opts.Lockstep, "lockstep", false, "exactly one tick per frame (repeatable recordings of -autoplay runs)")
+	fs.Var(headlessFlag{&opts.Headless}, "headless", "render with no window through EGL (-headless=false: never; default auto: when there is no display)")
 	capture := fs.Bool("capture", true, "record (when the config enables capture); -capture=false turns it off")
 	if err := fs.Parse(args); err != nil {
 		return Options{}, err
