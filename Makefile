@@ -8,7 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 XVFB        := tools/dev/with-xvfb.sh
 DEMO_OUT    := out/demo
 
-.PHONY: all deps build demo test lint vet fmt-check bench clean
+.PHONY: all deps build demo test test-headless gpu-capture-bench lint vet fmt-check bench clean
 
 all: build
 
@@ -68,15 +68,39 @@ lint: deps fmt-check vet
 	$(GO) run $(STATICCHECK) ./...
 
 # Everything: formatting, vet, staticcheck, and every test with a real
-# display (Xvfb + Mesa llvmpipe). SKYLOOP_REQUIRE_DISPLAY=1 turns any GL
-# test that would skip for lack of a display into a failure.
+# display (Xvfb + Mesa llvmpipe), then the headless EGL tests again with no
+# display at all (DISPLAY unset: Mesa's surfaceless platform; the tests
+# that compare windowed and headless runs are in the first pass).
+# SKYLOOP_REQUIRE_DISPLAY=1 turns any GL test that would skip for lack of a
+# display or of EGL into a failure.
 # XDG_DATA_HOME and XDG_CONFIG_HOME point at a scratch directory, so no
 # test reads the developer's own config or saves, or leaves data in them.
 test: deps lint
 	@tools/dev/deps.sh test
 	@scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
 	XDG_DATA_HOME="$$scratch/data" XDG_CONFIG_HOME="$$scratch/config" SKYLOOP_CONFIG= \
-	SKYLOOP_REQUIRE_DISPLAY=1 $(XVFB) $(GO) test -count=1 -timeout 20m ./...
+	SKYLOOP_REQUIRE_DISPLAY=1 $(XVFB) $(GO) test -count=1 -timeout 20m ./... && \
+	env -u DISPLAY -u WAYLAND_DISPLAY XDG_DATA_HOME="$$scratch/data" XDG_CONFIG_HOME="$$scratch/config" SKYLOOP_CONFIG= \
+	SKYLOOP_REQUIRE_DISPLAY=1 $(GO) test -count=1 -timeout 5m -run '$(NO_DISPLAY_TESTS)' ./engine/ ./engine/internal/egl/
+
+# The headless tests; those that need no display are run once more by
+# `make test` with none (the others compare with a window under Xvfb).
+HEADLESS_TESTS   := Headless|ChoosePlatform|DriverName|OpenGL41Core|EachPlatform|MissingLibrary|BadPlatform
+NO_DISPLAY_TESTS := ^(TestHeadlessFlag|TestChoosePlatform|TestDriverName|TestHeadlessErrors|TestHeadlessInterrupt|TestOpenGL41Core|TestEachPlatform|TestMissingLibrary|TestBadPlatform)$$
+
+# The headless EGL tests on their own (under Xvfb when DISPLAY is unset,
+# for the ones that compare a windowed run with a headless one).
+test-headless: deps
+	@scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
+	XDG_DATA_HOME="$$scratch/data" XDG_CONFIG_HOME="$$scratch/config" SKYLOOP_CONFIG= \
+	SKYLOOP_REQUIRE_DISPLAY=1 $(XVFB) $(GO) test -count=1 -timeout 10m -v -run '$(HEADLESS_TESTS)' ./engine/ ./engine/internal/egl/
+
+# Render-thread capture cost (readback pbo vs sync) and fps with capture
+# off/on at 1080p and 4K, headless; on a GPU machine or here (llvmpipe).
+# Results in $(GPU_BENCH_OUT) (docs/headless.md).
+GPU_BENCH_OUT ?= out/gpu-capture-bench
+gpu-capture-bench: build
+	tools/dev/gpu-capture-bench.sh $(GPU_BENCH_OUT)
 
 # Go benchmarks (segment encoding, pipeline) and the game/capture tables of
 # docs/benchmarks.md.

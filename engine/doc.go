@@ -3,6 +3,13 @@
 // scales the game's logical screen into the window with letterboxing, and
 // feeds input.
 //
+// With no display (DISPLAY and WAYLAND_DISPLAY unset, or GLFW unable to
+// start), or with -headless (Options.Headless), it opens no window: the
+// context comes from EGL with no surface (engine/internal/egl: NVIDIA's or
+// Mesa's device platform, or Mesa's surfaceless platform), the game gets
+// no input, Layout gets the -size, and capture reads the offscreen
+// framebuffer as in a window (docs/headless.md).
+//
 // Where it sits in the flow: it is the top of the engine. A game implements
 // Game and calls Run from its main goroutine; the render thread (the locked
 // OS thread Run runs on) owns every GL call. Later stages — capture of the

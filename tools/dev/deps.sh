@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing skyloop needs on Debian/Ubuntu, when it
-# is missing: Xvfb and Mesa (OpenGL without a GPU or display), and the X11
-# headers GLFW's cgo build compiles against; with the argument "test" also
+# is missing: Xvfb and Mesa (OpenGL without a GPU or display), EGL (the
+# headless renderer, docs/headless.md), and the X11 headers GLFW's cgo
+# build compiles against; with the argument "test" also
 # what the tests start: versitygw (S3), vsftpd and pure-ftpd (FTP),
 # Chromium (the replay viewer's browser test) and ffmpeg (skyloop export
 # --format mp4). As root it runs apt-get;
@@ -11,6 +12,8 @@ set -euo pipefail
 packages=(
 	xvfb xauth                       # a virtual X server for headless runs
 	libgl1-mesa-dri libgl1-mesa-dev  # Mesa llvmpipe: OpenGL 4.5 core in software
+	libegl-dev libegl1 libegl-mesa0  # headless EGL (-headless): the headers, glvnd's libEGL, Mesa's surfaceless platform
+	libgbm1                          # needed by libegl-mesa0's platforms
 	libx11-dev libxrandr-dev libxinerama-dev libxcursor-dev libxi-dev libxxf86vm-dev
 	pkg-config gcc
 	e2fsprogs                        # chattr: tests make a directory unwritable as root
