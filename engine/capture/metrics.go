@@ -22,6 +22,11 @@ type Metrics struct {
 	SinkErrors      uint64
 	KeyFrames       uint64
 	RenderThread    time.Duration // total render-thread time spent in capture
+	// Effort is the segment effort (1..4) of the last frame the pipeline
+	// sequenced (0: none yet), and EffortFrames[e] how many frames were
+	// written at effort e (index 0 unused).
+	Effort       int
+	EffortFrames [5]uint64
 
 	// Filled in by the engine from its spool (zero in a bare Recorder):
 	// where the recorded work stands with each sink, and the spool's disk.
@@ -69,6 +74,9 @@ func (m Metrics) String() string {
 	out := fmt.Sprintf("rendered %d  captured %d  encoded %d  dropped %d (queue %d, readback %d, no room %d)  queue %d  encode %.2f ms/frame  segments %d  stored %.1f MB (%.0fx)",
 		m.FramesRendered, m.FramesCaptured, m.FramesEncoded, m.Dropped(), m.DroppedQueue, m.DroppedReadback, m.DroppedNoRoom,
 		m.QueueDepth, float64(enc)/1e6, m.Segments, float64(m.StoredBytes)/1e6, ratio)
+	if m.Effort > 0 || m.EffortFrames != [5]uint64{} {
+		out += "  " + m.EffortString()
+	}
 	if m.SpoolFull || m.Evicted > 0 {
 		out += fmt.Sprintf("  spool: evicted %d", m.Evicted)
 		if m.SpoolFull {
@@ -92,6 +100,12 @@ func (m Metrics) String() string {
 	return out
 }
 
+// EffortString is the effort part of String: "effort 2 (1:40 2:560 3:0
+// 4:0)", the current level and the frames written at each.
+func (m Metrics) EffortString() string {
+	return fmt.Sprintf("effort %d (1:%d 2:%d 3:%d 4:%d)", m.Effort, m.EffortFrames[1], m.EffortFrames[2], m.EffortFrames[3], m.EffortFrames[4])
+}
+
 // counters are the live, atomically updated metrics.
 type counters struct {
 	rendered, captured, encoded     atomic.Uint64
@@ -100,6 +114,8 @@ type counters struct {
 	encodeNanos, renderThreadNanos  atomic.Int64
 	rawBytes, storedBytes, segments atomic.Uint64
 	sinkErrors, keyFrames           atomic.Uint64
+	effort                          atomic.Int32 // of the last frame sequenced
+	effortFrames                    [5]atomic.Uint64
 }
 
 func (c *counters) snapshot() Metrics {
@@ -117,5 +133,8 @@ func (c *counters) snapshot() Metrics {
 		SinkErrors:      c.sinkErrors.Load(),
 		KeyFrames:       c.keyFrames.Load(),
 		RenderThread:    time.Duration(c.renderThreadNanos.Load()),
+		Effort:          int(c.effort.Load()),
+		EffortFrames: [5]uint64{0, c.effortFrames[1].Load(), c.effortFrames[2].Load(),
+			c.effortFrames[3].Load(), c.effortFrames[4].Load()},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skyloop-engine/skyloop/engine/segment"
@@ -57,7 +58,19 @@ type PipelineConfig struct {
 	// (SegmentJournaler): the most a killed game loses, beside the frames
 	// still queued. Default 250 ms.
 	JournalInterval time.Duration
-	Logger          *slog.Logger
+	// Effort fixes the segment effort (segment.MinEffort..MaxEffort) of
+	// every frame; 0 lets an EffortController choose it frame by frame
+	// from the encoders' headroom. At MinEffort a zstd pipeline stores its
+	// records with s2 (each record names its codec), the cheapest encoding
+	// there is, until the segment coder's effort levels make zstd's own
+	// level 1 as cheap.
+	Effort int
+	// EncoderNice is added to the nice value of the encoder threads (Linux;
+	// elsewhere ignored), so the render thread and the GL driver's threads
+	// win the CPU over them when both want it: 0 is 10, negative leaves
+	// them as they are.
+	EncoderNice int
+	Logger      *slog.Logger
 
 	// encodeHook, in tests, runs in the worker before each frame is encoded
 	// (to simulate a slow encoder).
@@ -65,14 +78,19 @@ type PipelineConfig struct {
 }
 
 // job is one frame on its way through the encoders, in capture order.
+// Jobs are recycled (Pipeline.jobs): done is signalled by a send, not
+// closed, and buf is the payload storage the job keeps between frames.
 type job struct {
 	cur, prev *Frame // prev is nil for a forced key frame
 	prevSeq   uint64 // seq of the frame a delta is against
 	forceKey  bool
 	newSeg    bool // first frame of a new segment
+	effort    int
 	out       segment.EncodedFrame
 	err       error
+	took      time.Duration
 	done      chan struct{}
+	buf       []byte
 }
 
 // Pipeline turns frames into segments: a bounded queue, a sequencer that
@@ -85,6 +103,14 @@ type Pipeline struct {
 	work    chan *job
 	ordered chan *job
 	done    chan *segmentState // finished segments on their way to the sink
+	jobs    chan *job          // recycled jobs
+	bufs    chan *bytes.Buffer // recycled segment buffers
+
+	// effort state: arrival interval (Submit, under mu), the last encode
+	// (workers), read by the sequencer.
+	lastSubmit time.Time
+	interval   atomic.Int64 // smoothed ns between submitted frames
+	lastEnc    atomic.Int64 // ns<<3 | effort of a frame just encoded; 0: none since read
 
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -160,6 +186,16 @@ func NewPipeline(cfg PipelineConfig, c *counters) (*Pipeline, error) {
 		// A few finished segments may wait for the sink (a spool fsyncs
 		// each), so a slow Accept does not stall encoding.
 		done: make(chan *segmentState, 4),
+		// Every job alive at once: queued in work and ordered, being
+		// encoded, and being written.
+		jobs: make(chan *job, 4*cfg.Workers+2),
+		bufs: make(chan *bytes.Buffer, 6),
+	}
+	if cfg.Effort != 0 && (cfg.Effort < segment.MinEffort || cfg.Effort > segment.MaxEffort) {
+		return nil, fmt.Errorf("capture: effort %d: want 0 (adaptive) or %d..%d", cfg.Effort, segment.MinEffort, segment.MaxEffort)
+	}
+	if cfg.EncoderNice == 0 {
+		p.cfg.EncoderNice = 10
 	}
 	p.wg.Add(3 + cfg.Workers)
 	go p.deliver()
@@ -181,6 +217,7 @@ func (p *Pipeline) Submit(f *Frame) bool {
 		f.Release()
 		return false
 	}
+	p.noteArrival(time.Now())
 	select {
 	case p.queue <- f:
 		p.c.captured.Add(1)
@@ -211,6 +248,20 @@ func (p *Pipeline) Submit(f *Frame) bool {
 	return false
 }
 
+// noteArrival smooths the time between frames handed to Submit: each
+// frame's budget of encoder time. Called under p.mu.
+func (p *Pipeline) noteArrival(now time.Time) {
+	if !p.lastSubmit.IsZero() {
+		d := int64(now.Sub(p.lastSubmit))
+		if old := p.interval.Load(); old == 0 {
+			p.interval.Store(d)
+		} else {
+			p.interval.Store(old + (d-old)/16)
+		}
+	}
+	p.lastSubmit = now
+}
+
 // QueueDepth is how many frames wait for an encoder.
 func (p *Pipeline) QueueDepth() int { return len(p.queue) }
 
@@ -230,8 +281,9 @@ func (p *Pipeline) Close() error {
 	return p.sinkErr
 }
 
-// sequence reads frames in capture order, decides key frames and segment
-// starts (by frame count and time), and dispatches jobs.
+// sequence reads frames in capture order, decides key frames, segment
+// starts (by frame count and time) and each frame's effort, and dispatches
+// jobs.
 func (p *Pipeline) sequence() {
 	defer p.wg.Done()
 	defer close(p.work)
@@ -240,8 +292,10 @@ func (p *Pipeline) sequence() {
 	run := 0 // frames since the last forced key frame
 	segFrames := 0
 	var segStart time.Time
+	ctl := NewEffortController(p.cfg.Effort)
 	for f := range p.queue {
-		j := &job{cur: f, done: make(chan struct{})}
+		j := p.getJob()
+		j.cur = f
 		if prev == nil || (prev.Width != f.Width || prev.Height != f.Height) ||
 			(p.cfg.SegmentFrames > 0 && segFrames >= p.cfg.SegmentFrames) ||
 			f.Time.Sub(segStart) >= p.cfg.SegmentTime {
@@ -255,6 +309,15 @@ func (p *Pipeline) sequence() {
 			prev.Retain()
 			j.prev, j.prevSeq = prev, prev.Seq
 		}
+		j.effort = p.cfg.Effort
+		if j.effort == 0 {
+			s := EffortSample{QueueDepth: len(p.queue), QueueCap: cap(p.queue), Workers: p.cfg.Workers, Interval: time.Duration(p.interval.Load())}
+			if e := p.lastEnc.Swap(0); e != 0 {
+				s.Encoded, s.Level = time.Duration(e>>3), int(e&7)
+			}
+			j.effort = ctl.Observe(s)
+		}
+		p.c.effort.Store(int32(j.effort))
 		run++
 		segFrames++
 		if prev != nil {
@@ -270,8 +333,48 @@ func (p *Pipeline) sequence() {
 	}
 }
 
+// getJob takes a recycled job, or makes one while fewer than the most
+// that can be alive at once exist.
+func (p *Pipeline) getJob() *job {
+	select {
+	case j := <-p.jobs:
+		return j
+	default:
+		return &job{done: make(chan struct{}, 1)}
+	}
+}
+
+// putJob recycles a job the writer is done with, keeping its payload
+// storage.
+func (p *Pipeline) putJob(j *job) {
+	if cap(j.out.Payload) > cap(j.buf) {
+		j.buf = j.out.Payload
+	}
+	*j = job{done: j.done, buf: j.buf[:0]}
+	select {
+	case p.jobs <- j:
+	default:
+	}
+}
+
+// codecFor is the codec of a record encoded at effort: the configured one,
+// except that the lowest effort of a zstd pipeline is s2.
+func (p *Pipeline) codecFor(effort int) segment.Codec {
+	if effort == segment.MinEffort && p.cfg.Codec == segment.CodecZstd {
+		return segment.CodecS2
+	}
+	return p.cfg.Codec
+}
+
 func (p *Pipeline) encodeWorker() {
 	defer p.wg.Done()
+	if p.cfg.EncoderNice > 0 {
+		// The thread is niced for the worker's life and ends with it.
+		runtime.LockOSThread()
+		if err := lowerThreadPriority(p.cfg.EncoderNice); err != nil {
+			p.cfg.Logger.Debug("capture: encoder thread priority unchanged", "err", err)
+		}
+	}
 	for j := range p.work {
 		if p.cfg.encodeHook != nil {
 			p.cfg.encodeHook(j.cur.Seq)
@@ -281,21 +384,25 @@ func (p *Pipeline) encodeWorker() {
 		if j.prev != nil {
 			prevPix = j.prev.Pix
 		}
-		// Each job gets its own payload allocation: the writer reads it
-		// after this worker has moved on.
-		j.out, j.err = segment.EncodeFrame(nil, j.cur.Pix, prevPix, p.cfg.Codec, j.forceKey)
-		p.c.encodeNanos.Add(int64(time.Since(start)))
+		// The payload goes into the job's own storage: the writer reads it
+		// after this worker has moved on, and recycles the job after.
+		j.out, j.err = segment.EncodeFrameWith(j.buf[:0], j.cur.Pix, prevPix, segment.EncodeOptions{
+			Codec: p.codecFor(j.effort), Key: j.forceKey, Effort: j.effort, Width: j.cur.Width,
+		})
+		j.took = time.Since(start)
+		p.c.encodeNanos.Add(int64(j.took))
+		p.lastEnc.Store(int64(j.took)<<3 | int64(j.effort))
 		if j.prev != nil {
 			j.prev.Release()
 			j.prev = nil
 		}
-		close(j.done)
+		j.done <- struct{}{}
 	}
 }
 
 // segmentState is the segment being assembled by the writer.
 type segmentState struct {
-	buf   bytes.Buffer
+	buf   *bytes.Buffer // recycled through Pipeline.bufs once the sink has it
 	w     *segment.Writer
 	info  SegmentInfo
 	index uint64
@@ -341,6 +448,7 @@ func (p *Pipeline) write() {
 			p.cfg.Logger.Error("capture: encode frame failed; frame dropped", "seq", f.Seq, "err", j.err)
 			p.c.droppedQueue.Add(1)
 			f.Release()
+			p.putJob(j)
 			continue
 		}
 		if seg != nil && (j.newSeg || seg.w.BytesWritten() >= p.cfg.SegmentBytes) {
@@ -354,6 +462,7 @@ func (p *Pipeline) write() {
 				p.cfg.Logger.Error("capture: start segment", "err", err)
 				p.c.droppedQueue.Add(1)
 				f.Release()
+				p.putJob(j)
 				continue
 			}
 			next++
@@ -364,13 +473,17 @@ func (p *Pipeline) write() {
 			// The delta's base is not the record before it — the segment was
 			// cut by size after this frame was encoded, or the base frame
 			// failed to encode — so it would decode wrong: re-encode it as
-			// a key frame.
+			// a key frame (into the same storage: the delta is not needed).
 			var err error
-			rec, err = segment.EncodeFrame(nil, f.Pix, nil, p.cfg.Codec, true)
+			rec, err = segment.EncodeFrameWith(rec.Payload[:0], f.Pix, nil, segment.EncodeOptions{
+				Codec: p.codecFor(j.effort), Key: true, Effort: j.effort, Width: f.Width,
+			})
+			j.out.Payload = rec.Payload
 			if err != nil {
 				p.cfg.Logger.Error("capture: re-encode key frame", "seq", f.Seq, "err", err)
 				p.c.droppedQueue.Add(1)
 				f.Release()
+				p.putJob(j)
 				continue
 			}
 		}
@@ -379,6 +492,7 @@ func (p *Pipeline) write() {
 			p.cfg.Logger.Error("capture: write frame", "seq", f.Seq, "err", err)
 			p.c.droppedQueue.Add(1)
 			f.Release()
+			p.putJob(j)
 			continue
 		}
 		lastSeq = f.Seq
@@ -394,7 +508,11 @@ func (p *Pipeline) write() {
 		if rec.Key {
 			p.c.keyFrames.Add(1)
 		}
+		if j.effort >= segment.MinEffort && j.effort <= segment.MaxEffort {
+			p.c.effortFrames[j.effort].Add(1)
+		}
 		f.Release()
+		p.putJob(j)
 		p.journalUp(seg, time.Now())
 	}
 	if seg != nil {
@@ -404,7 +522,13 @@ func (p *Pipeline) write() {
 
 func (p *Pipeline) startSegment(index uint64, first *Frame) (*segmentState, error) {
 	s := &segmentState{index: index}
-	w, err := segment.NewWriter(&s.buf, segment.Header{
+	select {
+	case s.buf = <-p.bufs:
+		s.buf.Reset()
+	default:
+		s.buf = new(bytes.Buffer)
+	}
+	w, err := segment.NewWriter(s.buf, segment.Header{
 		Width: first.Width, Height: first.Height, Format: segment.RGBA8,
 		KeyInterval: p.cfg.KeyInterval, Codec: p.cfg.Codec,
 		Segment: index, FirstSeq: first.Seq, SessionStart: p.cfg.SessionStart,
@@ -431,6 +555,7 @@ func (p *Pipeline) finish(s *segmentState) {
 		if s.journal != nil {
 			s.journal.Abort()
 		}
+		p.putBuf(s.buf)
 		return
 	}
 	p.done <- s
@@ -441,6 +566,15 @@ func (p *Pipeline) deliver() {
 	defer p.wg.Done()
 	for s := range p.done {
 		p.put(s)
+		p.putBuf(s.buf) // the sink owns data only during the call
+	}
+}
+
+// putBuf recycles a segment buffer.
+func (p *Pipeline) putBuf(b *bytes.Buffer) {
+	select {
+	case p.bufs <- b:
+	default:
 	}
 }
 
