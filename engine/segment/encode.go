@@ -122,8 +122,8 @@ func EncodeFrameWith(dst, cur, prev []byte, o EncodeOptions) (EncodedFrame, erro
 	if o.Key {
 		prev = nil
 	}
-	payload, key := encodeTiled(dst[:0], cur, prev, o.Width, o.Codec, efforts[effort])
-	out := EncodedFrame{RawLen: n, Codec: o.Codec, Key: key, Payload: payload, width: o.Width}
+	payload := encodeTiled(dst[:0], cur, prev, o.Width, o.Codec, efforts[effort])
+	out := EncodedFrame{RawLen: n, Codec: o.Codec, Key: prev == nil, Payload: payload, width: o.Width}
 	if len(out.Payload) >= n {
 		out.width = 0
 	}

@@ -2,8 +2,10 @@ package segment
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/bits"
 	"sync"
 
@@ -17,7 +19,7 @@ import (
 // Tile modes (low nibble of a mode byte; the high nibble is a motion vector
 // index for modeMotion and modeCopy, else 0).
 const (
-	modeDelta  = 1 // prediction: the previous frame at the same place
+	modeDelta  = 1 // the previous frame at the same place; residual XOR, not difference
 	modeMotion = 2 // prediction: the previous frame shifted by a vector
 	modeCopy   = 3 // the shifted previous frame itself, no residual
 	modeLeft   = 4 // intra: the pixel to the left in this frame
@@ -29,27 +31,32 @@ const (
 	tiledPrelude = 13 // tile_w, tile_h, width, vector count, body_len (no vectors)
 	maxVectors   = 15
 	maxTileSide  = 4096
-	// Tile size the encoder uses: 32 px (128 bytes) per tile row keeps the
-	// changed-tile map fine enough for sprites of 8-64 px, 16 rows keep the
-	// bitmap and mode bytes small (4080 tiles at 1080p).
-	encTileW, encTileH = 32, 16
 )
 
 // effortParams are the encoder's knobs per effort level.
 type effortParams struct {
+	// Tile size: 16x16 px codes fewer unchanged pixels around moving
+	// sprites (less to compress: fastest); 64x16 compresses smaller
+	// (fewer mode bytes, longer runs) at more CPU. Measured in
+	// docs/segment-format.md.
+	tw, th    int
 	samples   int  // motion search: sample runs of 8 px taken from changed tiles
 	radius    int  // motion search: largest |dx|, |dy|
 	vectors   int  // motion vectors kept per frame at most
 	trialRows int  // rows of a tile on which each mode is tried
 	paeth     bool // try the Paeth predictor too (slow: a byte loop)
 	zlevel    int  // index into zstdLevels
+	// motionFrac: search for motion when at least 1/motionFrac of the
+	// frame changed (sprites moving over a still background do not pay
+	// for it).
+	motionFrac int
 }
 
 var efforts = [MaxEffort + 1]effortParams{
-	1: {samples: 32, radius: 8, vectors: 1, trialRows: 1, zlevel: 0},
-	2: {samples: 64, radius: 16, vectors: 2, trialRows: 2, zlevel: 0},
-	3: {samples: 96, radius: 32, vectors: 3, trialRows: 4, paeth: true, zlevel: 1},
-	4: {samples: 128, radius: 48, vectors: 4, trialRows: encTileH, paeth: true, zlevel: 2},
+	1: {tw: 16, th: 16, samples: 32, radius: 8, vectors: 1, trialRows: 1, zlevel: 0, motionFrac: 2},
+	2: {tw: 16, th: 16, samples: 64, radius: 16, vectors: 2, trialRows: 2, zlevel: 0, motionFrac: 2},
+	3: {tw: 64, th: 16, samples: 96, radius: 32, vectors: 3, trialRows: 4, paeth: true, zlevel: 1, motionFrac: 8},
+	4: {tw: 64, th: 16, samples: 128, radius: 48, vectors: 4, trialRows: 16, paeth: true, zlevel: 2, motionFrac: 16},
 }
 
 // tileGrid is the tiling of one frame.
@@ -74,13 +81,12 @@ type vec struct{ dx, dy int }
 
 // tileScratch holds an encoder's reusable buffers.
 type tileScratch struct {
-	changed []int32
+	mark    []bool // tiles of a band found changed
 	costs   []uint16
 	best    []uint32
 	samples []int32 // pixel offsets of sample runs
-	cands   []vec
-	row     []byte // a prediction row
-	res     []byte // a residual row
+	row     []byte  // a prediction row
+	res     []byte  // a residual row
 	body    []byte
 }
 
@@ -93,71 +99,86 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// encodeTiled appends a tiled payload for cur (against prev, or a key frame
-// when prev is nil) to dst and reports whether it needs no reference (all
-// tiles intra).
-func encodeTiled(dst, cur, prev []byte, width int, codec Codec, p effortParams) ([]byte, bool) {
+// encodeTiled appends a tiled payload for cur to dst: against prev, or a
+// key frame (all tiles intra) when prev is nil. A frame with a prev is a
+// delta record even if every tile came out intra, so that key frames fall
+// where the writer's key interval and the caller put them.
+func encodeTiled(dst, cur, prev []byte, width int, codec Codec, p effortParams) []byte {
 	height := len(cur) / 4 / width
-	g := newGrid(width, height, encTileW, encTileH)
+	g := newGrid(width, height, p.tw, p.th)
 	s := tileScratchPool.Get().(*tileScratch)
 	defer tileScratchPool.Put(s)
 	T := g.tiles()
 	stride := width * 4
 
-	// 1. Which tiles changed: compare each tile's rows, stopping at the
-	// first difference, so every byte is read at most once.
-	s.changed = s.changed[:0]
-	for t := range T {
-		if prev == nil {
-			s.changed = append(s.changed, int32(t))
-			continue
-		}
-		x0, y0, cw, ch := g.rect(t)
-		o := y0*stride + x0*4
-		for y := 0; y < ch; y, o = y+1, o+stride {
-			if !bytes.Equal(cur[o:o+cw*4], prev[o:o+cw*4]) {
-				s.changed = append(s.changed, int32(t))
-				break
-			}
-		}
-	}
-
-	// 2. Global motion: when a good part of the frame changed, look for
-	// the few shifts of the previous frame that predict it best.
+	// Global motion first, from samples (it cannot wait for the tile
+	// pass, which codes each band of tiles while it is in the cache).
 	var vecs []vec
-	if prev != nil && len(s.changed)*8 >= T {
+	if prev != nil {
 		vecs = estimateMotion(s, g, cur, prev, p)
 	}
 
-	// 3. Body: bitmap, one mode byte per coded tile, the residuals.
+	// Body: the bitmap, then per coded tile its mode byte and residual.
 	bm := (T + 7) / 8
-	nc := len(s.changed)
-	s.body = grow(s.body, bm+nc+len(cur)+T) // residuals never exceed the frame
+	s.body = grow(s.body, bm+T+len(cur)) // residuals never exceed the frame
 	body := s.body
 	clear(body[:bm])
-	modes := body[bm : bm+nc]
-	data := body[bm+nc : bm+nc]
+	data := body[bm:bm]
 	s.row = grow(s.row, g.tw*4)
 	s.res = grow(s.res, g.tw*4)
-	key := true
-	for i, t32 := range s.changed {
-		t := int(t32)
-		body[t/8] |= 1 << (t % 8)
-		m := chooseMode(s, g, cur, prev, t, vecs, p)
-		before := len(data)
-		data = appendResidual(data, s.row, g, cur, prev, t, m, vecs)
-		if m&15 == modeMotion && allZero(data[before:]) {
-			m, data = modeCopy|m&0xf0, data[:before]
+	s.mark = grow(s.mark, g.nx)
+	var hint byte
+	for ty := range g.ny {
+		// Which tiles of this band changed. Rows are compared in memory
+		// order, whole rows first (most rows of a mostly still frame are
+		// equal), and a tile found changed is not compared again, so each
+		// byte is read about once; the band then stays in the cache while
+		// its tiles are coded.
+		if prev == nil {
+			for tx := range s.mark {
+				s.mark[tx] = true
+			}
+		} else {
+			clear(s.mark)
+			left := g.nx
+			for y := ty * g.th; y < min((ty+1)*g.th, height) && left > 0; y++ {
+				o := y * stride
+				if bytes.Equal(cur[o:o+stride], prev[o:o+stride]) {
+					continue
+				}
+				for tx := range g.nx {
+					if s.mark[tx] {
+						continue
+					}
+					a, b := o+tx*g.tw*4, min(o+(tx+1)*g.tw*4, o+stride)
+					if !bytes.Equal(cur[a:b], prev[a:b]) {
+						s.mark[tx] = true
+						left--
+					}
+				}
+			}
 		}
-		modes[i] = m
-		if k := m & 15; k == modeDelta || k == modeMotion || k == modeCopy {
-			key = false
+		for tx, changed := range s.mark {
+			if !changed {
+				continue
+			}
+			t := ty*g.nx + tx
+			body[t/8] |= 1 << (t % 8)
+			m := chooseMode(s, g, cur, prev, t, vecs, p, hint)
+			hint = m // neighbouring tiles tend to share a mode: try it first
+			if hint&15 == modeCopy {
+				hint = modeMotion | m&0xf0
+			}
+			data = append(data, m)
+			before := len(data)
+			data = appendResidual(data, s.row, g, cur, prev, t, m, vecs)
+			if m&15 == modeMotion && allZero(data[before:]) {
+				m, data = modeCopy|m&0xf0, data[:before]
+				data[before-1] = m
+			}
 		}
 	}
-	if nc < T {
-		key = false
-	}
-	body = body[:bm+nc+len(data)]
+	body = body[:bm+len(data)]
 
 	// 4. Prelude, then the body compressed.
 	pre := len(dst)
@@ -186,29 +207,45 @@ func encodeTiled(dst, cur, prev []byte, width int, codec Codec, p effortParams) 
 	default:
 		dst = append(dst, body...)
 	}
-	return dst, key
+	return dst
 }
 
 // estimateMotion picks up to p.vectors shifts (dx, dy) such that
 // prev(x+dx, y+dy) predicts cur well, judged on sample runs of 8 pixels
-// from changed tiles: per sample and shift a cost (bits of the bytewise
+// that changed: per sample and shift a cost (bits of the bytewise
 // differences), then greedily the shifts that lower the samples' best cost
 // the most.
 func estimateMotion(s *tileScratch, g tileGrid, cur, prev []byte, p effortParams) []vec {
 	const run = 8
+	if g.w < run {
+		return nil
+	}
 	stride := g.w * 4
+	// A grid of 4*samples runs over the frame: how much changed decides
+	// whether to search at all, and the changed runs are the samples.
+	n := 4 * p.samples
+	gx := max(1, min(g.w/run, int(math.Sqrt(float64(n*g.w/g.h)))))
+	gy := max(1, min(g.h, n/gx))
 	s.samples = s.samples[:0]
-	nc := len(s.changed)
-	step := max(1, nc/p.samples)
-	for i := 0; i < nc && len(s.samples) < p.samples; i += step {
-		x0, y0, cw, ch := g.rect(int(s.changed[i]))
-		if cw < run {
-			continue
+	for j := range gy {
+		y := (2*j + 1) * g.h / (2 * gy)
+		for i := range gx {
+			x := (2*i + 1) * (g.w - run) / (2 * gx)
+			o := y*stride + x*4
+			if bytes.Equal(cur[o:o+run*4], prev[o:o+run*4]) {
+				continue
+			}
+			s.samples = append(s.samples, int32(o))
 		}
-		h := uint(i) * 0x9E3779B9 // spread the sample inside its tile
-		y := y0 + int(h>>8)%ch
-		x := x0 + int(h>>16)%(cw-run+1)
-		s.samples = append(s.samples, int32(y*stride+x*4))
+	}
+	if len(s.samples)*p.motionFrac < gx*gy {
+		return nil // little changed: sprites over a still background
+	}
+	if k := len(s.samples); k > p.samples { // keep p.samples, evenly spread
+		for i := range p.samples {
+			s.samples[i] = s.samples[i*k/p.samples]
+		}
+		s.samples = s.samples[:p.samples]
 	}
 	S := len(s.samples)
 	if S == 0 {
@@ -282,8 +319,7 @@ func estimateMotion(s *tileScratch, g tileGrid, cur, prev []byte, p effortParams
 
 // chooseMode tries the modes on a few rows of tile t and returns the one
 // whose residual looks cheapest.
-func chooseMode(s *tileScratch, g tileGrid, cur, prev []byte, t int, vecs []vec, p effortParams) byte {
-	s.cands = s.cands[:0]
+func chooseMode(s *tileScratch, g tileGrid, cur, prev []byte, t int, vecs []vec, p effortParams, hint byte) byte {
 	var modes [4 + maxVectors]byte
 	n := 0
 	if prev != nil {
@@ -300,6 +336,11 @@ func chooseMode(s *tileScratch, g tileGrid, cur, prev []byte, t int, vecs []vec,
 		modes[n] = modePaeth
 		n++
 	}
+	for i := 1; i < n; i++ {
+		if modes[i] == hint {
+			modes[0], modes[i] = modes[i], modes[0]
+		}
+	}
 	_, y0, _, ch := g.rect(t)
 	rows := min(p.trialRows, ch)
 	best, bestCost := modes[0], int(^uint(0)>>1)
@@ -308,7 +349,7 @@ func chooseMode(s *tileScratch, g tileGrid, cur, prev []byte, t int, vecs []vec,
 		for r := range rows {
 			y := y0 + (2*r+1)*ch/(2*rows) // evenly spaced rows
 			pred := predictRow(s.row, g, cur, prev, t, y, m, vecs)
-			cost += rowCost(s.res, cur, pred, g, t, y)
+			cost += rowCost(s.res, cur, pred, g, t, y, deltaXOR && m == modeDelta)
 			if cost >= bestCost {
 				break
 			}
@@ -321,13 +362,17 @@ func chooseMode(s *tileScratch, g tileGrid, cur, prev []byte, t int, vecs []vec,
 		}
 		if cost < bestCost {
 			best, bestCost = m, cost
-			if cost == 0 {
-				break
+			if cost <= rows*cheapRow {
+				break // good enough: a sparse change, or an exact shift
 			}
 		}
 	}
 	return best
 }
+
+// cheapRow is a trial cost per row (a byte or two off) below which
+// chooseMode takes the mode without trying the others.
+const cheapRow = 2
 
 // predictRow returns the prediction of row y of tile t under mode m (not
 // for modeLeft and modePaeth, whose predictions depend on the pixels being
@@ -418,12 +463,16 @@ func abs(x int) int {
 // of each residual pixel's difference from the one to its left, so zero
 // runs and repeating residuals (a layer that moved over another) cost
 // nothing; a pair of pixels equal to the pair before costs nothing too.
-func rowCost(res, cur, pred []byte, g tileGrid, t, y int) int {
+func rowCost(res, cur, pred []byte, g tileGrid, t, y int, xor bool) int {
 	x0, _, cw, _ := g.rect(t)
 	o := (y*g.w + x0) * 4
 	n := cw * 4
 	res = res[:n]
-	subRow(res, cur[o:o+n], pred)
+	if xor {
+		subtle.XORBytes(res, cur[o:o+n], pred)
+	} else {
+		subRow(res, cur[o:o+n], pred)
+	}
 	cost := 0
 	var left uint64
 	i := 0
@@ -450,13 +499,19 @@ func appendResidual(data, buf []byte, g tileGrid, cur, prev []byte, t int, m byt
 		pred := predictRow(buf, g, cur, prev, t, y, m, vecs)
 		o := (y*g.w + x0) * 4
 		data = data[:len(data)+n]
-		subRow(data[len(data)-n:], cur[o:o+n], pred)
+		if deltaXOR && m == modeDelta {
+			subtle.XORBytes(data[len(data)-n:], cur[o:o+n], pred) // SIMD: the common mode must be cheap
+		} else {
+			subRow(data[len(data)-n:], cur[o:o+n], pred)
+		}
 	}
 	return data
 }
 
 // SWAR bytewise arithmetic on 8 bytes at once.
 const hi8 = 0x8080808080808080
+
+var deltaXOR = true
 
 // sub8 is a-b per byte, modulo 256.
 func sub8(a, b uint64) uint64 { return ((a | hi8) - (b &^ hi8)) ^ ((a ^ ^b) & hi8) }
@@ -470,26 +525,24 @@ func fold(x uint64) uint64 { return x ^ ((x&hi8)>>7)*0xff }
 
 // subRow sets dst = a - b bytewise.
 func subRow(dst, a, b []byte) {
-	n := len(dst)
-	a, b = a[:n], b[:n]
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		binary.LittleEndian.PutUint64(dst[i:], sub8(binary.LittleEndian.Uint64(a[i:]), binary.LittleEndian.Uint64(b[i:])))
+	a, b = a[:len(dst)], b[:len(dst)]
+	for len(dst) >= 8 { // written so that the compiler drops bounds checks
+		binary.LittleEndian.PutUint64(dst[:8], sub8(binary.LittleEndian.Uint64(a[:8]), binary.LittleEndian.Uint64(b[:8])))
+		dst, a, b = dst[8:], a[8:], b[8:]
 	}
-	for ; i < n; i++ {
+	for i := range dst {
 		dst[i] = a[i] - b[i]
 	}
 }
 
 // addRow sets dst = a + b bytewise (dst may be a or b).
 func addRow(dst, a, b []byte) {
-	n := len(dst)
-	a, b = a[:n], b[:n]
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		binary.LittleEndian.PutUint64(dst[i:], add8(binary.LittleEndian.Uint64(a[i:]), binary.LittleEndian.Uint64(b[i:])))
+	a, b = a[:len(dst)], b[:len(dst)]
+	for len(dst) >= 8 {
+		binary.LittleEndian.PutUint64(dst[:8], add8(binary.LittleEndian.Uint64(a[:8]), binary.LittleEndian.Uint64(b[:8])))
+		dst, a, b = dst[8:], a[8:], b[8:]
 	}
-	for ; i < n; i++ {
+	for i := range dst {
 		dst[i] = a[i] + b[i]
 	}
 }
@@ -553,7 +606,7 @@ func (d *tiledDecoder) decodeTiled(prev, payload []byte, codec Codec, key bool, 
 	}
 	body := d.body[:bodyLen]
 
-	// Count coded tiles and check the modes before touching any pixel.
+	// Check the modes and sizes before touching any pixel.
 	nc := 0
 	for i, b := range body[:bm] {
 		if i == bm-1 && T%8 != 0 && b>>(T%8) != 0 {
@@ -564,18 +617,16 @@ func (d *tiledDecoder) decodeTiled(prev, payload []byte, codec Codec, key bool, 
 	if key && nc != T {
 		return nil, fmt.Errorf("key frame codes %d of %d tiles", nc, T)
 	}
-	if len(body) < bm+nc {
-		return nil, fmt.Errorf("body of %d bytes has no room for %d mode bytes", len(body), nc)
-	}
-	modes, data := body[bm:bm+nc], body[bm+nc:]
-	need, shifted := 0, false
-	i := 0
+	shifted := false
+	rest := body[bm:]
 	for t := range T {
 		if body[t/8]&(1<<(t%8)) == 0 {
 			continue
 		}
-		m := modes[i]
-		i++
+		if len(rest) == 0 {
+			return nil, fmt.Errorf("tile %d: body ends before its mode byte", t)
+		}
+		m := rest[0]
 		k, vi := m&15, int(m>>4)
 		switch {
 		case k < modeDelta || k > modePaeth:
@@ -588,13 +639,18 @@ func (d *tiledDecoder) decodeTiled(prev, payload []byte, codec Codec, key bool, 
 			return nil, fmt.Errorf("key frame tile %d refers to the previous frame (mode %d)", t, k)
 		}
 		shifted = shifted || k == modeMotion || k == modeCopy
+		size := 0
 		if k != modeCopy {
 			_, _, cw, ch := g.rect(t)
-			need += cw * ch * 4
+			size = cw * ch * 4
 		}
+		if len(rest) < 1+size {
+			return nil, fmt.Errorf("tile %d: %d residual bytes, the body has %d left", t, size, len(rest)-1)
+		}
+		rest = rest[1+size:]
 	}
-	if need != len(data) {
-		return nil, fmt.Errorf("tiles need %d residual bytes, the body has %d", need, len(data))
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%d bytes left in the body after the last tile", len(rest))
 	}
 
 	out, ref := prev, prev
@@ -607,13 +663,13 @@ func (d *tiledDecoder) decodeTiled(prev, payload []byte, codec Codec, key bool, 
 	}
 	d.row = grow(d.row, tw*4)
 	stride := width * 4
-	i = 0
+	data := body[bm:]
 	for t := range T {
 		if body[t/8]&(1<<(t%8)) == 0 {
 			continue
 		}
-		m := modes[i]
-		i++
+		m := data[0]
+		data = data[1:]
 		x0, y0, cw, ch := g.rect(t)
 		rb := cw * 4
 		for y := y0; y < y0+ch; y++ {
@@ -621,7 +677,11 @@ func (d *tiledDecoder) decodeTiled(prev, payload []byte, codec Codec, key bool, 
 			row := out[o : o+rb]
 			switch m & 15 {
 			case modeDelta:
-				addRow(row, ref[o:o+rb], data[:rb])
+				if deltaXOR {
+					subtle.XORBytes(row, ref[o:o+rb], data[:rb])
+				} else {
+					addRow(row, ref[o:o+rb], data[:rb])
+				}
 			case modeMotion:
 				shiftedRow(d.row, ref, g, x0, y, cw, vecs[m>>4])
 				addRow(row, d.row, data[:rb])
