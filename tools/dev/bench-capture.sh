@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Capture benchmarks for docs/benchmarks.md: fps with capture off and on for
-# both sample games at 720p and 1080p (recording what the player sees,
+# the sample games (rects: the 200-rectangle scene) at 720p and 1080p (recording what the player sees,
 # capture.source = "window"), render-thread capture cost, encode time and
 # stored bytes per codec against PNG-per-frame. Run from the repository root
 # (`make bench-capture`); needs a display or runs under tools/dev/with-xvfb.sh.
 #
-#   FRAMES=600 GAMES="breakout arena" tools/dev/bench-capture.sh
+#   FRAMES=600 GAMES="breakout arena rects" tools/dev/bench-capture.sh
+#
+# The goals table (capture on ÷ off, medians of interleaved runs) is one
+# command: bin/skyloop bench capture --runs 3 --scene breakout:1280x720,rects:1280x720,rects:1920x1080,arena:1280x720
 set -euo pipefail
 
 frames=${FRAMES:-600}
@@ -35,7 +38,7 @@ echo "frames per run: $frames, -autoplay -lockstep -seed 1 -vsync=false"
 echo
 echo "| game | size | capture (codec, readback) | fps | frame median ms | frame p99 ms | capture render-thread median ms | p99 ms | encode ms/frame | dropped | bytes/frame | PNG bytes/frame | PNG ÷ stored |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-for game in ${GAMES:-breakout arena}; do
+for game in ${GAMES:-breakout arena rects}; do
 	for size in 1280x720 1920x1080; do
 		for mode in off zstd s2 zstd-pbo; do
 			args=(-autoplay -lockstep -seed 1 -frames "$frames" -size "$size" -vsync=false -bench)

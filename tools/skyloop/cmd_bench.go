@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -266,21 +268,38 @@ byte and keeps nothing, so the numbers are the transport's; --plugin PATH
 func newBenchCaptureCmd(a *app, asJSON *bool) *cobra.Command {
 	o := bench.CaptureOptions{}
 	var sizes string
+	var scenes []string
 	cmd := &cobra.Command{
-		Use:   "capture --game PATH",
+		Use:   "capture (--game PATH | --scene NAME[:WxH],…)",
 		Short: "A game's frame rate with capture off and on (needs a display; records to a temporary disk sink)",
 		Long: `capture runs a game built on the engine (e.g. bin/breakout) with -autoplay
 -lockstep -vsync=false for --frames frames at each --size, once with capture
 off and once recording to a temporary disk sink, and reads the statistics the
 game writes with -bench-json. It needs a display (or Xvfb) and the disk plugin
-(skyloop-plugin-disk beside this binary, beside the game, or in plugin_dir).`,
+(skyloop-plugin-disk beside this binary, beside the game, or in plugin_dir).
+
+--scene names built-in sample games instead: rects (200 alpha-blended
+rectangles bouncing over the whole screen, the hard case for capture),
+breakout, arena; each as NAME (at every --size) or NAME:WxH. The binary is
+bin/NAME beside this binary or under the current directory, or is built
+there from ./games/NAME when run in the skyloop module. The capture goals
+of docs/benchmarks.md in one command:
+
+  skyloop bench capture --runs 3 --scene breakout:1280x720,rects:1280x720,rects:1920x1080,arena:1280x720
+
+With --runs N every case runs N times, off and on interleaved, and each row
+is the median; on ÷ off is of the medians. CPU ms/frame is the game
+process's CPU time per frame; capture CPU is the "on" row's less the "off"
+row's: what recording costs the machine per frame, encoders included.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Game == "" {
-				return usageError("bench capture needs --game PATH (a game binary built on the engine, e.g. bin/breakout)")
+			if o.Game == "" && len(scenes) == 0 {
+				return usageError("bench capture needs --game PATH (a game binary built on the engine, e.g. bin/breakout) or --scene NAME (rects, breakout, arena)")
 			}
-			if _, err := os.Stat(o.Game); err != nil {
-				return usageError("--game: %v", err)
+			if o.Game != "" {
+				if _, err := os.Stat(o.Game); err != nil {
+					return usageError("--game: %v", err)
+				}
 			}
 			dims, err := parseSizes("size", sizes)
 			if err != nil {
@@ -293,11 +312,9 @@ game writes with -bench-json. It needs a display (or Xvfb) and the disk plugin
 			if o.Frames < 10 {
 				return usageError("--frames %d: want at least 10", o.Frames)
 			}
-			plugin, err := a.findDiskPlugin(o.Game)
-			if err != nil {
-				return err
+			if o.Runs < 1 {
+				return usageError("--runs %d: want at least 1", o.Runs)
 			}
-			o.PluginDir = filepath.Dir(plugin)
 			work, err := os.MkdirTemp("", "skyloop-bench-capture-")
 			if err != nil {
 				return err
@@ -305,34 +322,117 @@ game writes with -bench-json. It needs a display (or Xvfb) and the disk plugin
 			defer os.RemoveAll(work)
 			o.WorkDir = work
 			o.Log = func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) }
+			o.Cases = nil
+			for _, sc := range scenes {
+				name, size, hasSize := strings.Cut(strings.TrimSpace(sc), ":")
+				caseSizes := o.Sizes
+				if hasSize {
+					d, err := parseSizes("scene", size)
+					if err != nil || len(d) != 1 {
+						return usageError("--scene %q: want NAME or NAME:WxH", sc)
+					}
+					caseSizes = []string{fmt.Sprintf("%dx%d", d[0][0], d[0][1])}
+				}
+				bin, err := a.sceneBinary(cmd.Context(), name, work)
+				if err != nil {
+					return err
+				}
+				for _, sz := range caseSizes {
+					o.Cases = append(o.Cases, bench.CaptureCase{Game: bin, Size: sz})
+				}
+			}
+			first := o.Game
+			if first == "" {
+				first = o.Cases[0].Game
+			}
+			plugin, err := a.findDiskPlugin(first)
+			if err != nil && first != o.Game {
+				plugin, err = a.findDiskPlugin(filepath.Join("bin", "x"))
+			}
+			if err != nil {
+				return err
+			}
+			o.PluginDir = filepath.Dir(plugin)
 			rows, err := bench.Capture(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			return a.report(*asJSON, rows, "game\tsize\tcapture\tfps\ton ÷ off\tframe median ms\tp99 ms\tcapture median ms\tp99 ms\tencode ms/frame\tcaptured\tdropped\tbytes/frame\t", func(tw *tabwriter.Writer) {
+			return a.report(*asJSON, rows, "game\tsize\tcapture\truns\tfps\ton ÷ off\tframe median ms\tp99 ms\tcapture median ms\tp99 ms\tencode ms/frame\tCPU ms/frame\tcapture CPU ms/frame\tcaptured\tdropped\tbytes/frame\teffort\t", func(tw *tabwriter.Writer) {
 				for _, r := range rows {
 					s := r.Stats
 					if r.Capture == "off" {
-						fmt.Fprintf(tw, "%s\t%s\toff\t%.1f\t\t%.2f\t%.2f\t–\t–\t–\t–\t–\t–\t\n", r.Game, r.Size, s.FPS, s.FrameMedianMS, s.FrameP99MS)
+						fmt.Fprintf(tw, "%s\t%s\toff\t%d\t%.1f\t\t%.2f\t%.2f\t–\t–\t–\t%.2f\t–\t–\t–\t–\t–\t\n", r.Game, r.Size, r.Runs, s.FPS, s.FrameMedianMS, s.FrameP99MS, r.CPUMSPerFrame)
 						continue
 					}
 					bpf := 0.0
 					if s.FramesEncoded > 0 {
 						bpf = float64(s.StoredBytes) / float64(s.FramesEncoded)
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%.3f\t%.3f\t%.2f\t%d\t%d\t%.0f\t\n", r.Game, r.Size, r.Capture, s.FPS, r.OnOff,
-						s.FrameMedianMS, s.FrameP99MS, s.CaptureMedianMS, s.CaptureP99MS, s.EncodeMSPerFrame, s.FramesCaptured, s.FramesDropped, bpf)
+					eff := r.Effort
+					if eff == "" {
+						eff = "–"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%.3f\t%.3f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%.0f\t%s\t\n", r.Game, r.Size, r.Capture, r.Runs, s.FPS, r.OnOff,
+						s.FrameMedianMS, s.FrameP99MS, s.CaptureMedianMS, s.CaptureP99MS, s.EncodeMSPerFrame, r.CPUMSPerFrame, r.CaptureCPUMSPerFrame, s.FramesCaptured, r.Dropped, bpf, eff)
 				}
 			})
 		},
 	}
 	cmd.Flags().StringVar(&o.Game, "game", "", "game binary built on the engine (e.g. bin/breakout)")
+	cmd.Flags().StringSliceVar(&scenes, "scene", nil, "built-in sample games `NAME[:WxH],…`: rects, breakout, arena (bin/NAME, built from ./games/NAME if missing)")
 	cmd.Flags().StringVar(&sizes, "size", "1280x720,1920x1080", "window sizes, `WxH[,WxH…]`")
 	cmd.Flags().IntVar(&o.Frames, "frames", 600, "frames per run")
+	cmd.Flags().IntVar(&o.Runs, "runs", 1, "runs of each case, off and on interleaved; rows are medians")
 	cmd.Flags().StringVar(&o.Codec, "codec", "zstd", "capture codec: zstd | s2")
 	cmd.Flags().StringVar(&o.Readback, "readback", "auto", "readback: auto | pbo | sync")
 	cmd.Flags().StringVar(&o.Source, "source", "window", "what to record: window (what the player sees) | screen (the game's logical screen)")
 	return cmd
+}
+
+// benchScenes are the sample games --scene knows.
+var benchScenes = []string{"rects", "breakout", "arena"}
+
+// sceneBinary finds the binary of a built-in sample game: bin/NAME beside
+// this binary, then under the current directory; failing both, in the
+// skyloop module's root, it builds ./games/NAME into bin/ (into work when
+// bin/ cannot be written).
+func (a *app) sceneBinary(ctx context.Context, name, work string) (string, error) {
+	if strings.ContainsRune(name, filepath.Separator) {
+		// A path: a build of a sample game elsewhere (say, before and after
+		// a change, side by side in one run).
+		if _, err := os.Stat(name); err != nil {
+			return "", usageError("--scene %q: %v", name, err)
+		}
+		return name, nil
+	}
+	if !slices.Contains(benchScenes, name) {
+		return "", usageError("--scene %q: want one of %s", name, strings.Join(benchScenes, ", "))
+	}
+	var dirs []string
+	if exe, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Dir(exe))
+	}
+	dirs = append(dirs, "bin")
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	if _, err := os.Stat(filepath.Join("games", name, "main.go")); err != nil {
+		return "", fmt.Errorf("--scene %s: no bin/%s beside this binary or here, and no ./games/%s to build it from: run make build, or run this in the skyloop module", name, name, name)
+	}
+	out := filepath.Join("bin", name)
+	if err := os.MkdirAll("bin", 0o755); err != nil {
+		out = filepath.Join(work, name)
+	}
+	fmt.Fprintf(a.stderr, "building %s from ./games/%s …\n", out, name)
+	build := exec.CommandContext(ctx, "go", "build", "-o", out, "./games/"+name)
+	build.Stdout, build.Stderr = a.stderr, a.stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("--scene %s: go build ./games/%s: %w", name, name, err)
+	}
+	return out, nil
 }
 
 // findDiskPlugin finds skyloop-plugin-disk as the games do, also beside the

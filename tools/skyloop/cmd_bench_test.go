@@ -100,3 +100,35 @@ func TestBenchCapture(t *testing.T) {
 		t.Errorf("no --game: exit %d %q", code, errOut)
 	}
 }
+
+// --scene takes a sample game by name or path, with a size of its own;
+// --runs interleaves runs and reports medians, the CPU per frame and the
+// effort line of the game's engine.
+func TestBenchCaptureScene(t *testing.T) {
+	rec := recordedSession(t)
+	game := filepath.Join(rec.PluginDir, "breakout")
+	out, errOut, code := runTool(t, "bench", "capture", "--json", "--scene", game+":320x240", "--runs", "2", "--frames", "20", "--readback", "sync")
+	if code != 0 {
+		t.Fatalf("bench capture --scene: exit %d\n%s", code, errOut)
+	}
+	var rows []bench.CaptureResult
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 2 {
+		t.Fatalf("%v %+v\n%s", err, rows, out)
+	}
+	off, on := rows[0], rows[1]
+	if off.Size != "320x240" || off.Runs != 2 || len(off.FPS) != 2 || len(on.FPS) != 2 || off.CPUMSPerFrame <= 0 || on.CPUMSPerFrame <= 0 {
+		t.Errorf("rows %+v / %+v", off, on)
+	}
+	if strings.Count(errOut, "run 2/2") != 2 {
+		t.Errorf("want two cases logged for run 2:\n%s", errOut)
+	}
+	if !strings.HasPrefix(on.Effort, "effort ") || on.Stats.FramesEncoded == 0 {
+		t.Errorf("capture-on row has no effort line or frames: %+v", on)
+	}
+	if _, errOut, code := runTool(t, "bench", "capture", "--scene", "tetris"); code != 2 || !strings.Contains(errOut, "rects") {
+		t.Errorf("unknown scene: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := runTool(t, "bench", "capture", "--scene", "rects:big"); code != 2 || !strings.Contains(errOut, "--scene") {
+		t.Errorf("bad scene size: exit %d %q", code, errOut)
+	}
+}

@@ -2,12 +2,15 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -32,20 +35,42 @@ type GameStats struct {
 }
 
 // CaptureResult is one row of `skyloop bench capture`: one game at one size,
-// capture off or on.
+// capture off or on; with several runs, the run with the median fps.
 type CaptureResult struct {
 	Game    string
 	Size    string
 	Capture string // "off", or codec/readback/source
 	Stats   GameStats
-	OnOff   float64 // fps with capture ÷ fps without; 0 on "off" rows
+	OnOff   float64   // median fps with capture ÷ median fps without; 0 on "off" rows
+	Runs    int       // runs the medians are of
+	FPS     []float64 // every run's fps, in run order
+	// CPUMSPerFrame is the game process's CPU time (user + system, every
+	// thread) per frame of the median run; CaptureCPUMSPerFrame, on "on"
+	// rows, is that less the "off" row's: what capture costs the machine
+	// per frame, encoders included.
+	CPUMSPerFrame        float64
+	CaptureCPUMSPerFrame float64 `json:",omitempty"`
+	// Effort is the segment effort line the game printed (-bench): the
+	// level at the end and the frames written at each, e.g. "effort 2
+	// (1:40 2:560 3:0 4:0)"; "" when the game's engine has no adaptive
+	// effort.
+	Effort  string `json:",omitempty"`
+	Dropped uint64 // the most frames dropped in any run
+}
+
+// CaptureCase is one game binary at one window size.
+type CaptureCase struct {
+	Game string // path of a game binary built on the engine
+	Size string // WxH
 }
 
 // CaptureOptions describe the runs.
 type CaptureOptions struct {
-	Game      string   // path of a game binary built on the engine
-	Sizes     []string // WxH
+	Game      string        // path of a game binary built on the engine (with Sizes)
+	Sizes     []string      // WxH
+	Cases     []CaptureCase // more game/size pairs, after Game × Sizes
 	Frames    int
+	Runs      int    // runs of each case, off and on interleaved; default 1
 	Codec     string // zstd | s2
 	Readback  string // auto | pbo | sync
 	Source    string // screen | window
@@ -54,9 +79,14 @@ type CaptureOptions struct {
 	Log       func(format string, args ...any)
 }
 
-// Capture runs the game for each size twice, capture off and capture on
+var effortLine = regexp.MustCompile(`effort \d \(1:\d+ 2:\d+ 3:\d+ 4:\d+\)`)
+
+// Capture runs each case twice per run, capture off then capture on
 // (recording to the disk plugin under WorkDir), -autoplay -lockstep
-// -vsync=false, and reads the statistics it writes with -bench-json.
+// -vsync=false, and reads the statistics it writes with -bench-json. With
+// Runs > 1 the runs are interleaved — every case off and on, then every
+// case again — so that a change in the machine's load falls on all of them,
+// and each row is the run with the median fps.
 func Capture(ctx context.Context, o CaptureOptions) ([]CaptureResult, error) {
 	cfg := filepath.Join(o.WorkDir, "bench.toml")
 	body := fmt.Sprintf(`plugin_dir = %q
@@ -74,39 +104,74 @@ root = %q
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		return nil, err
 	}
-	game := strings.TrimSuffix(filepath.Base(o.Game), ".exe")
-	var out []CaptureResult
+	var cases []CaptureCase
 	for _, size := range o.Sizes {
-		var offFPS float64
-		for _, on := range []bool{false, true} {
-			args := []string{"-autoplay", "-lockstep", "-seed", "1", "-vsync=false", "-frames", fmt.Sprint(o.Frames), "-size", size, "-config", cfg}
-			label := "off"
-			if !on {
-				args = append(args, "-capture=false")
-			} else {
-				label = o.Codec + ", " + o.Readback + ", " + o.Source
-			}
-			if o.Log != nil {
-				o.Log("%s %s capture %s …", game, size, label)
-			}
-			st, err := runGame(ctx, o.Game, args, filepath.Join(o.WorkDir, "stats.json"))
-			if err != nil {
-				return out, err
-			}
-			r := CaptureResult{Game: game, Size: size, Capture: label, Stats: st}
-			if !on {
-				offFPS = st.FPS
-			} else if offFPS > 0 {
-				r.OnOff = st.FPS / offFPS
-				r.Capture = fmt.Sprintf("%s, %s, %s", o.Codec, st.Readback, o.Source)
-			}
-			out = append(out, r)
+		if o.Game != "" {
+			cases = append(cases, CaptureCase{Game: o.Game, Size: size})
 		}
+	}
+	cases = append(cases, o.Cases...)
+	runs := max(1, o.Runs)
+	type sample struct {
+		st     GameStats
+		cpu    float64
+		effort string
+	}
+	got := make([][2][]sample, len(cases)) // [case][off, on][run]
+	for run := range runs {
+		for ci, c := range cases {
+			game := strings.TrimSuffix(filepath.Base(c.Game), ".exe")
+			for k, on := range []bool{false, true} {
+				args := []string{"-autoplay", "-lockstep", "-seed", "1", "-vsync=false", "-frames", fmt.Sprint(o.Frames), "-size", c.Size, "-config", cfg, "-bench"}
+				label := "off"
+				if !on {
+					args = append(args, "-capture=false")
+				} else {
+					label = o.Codec + ", " + o.Readback + ", " + o.Source
+				}
+				if o.Log != nil {
+					o.Log("run %d/%d: %s %s capture %s …", run+1, runs, game, c.Size, label)
+				}
+				os.RemoveAll(filepath.Join(o.WorkDir, "sink"))
+				os.RemoveAll(filepath.Join(o.WorkDir, "spool"))
+				st, cpu, stderr, err := runGame(ctx, c.Game, args, filepath.Join(o.WorkDir, "stats.json"))
+				if err != nil {
+					return nil, err
+				}
+				got[ci][k] = append(got[ci][k], sample{st, cpu, effortLine.FindString(stderr)})
+			}
+		}
+	}
+	var out []CaptureResult
+	for ci, c := range cases {
+		game := strings.TrimSuffix(filepath.Base(c.Game), ".exe")
+		var med [2]sample
+		var fps [2][]float64
+		var dropped [2]uint64
+		for k := range 2 {
+			ss := got[ci][k]
+			for _, s := range ss {
+				fps[k] = append(fps[k], s.st.FPS)
+				dropped[k] = max(dropped[k], s.st.FramesDropped)
+			}
+			sorted := slices.Clone(ss)
+			slices.SortFunc(sorted, func(a, b sample) int { return cmp.Compare(a.st.FPS, b.st.FPS) })
+			med[k] = sorted[len(sorted)/2]
+		}
+		off := CaptureResult{Game: game, Size: c.Size, Capture: "off", Stats: med[0].st, Runs: runs, FPS: fps[0], CPUMSPerFrame: med[0].cpu}
+		on := CaptureResult{Game: game, Size: c.Size, Capture: fmt.Sprintf("%s, %s, %s", o.Codec, med[1].st.Readback, o.Source), Stats: med[1].st,
+			Runs: runs, FPS: fps[1], CPUMSPerFrame: med[1].cpu, CaptureCPUMSPerFrame: med[1].cpu - med[0].cpu, Effort: med[1].effort, Dropped: dropped[1]}
+		if med[0].st.FPS > 0 {
+			on.OnOff = med[1].st.FPS / med[0].st.FPS
+		}
+		out = append(out, off, on)
 	}
 	return out, nil
 }
 
-func runGame(ctx context.Context, game string, args []string, statsPath string) (GameStats, error) {
+// runGame runs a game and returns its -bench-json statistics, its CPU
+// time per frame in milliseconds and its stderr.
+func runGame(ctx context.Context, game string, args []string, statsPath string) (GameStats, float64, string, error) {
 	os.Remove(statsPath)
 	cmd := exec.CommandContext(ctx, game, append(args, "-bench-json", statsPath)...)
 	var stderr bytes.Buffer
@@ -116,15 +181,19 @@ func runGame(ctx context.Context, game string, args []string, statsPath string) 
 		if len(tail) > 2000 {
 			tail = "…" + tail[len(tail)-2000:]
 		}
-		return GameStats{}, fmt.Errorf("%s %s: %v\n%s", game, strings.Join(args, " "), err, tail)
+		return GameStats{}, 0, "", fmt.Errorf("%s %s: %v\n%s", game, strings.Join(args, " "), err, tail)
 	}
 	b, err := os.ReadFile(statsPath)
 	if err != nil {
-		return GameStats{}, fmt.Errorf("%s wrote no -bench-json statistics (is it a skyloop game built with this engine version?): %w", game, err)
+		return GameStats{}, 0, "", fmt.Errorf("%s wrote no -bench-json statistics (is it a skyloop game built with this engine version?): %w", game, err)
 	}
 	var st GameStats
 	if err := json.Unmarshal(b, &st); err != nil {
-		return GameStats{}, fmt.Errorf("%s: -bench-json: %w", statsPath, err)
+		return GameStats{}, 0, "", fmt.Errorf("%s: -bench-json: %w", statsPath, err)
 	}
-	return st, nil
+	cpu := 0.0
+	if ps := cmd.ProcessState; ps != nil && st.Frames > 0 {
+		cpu = MS(ps.UserTime()+ps.SystemTime()) / float64(st.Frames)
+	}
+	return st, cpu, stderr.String(), nil
 }
