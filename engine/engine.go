@@ -78,7 +78,7 @@ type Options struct {
 	Lockstep bool
 	// Headless says whether Run opens a window or renders through EGL with
 	// no window and no display server (-headless): by default (auto) it
-	// does when there is no display. Headless, the game gets no input,
+	// does when there is no display (DISPLAY and WAYLAND_DISPLAY unset). Headless, the game gets no input,
 	// Layout gets Width×Height, there is no vsync (MaxFPS paces frames),
 	// and capture reads the offscreen framebuffer as in a window
 	// (capture.source "window" is the Width×Height letterboxed image).
@@ -203,19 +203,19 @@ func Run(game Game, opts Options) (err error) {
 	}()
 	var win *glfw.Window
 	if !headless {
+		// A display that is named but cannot be opened is an error, not a
+		// reason to go headless: whoever set DISPLAY wants a window.
 		if err := initGLFW(); err != nil {
-			if opts.Headless != HeadlessAuto {
-				return err
+			if opts.Headless == HeadlessAuto {
+				return fmt.Errorf("%w; to render with no window, run with -headless", err)
 			}
-			opts.Logger.Warn("gl: no window: GLFW could not start; trying headless EGL", "err", err)
-			headless, why = true, "GLFW could not start: "+err.Error()
-		} else {
-			defer glfw.Terminate()
-			if win, err = openWindow(&opts); err != nil {
-				return err
-			}
-			defer win.Destroy()
+			return err
 		}
+		defer glfw.Terminate()
+		if win, err = openWindow(&opts); err != nil {
+			return err
+		}
+		defer win.Destroy()
 	}
 	var hl *headlessGL
 	if headless {

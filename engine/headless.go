@@ -21,7 +21,8 @@ type HeadlessMode int
 const (
 	// HeadlessAuto opens a window when there is a display, and runs
 	// headless when there is none: DISPLAY and WAYLAND_DISPLAY unset (on
-	// Linux), or GLFW cannot initialise.
+	// Linux, where GLFW then cannot initialise). A display that is named
+	// but cannot be opened is an error that suggests -headless.
 	HeadlessAuto HeadlessMode = iota
 	// HeadlessOn always runs headless, display or not (-headless).
 	HeadlessOn

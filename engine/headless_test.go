@@ -405,8 +405,10 @@ func TestHeadlessRecordingMatchesWindowed(t *testing.T) {
 }
 
 // TestHeadlessErrors: what a game prints when it cannot run headless names
-// the problem and the fix: no libEGL, an unknown EGL platform, and no
-// display with -headless=false (as before headless existed).
+// the problem and the fix: no libEGL, an unknown EGL platform, no display
+// with -headless=false (as before headless existed), and a named display
+// that cannot be opened (an error suggesting -headless, not a silent
+// headless run).
 func TestHeadlessErrors(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("headless EGL is Linux only")
@@ -424,6 +426,8 @@ func TestHeadlessErrors(t *testing.T) {
 			[]string{"EGL platform \"wayland\"", "surfaceless"}},
 		{"-headless=false", []string{"-headless=false"}, nil,
 			[]string{ErrNoDisplay.Error()}},
+		{"dead display", nil, []string{"DISPLAY=:4242"},
+			[]string{"cannot open display \":4242\"", "to render with no window, run with -headless"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
