@@ -343,9 +343,22 @@ func (b *backend) with(ctx context.Context, fn step) error {
 		if err != nil && broken && reused && !touched && attempt == 0 && ctx.Err() == nil {
 			continue
 		}
+		// 425: the server could not open a data connection (its passive
+		// ports all busy or waiting out TIME_WAIT): nothing was moved, and
+		// a moment later one is free.
+		if err != nil && code(err) == 425 && !strings.Contains(strings.ToLower(err.Error()), "ssl") && !touched && attempt < dataRetries && ctx.Err() == nil {
+			select {
+			case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
+				continue
+			case <-ctx.Done():
+			}
+		}
 		return err
 	}
 }
+
+// dataRetries is how often an operation is tried again after a 425.
+const dataRetries = 4
 
 // connError reports a failure of the connection rather than an answer of
 // the server.
