@@ -228,9 +228,14 @@ func estimateMotion(s *tileScratch, g tileGrid, cur, prev []byte, p effortParams
 	gy := max(1, min(g.h, n/gx))
 	s.samples = s.samples[:0]
 	for j := range gy {
-		y := (2*j + 1) * g.h / (2 * gy)
 		for i := range gx {
-			x := (2*i + 1) * (g.w - run) / (2 * gx)
+			// A point in each cell of the grid, jittered so that the
+			// samples do not all share a row or column phase (content of
+			// 2-px blocks would make a 1-px-off shift tie with the right
+			// one).
+			h := uint32(j*gx+i+1) * 0x9E3779B1
+			y := j*g.h/gy + int(h>>8)%max(1, g.h/gy)
+			x := i*(g.w-run+1)/gx + int(h>>20)%max(1, (g.w-run+1)/gx)
 			o := y*stride + x*4
 			if bytes.Equal(cur[o:o+run*4], prev[o:o+run*4]) {
 				continue
@@ -436,7 +441,9 @@ func shiftedRow(buf, prev []byte, g tileGrid, x0, y, cw int, v vec) {
 	lo := min(max(-sx, 0), cw)
 	hi := max(min(g.w-sx, cw), lo)
 	clear(buf[:lo*4])
-	copy(buf[lo*4:hi*4], prev[(sy*g.w+sx+lo)*4:(sy*g.w+sx+hi)*4])
+	if hi > lo {
+		copy(buf[lo*4:hi*4], prev[(sy*g.w+sx+lo)*4:(sy*g.w+sx+hi)*4])
+	}
 	clear(buf[hi*4:])
 }
 
