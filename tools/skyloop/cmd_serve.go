@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
 
+	skysync "github.com/skyloop-engine/skyloop/engine/sync"
+	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/recordings"
 	"github.com/skyloop-engine/skyloop/tools/skyloop/internal/viewer"
 	"github.com/spf13/cobra"
 )
@@ -20,7 +24,7 @@ func newServeCmd(a *app) *cobra.Command {
 	var addr, sink string
 	var open, public bool
 	cmd := &cobra.Command{
-		Use:   "serve",
+		Use:   "serve [SESSION]",
 		Short: "Serve a web replay viewer of the recorded sessions (default http://127.0.0.1:8080/)",
 		Long: `serve starts a local web server with a replay viewer: the sessions of every
 sink (or of --sink only), grouped by game and player, and a player that shows
@@ -30,9 +34,14 @@ each with why its frames are not there: dropped while recording, or damaged
 (a missing, foreign, misnumbered, empty, cut short or corrupt segment, or a
 frame whose CRC fails), which the page says, showing the frame before.
 
+A session still recording is listed as LIVE, and opening it follows it:
+the player stays a segment interval behind the newest frame and says how
+far behind live it is, until the end record lands. With SESSION, the URL
+printed (and opened with --open) goes straight to that session.
+
 It listens on loopback only unless --public is given, and serves until
 interrupted (Ctrl-C).`,
-		Args: noArgs,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			host, err := checkServeAddr(addr, public)
 			if err != nil {
@@ -55,6 +64,14 @@ interrupted (Ctrl-C).`,
 			h := viewer.New(stores, viewer.Options{Public: public, Logger: a.logger})
 			defer h.Close()
 			url := "http://" + urlHost(host, ln.Addr()) + "/"
+			if len(args) == 1 {
+				frag, err := sessionFragment(ctx, sinks, args[0])
+				if err != nil {
+					ln.Close()
+					return err
+				}
+				url += frag
+			}
 			fmt.Fprintf(a.stdout, "skyloop viewer: serving sinks %s at %s (Ctrl-C to stop)\n", sinkNames(sinks), url)
 			if open {
 				if err := openBrowser(url); err != nil {
@@ -73,6 +90,31 @@ interrupted (Ctrl-C).`,
 	cmd.Flags().BoolVar(&open, "open", false, "open the viewer in the default web browser")
 	cmd.Flags().BoolVar(&public, "public", false, "allow a non-loopback --addr: anyone who can reach it sees every recording")
 	return cmd
+}
+
+// sessionFragment is the viewer's URL fragment of the one session ref
+// names (the first sink in the config that has it).
+func sessionFragment(ctx context.Context, sinks []*skysync.Sink, ref string) (string, error) {
+	all, err := listSessions(ctx, sinks, "")
+	if err != nil {
+		return "", err
+	}
+	var lastErr error
+	for _, ss := range all {
+		s, err := recordings.Find(ss.sessions, ref)
+		if err == nil {
+			parts := []string{ss.sink.Name(), s.Game, s.Player, s.ID}
+			for i, p := range parts {
+				parts[i] = url.PathEscape(p)
+			}
+			return "#/" + strings.Join(parts, "/"), nil
+		}
+		lastErr = err
+	}
+	if lastErr == nil {
+		lastErr = fmt.Errorf("%w: %q: no sink holds a recorded session", recordings.ErrNoSession, ref)
+	}
+	return "", lastErr
 }
 
 // checkServeAddr validates --addr and refuses an address other machines can

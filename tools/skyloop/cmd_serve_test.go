@@ -555,3 +555,32 @@ func TestServeShowsDamageAsGaps(t *testing.T) {
 		t.Errorf("the canvas shows frame %q, want 69 (the one before the damage)", got)
 	}
 }
+
+// serve SESSION prints the viewer's URL of that session, which opens (and,
+// live, follows) it; a session no sink holds is an error naming it.
+func TestServeSessionURL(t *testing.T) {
+	rec := recordedSession(t)
+	id := rec.Ref[strings.LastIndex(rec.Ref, "/")+1:]
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--config", rec.Config, "serve", "--addr", "127.0.0.1:0", id[:12]}, &stdout, &stderr)
+	}()
+	want := regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/#/local/breakout/tester/` + regexp.QuoteMeta(id) + `\s`)
+	deadline := time.Now().Add(30 * time.Second)
+	for !want.MatchString(stdout.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve printed no URL of the session:\n%s%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d\n%s", code, stderr.String())
+	}
+	out, errOut, code := runTool(t, "--config", rec.Config, "serve", "--addr", "127.0.0.1:0", "nosuchsession")
+	if code == 0 || !strings.Contains(errOut, "nosuchsession") || !strings.Contains(errOut, "matches no recorded session") {
+		t.Fatalf("serve with an unknown session: exit %d\n%s%s", code, out, errOut)
+	}
+}
