@@ -78,10 +78,11 @@ type Options struct {
 	Lockstep bool
 	// Headless says whether Run opens a window or renders through EGL with
 	// no window and no display server (-headless): by default (auto) it
-	// does when there is no display (DISPLAY and WAYLAND_DISPLAY unset). Headless, the game gets no input,
-	// Layout gets Width×Height, there is no vsync (MaxFPS paces frames),
-	// and capture reads the offscreen framebuffer as in a window
-	// (capture.source "window" is the Width×Height letterboxed image).
+	// does when there is no display (DISPLAY and WAYLAND_DISPLAY unset).
+	// Headless, the game gets no input, Layout gets Width×Height, there is
+	// no vsync (MaxFPS paces frames), and capture reads the offscreen
+	// framebuffer as in a window (capture.source "window" is the
+	// Width×Height letterboxed image).
 	Headless HeadlessMode
 	// Name is the game's name in recording keys (GAME/PLAYER/sessions/...);
 	// default: Title, lower-cased.
