@@ -124,8 +124,16 @@ func EncodeFrameWith(dst, cur, prev []byte, o EncodeOptions) (EncodedFrame, erro
 	}
 	payload := encodeTiled(dst[:0], cur, prev, o.Width, o.Codec, efforts[effort])
 	out := EncodedFrame{RawLen: n, Codec: o.Codec, Key: prev == nil, Payload: payload, width: o.Width}
-	if len(out.Payload) >= n {
-		out.width = 0
+	if prev == nil {
+		// Key frames (one in KeyInterval) are also compressed whole and
+		// the smaller kept: intra tiles lose to plain zstd on flat
+		// screens (breakout-like: 10.6 vs 2.1 KB at 1080p), win on
+		// detailed ones.
+		kb := getBuf(compressBound(n, o.Codec))
+		defer putBuf(kb)
+		if k := compress((*kb)[:0], cur, o.Codec); len(k) < len(out.Payload) {
+			out.Payload, out.width = append(out.Payload[:0], k...), 0
+		}
 	}
 	return finish(out, cur), nil
 }

@@ -278,9 +278,32 @@ func TestV2Identical(t *testing.T) {
 }
 
 // TestV2Intra: content that replaces what was there (a smooth picture
-// over noise) is coded intra, and much smaller than a delta.
+// over noise) is coded intra, and much smaller than a delta; a key frame
+// of detailed content is a tiled key with zstd (intra beats plain zstd
+// there) and of a flat screen a whole-frame key (plain zstd wins).
 func TestV2Intra(t *testing.T) {
 	const w, h = 160, 96
+	for _, c := range []struct {
+		name  string
+		pix   []byte
+		tiled bool
+	}{{"layers", layersScene(w, h, 0), true}, {"static", staticScreen(w, h, 0), false}} {
+		for _, codec := range v2Codecs {
+			roundTrip(t, w, h, c.pix, c.pix, EncodeOptions{Codec: codec}) // the key decodes
+			kf, err := EncodeFrameWith(nil, c.pix, nil, EncodeOptions{Codec: codec, Width: w})
+			if codec == CodecS2 && err == nil {
+				c.tiled = kf.width != 0 // s2's matches are short: either may win
+			}
+			if err != nil || !kf.Key || (kf.width != 0) != c.tiled {
+				t.Fatalf("%s %s key: key=%v width=%d, want tiled %v (%v)", c.name, codec, kf.Key, kf.width, c.tiled, err)
+			}
+			if c.tiled {
+				if ti := parseTiled(t, kf, w, h); len(ti.modes) != ti.g.tiles() || ti.count(modeLeft, modeUp, modePaeth) != len(ti.modes) {
+					t.Fatalf("%s %s key: %d of %d tiles coded, intra %d", c.name, codec, len(ti.modes), ti.g.tiles(), ti.count(modeLeft, modeUp, modePaeth))
+				}
+			}
+		}
+	}
 	prev := noise(w, h, 9)
 	cur := make([]byte, w*h*4)
 	fillGradient(cur, w, h, 0)
@@ -554,8 +577,10 @@ func TestV2MalformedPayloads(t *testing.T) {
 func TestV2WriterChecks(t *testing.T) {
 	const w, h = 8, 4
 	pix := movingRects(w, h, 0)
-	tiled, err := EncodeFrameWith(nil, pix, nil, EncodeOptions{Codec: CodecZstd, Width: w})
-	if err != nil || tiled.width != w || !tiled.Key {
+	prev := bytes.Clone(pix)
+	prev[5] ^= 1
+	tiled, err := EncodeFrameWith(nil, pix, prev, EncodeOptions{Codec: CodecZstd, Width: w})
+	if err != nil || tiled.width != w || tiled.Key {
 		t.Fatalf("%+v %v", tiled, err)
 	}
 	for _, hd := range []Header{{Version: 1, Width: w, Height: h}, {Width: h, Height: w}} {
