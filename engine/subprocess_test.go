@@ -18,7 +18,7 @@ import (
 func TestMain(m *testing.M) {
 	switch os.Getenv("SKYLOOP_ENGINE_HELPER") {
 	case "run":
-		err := Run(nopGame{}, Options{MaxFrames: 1, CaptureOff: true})
+		err := Run(nopGame{}, Options{MaxFrames: 1, CaptureOff: true, Headless: HeadlessOff})
 		fmt.Printf("RUN RESULT: %v\n", err)
 		os.Exit(0)
 	case "kill":
