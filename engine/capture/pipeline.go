@@ -65,10 +65,11 @@ type PipelineConfig struct {
 	// there is, until the segment coder's effort levels make zstd's own
 	// level 1 as cheap.
 	Effort int
-	// EncoderNice is added to the nice value of the encoder threads (Linux;
-	// elsewhere ignored), so the render thread and the GL driver's threads
-	// win the CPU over them when both want it: 0 is 10, negative leaves
-	// them as they are.
+	// EncoderNice, when positive, is added to the nice value of the
+	// encoder threads (Linux; elsewhere ignored), so the render thread and
+	// the GL driver's threads win the CPU over them. Off by default: on a
+	// machine that other processes load, niced encoders starve and the
+	// queue drops frames (docs/benchmarks.md).
 	EncoderNice int
 	Logger      *slog.Logger
 
@@ -193,9 +194,6 @@ func NewPipeline(cfg PipelineConfig, c *counters) (*Pipeline, error) {
 	}
 	if cfg.Effort != 0 && (cfg.Effort < segment.MinEffort || cfg.Effort > segment.MaxEffort) {
 		return nil, fmt.Errorf("capture: effort %d: want 0 (adaptive) or %d..%d", cfg.Effort, segment.MinEffort, segment.MaxEffort)
-	}
-	if cfg.EncoderNice == 0 {
-		p.cfg.EncoderNice = 10
 	}
 	p.wg.Add(3 + cfg.Workers)
 	go p.deliver()
