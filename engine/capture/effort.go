@@ -22,6 +22,11 @@ type EffortSample struct {
 	// finished.
 	Encoded time.Duration
 	Level   int
+	// Busy is the fraction of the machine's CPU time (all cores) spent
+	// busy lately; 0: unknown. Raising needs idle cores: with the renderer
+	// on every core (llvmpipe), an encoder with time to spare would still
+	// take it from the game.
+	Busy float64
 }
 
 // EffortController picks the segment effort (segment.MinEffort to
@@ -29,8 +34,8 @@ type EffortSample struct {
 // the effort when the encoders fall behind — encoding at this effort takes
 // more than High of the frames' budget, or the queue fills at a level not
 // measured to drain it — and raises it when
-// they have had time to spare for a while and the next effort is expected
-// to fit. It never changes more than once in Settle samples except to go
+// they have had time to spare for a while, the machine has idle cores, and
+// the next effort is expected to fit. It never changes more than once in Settle samples except to go
 // down when the queue is nearly full, it waits RaiseAfter idle samples
 // before raising, and a raise that had to be undone doubles the wait for
 // that level (up to MaxRaiseAfter), so it does not oscillate between two
@@ -44,6 +49,7 @@ type EffortController struct {
 	Settle        int     // samples after a change before the next (unless urgent); default 8
 	RaiseAfter    int     // idle samples in a row before raising; default 30
 	MaxRaiseAfter int     // the longest the wait may grow to; default 960
+	IdleMin       float64 // raising needs at least this idle CPU (when known); default 0.25
 
 	level    int
 	cost     [segment.MaxEffort + 1]float64 // smoothed encode seconds per frame, by level; 0: unknown
@@ -87,6 +93,9 @@ func (c *EffortController) init(start int) {
 	}
 	if c.MaxRaiseAfter == 0 {
 		c.MaxRaiseAfter = 960
+	}
+	if c.IdleMin == 0 {
+		c.IdleMin = 0.25
 	}
 	if start == 0 {
 		start = segment.DefaultEffort
@@ -160,7 +169,7 @@ func (c *EffortController) Observe(s EffortSample) int {
 		c.idle = 0
 		return c.level
 	}
-	if s.QueueDepth <= 1 && known && load < c.Low {
+	if s.QueueDepth <= 1 && known && load < c.Low && (s.Busy <= 0 || 1-s.Busy >= c.IdleMin) {
 		c.idle++
 	} else {
 		c.idle = 0

@@ -16,6 +16,7 @@ type fakeEncoder struct {
 	interval time.Duration
 	queueCap int
 	backlog  time.Duration // encoder work not done yet
+	busy     float64       // the machine's busy CPU fraction; 0 unknown
 }
 
 // step encodes one frame at level and returns the sample the controller
@@ -24,7 +25,7 @@ func (e *fakeEncoder) step(level int) EffortSample {
 	e.backlog += e.cost[level] - e.interval
 	e.backlog = max(0, e.backlog)
 	depth := min(int(e.backlog/e.interval), e.queueCap)
-	return EffortSample{QueueDepth: depth, QueueCap: e.queueCap, Workers: 1, Interval: e.interval, Encoded: e.cost[level], Level: level}
+	return EffortSample{QueueDepth: depth, QueueCap: e.queueCap, Workers: 1, Interval: e.interval, Encoded: e.cost[level], Level: level, Busy: e.busy}
 }
 
 // run drives the controller for n frames and returns the level chosen for
@@ -198,5 +199,30 @@ func TestEffortStaysInBounds(t *testing.T) {
 	}
 	if l := NewEffortController(0).Level(); l != segment.DefaultEffort {
 		t.Errorf("start 0: level %d", l)
+	}
+}
+
+// Encoders with time to spare on a machine whose cores are busy (the
+// renderer on every core) do not raise the effort: the time would come
+// from the game. With idle cores they do.
+func TestEffortRaisesOnlyWithIdleCores(t *testing.T) {
+	e := &fakeEncoder{cost: [5]time.Duration{0, ms(1), ms(2), ms(3), ms(4)}, interval: ms(16.7), queueCap: 8, busy: 0.95}
+	c := NewEffortController(2)
+	if levels := run(c, e, 2000); changes(levels) != 0 || levels[len(levels)-1] != 2 {
+		t.Fatalf("busy cores: effort changed to %d", levels[len(levels)-1])
+	}
+	e.busy = 0.5
+	if levels := run(c, e, 2000); levels[len(levels)-1] != 4 {
+		t.Fatalf("idle cores: effort %d, want 4", levels[len(levels)-1])
+	}
+}
+
+func TestParseCPULine(t *testing.T) {
+	idle, total, ok := parseCPULine([]byte("cpu  100 5 50 800 20 1 2 3 0 0\ncpu0 1 2 3 4\n"))
+	if !ok || idle != 820 || total != 981 {
+		t.Fatalf("idle %d total %d ok %v, want 820 981 true", idle, total, ok)
+	}
+	if _, _, ok := parseCPULine([]byte("intr 1 2")); ok {
+		t.Error("parsed a line that is not cpu")
 	}
 }

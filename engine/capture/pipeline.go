@@ -291,6 +291,8 @@ func (p *Pipeline) sequence() {
 	segFrames := 0
 	var segStart time.Time
 	ctl := NewEffortController(p.cfg.Effort)
+	var idle idleMeter
+	defer idle.close()
 	for f := range p.queue {
 		j := p.getJob()
 		j.cur = f
@@ -309,7 +311,8 @@ func (p *Pipeline) sequence() {
 		}
 		j.effort = p.cfg.Effort
 		if j.effort == 0 {
-			s := EffortSample{QueueDepth: len(p.queue), QueueCap: cap(p.queue), Workers: p.cfg.Workers, Interval: time.Duration(p.interval.Load())}
+			s := EffortSample{QueueDepth: len(p.queue), QueueCap: cap(p.queue), Workers: p.cfg.Workers,
+				Interval: time.Duration(p.interval.Load()), Busy: busyFrac(idle.sample(time.Now()))}
 			if e := p.lastEnc.Swap(0); e != 0 {
 				s.Encoded, s.Level = time.Duration(e>>3), int(e&7)
 			}
@@ -329,6 +332,15 @@ func (p *Pipeline) sequence() {
 	if prev != nil {
 		prev.Release()
 	}
+}
+
+// busyFrac turns an idle fraction (negative: unknown) into
+// EffortSample.Busy (0: unknown).
+func busyFrac(idle float64) float64 {
+	if idle < 0 {
+		return 0
+	}
+	return max(1-idle, 1e-9)
 }
 
 // getJob takes a recycled job, or makes one while fewer than the most
