@@ -149,11 +149,9 @@ func (p *Pipeline) Written() Written {
 	return w
 }
 
-// NewPipeline starts the pipeline's goroutines; Close stops them.
-func NewPipeline(cfg PipelineConfig, c *counters) (*Pipeline, error) {
-	if cfg.Sink == nil {
-		return nil, errors.New("capture: pipeline needs a segment sink")
-	}
+// withDefaults fills the settings the recording pipeline and the replay
+// buffer share.
+func (cfg PipelineConfig) withDefaults() PipelineConfig {
 	if cfg.KeyInterval <= 0 {
 		cfg.KeyInterval = segment.DefaultKeyInterval
 	}
@@ -169,6 +167,15 @@ func NewPipeline(cfg PipelineConfig, c *counters) (*Pipeline, error) {
 	if cfg.SegmentTime <= 0 {
 		cfg.SegmentTime = 2 * time.Second
 	}
+	return cfg
+}
+
+// NewPipeline starts the pipeline's goroutines; Close stops them.
+func NewPipeline(cfg PipelineConfig, c *counters) (*Pipeline, error) {
+	if cfg.Sink == nil {
+		return nil, errors.New("capture: pipeline needs a segment sink")
+	}
+	cfg = cfg.withDefaults()
 	if cfg.JournalInterval <= 0 {
 		cfg.JournalInterval = 250 * time.Millisecond
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -239,21 +238,7 @@ func newReplayBuffer(cfg PipelineConfig, ro ReplayOptions, game, player string, 
 	if ro.MaxBytes <= 0 {
 		ro.MaxBytes = DefaultReplayMaxBytes
 	}
-	if cfg.KeyInterval <= 0 {
-		cfg.KeyInterval = segment.DefaultKeyInterval
-	}
-	if cfg.Queue <= 0 {
-		cfg.Queue = 8
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = max(1, runtime.GOMAXPROCS(0)-1)
-	}
-	if cfg.SegmentBytes <= 0 {
-		cfg.SegmentBytes = 64 << 20
-	}
-	if cfg.SegmentTime <= 0 {
-		cfg.SegmentTime = 2 * time.Second
-	}
+	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.Default()
 	}
