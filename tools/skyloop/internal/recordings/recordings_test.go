@@ -234,11 +234,17 @@ func sameGap(g Gap, from, to uint64, kind Kind) bool {
 	return g.From == from && g.To == to && g.Kind == kind
 }
 
-// countingStore counts Gets and the bytes they return.
+// countingStore counts Lists, Gets and the bytes Gets return (not safe
+// for concurrent use: the tests list and describe one session at a time).
 type countingStore struct {
 	sdk.Backend
-	gets  int
-	bytes int64
+	lists, gets int64
+	bytes       int64
+}
+
+func (c *countingStore) List(ctx context.Context, prefix string, fn func(sdk.ObjectInfo) error) error {
+	c.lists++
+	return c.Backend.List(ctx, prefix, fn)
 }
 
 func (c *countingStore) Get(ctx context.Context, key string, w io.Writer, opts sdk.GetOptions) (sdk.ObjectInfo, error) {
