@@ -609,9 +609,10 @@ func (h *Handler) listing(ctx context.Context) (*listing, error) {
 			if _, dup := l.byKey[key]; dup {
 				continue // two sinks with one name: the first one's
 			}
-			e := h.reuse(key, st, s)
+			sig := signature(s)
+			e := h.reuse(key, st, s, sig)
 			if e.sig == "" {
-				e.sig = signature(s)
+				e.sig = sig
 				todo = append(todo, e)
 			}
 			l.entries = append(l.entries, e)
@@ -648,9 +649,9 @@ func (h *Handler) listing(ctx context.Context) (*listing, error) {
 // reuse returns the last listing's entry for the session when its objects
 // are unchanged, else a new entry to describe (sig "") that keeps the old
 // one's segment cache.
-func (h *Handler) reuse(key string, st Store, s *recordings.Session) *entry {
+func (h *Handler) reuse(key string, st Store, s *recordings.Session, sig string) *entry {
 	prev := h.summary[key]
-	if prev != nil && prev.sig == signature(s) && prev.err == nil {
+	if prev != nil && prev.sig == sig && prev.err == nil {
 		return prev
 	}
 	e := &entry{store: st, sess: s, cache: &recordings.SegmentCache{}}
@@ -710,11 +711,15 @@ func (h *Handler) refreshLive(ctx context.Context, e *entry) (*entry, error) {
 			s = x
 		}
 	}
-	if s == nil || signature(s) == e.sig {
-		return e, nil // gone (deleted) or unchanged: the next listing says
+	if s == nil {
+		return e, nil // gone (deleted): the next listing says
+	}
+	sig := signature(s)
+	if sig == e.sig {
+		return e, nil
 	}
 	key := keyOf(e.store.Name(), s.Game, s.Player, s.ID)
-	ne := &entry{store: e.store, sess: s, sig: signature(s), cache: e.cache, checked: time.Now()}
+	ne := &entry{store: e.store, sess: s, sig: sig, cache: e.cache, checked: time.Now()}
 	if err := ne.describe(ctx, recordings.NewDescriber(e.store, time.Now())); err != nil {
 		return nil, err
 	}
