@@ -23,19 +23,27 @@ type EffortSample struct {
 	Encoded time.Duration
 	Level   int
 	// Busy is the fraction of the machine's CPU time (all cores) spent
-	// busy lately; 0: unknown. Raising needs idle cores: with the renderer
-	// on every core (llvmpipe), an encoder with time to spare would still
-	// take it from the game.
+	// busy lately; 0: unknown. Raising needs idle cores, and a machine
+	// with almost none idle lowers the effort: with the renderer on every
+	// core (llvmpipe), or a game that keeps them busy, every millisecond
+	// of compression is taken from the game, whatever the encoders'
+	// headroom.
 	Busy float64
+	// Cores is the number of CPUs Busy is a fraction of (0: unknown).
+	// With it, a raise must fit the next level's extra encode time per
+	// frame into the idle CPU time there is per frame and still leave
+	// IdleMin of the machine idle, not just find some idle.
+	Cores int
 }
 
 // EffortController picks the segment effort (segment.MinEffort to
 // segment.MaxEffort) frame by frame from the encoders' headroom: it lowers
 // the effort when the encoders fall behind — encoding at this effort takes
 // more than High of the frames' budget, or the queue fills at a level not
-// measured to drain it — and raises it when
-// they have had time to spare for a while, the machine has idle cores, and
-// the next effort is expected to fit. It never changes more than once in Settle samples except to go
+// measured to drain it — or the machine has less than IdleMin of its CPU
+// idle, and raises it when they have had time to spare for a while,
+// the machine has idle cores (IdleMin), and the next effort is expected to
+// fit. It never changes more than once in Settle samples except to go
 // down when the queue is nearly full, it waits RaiseAfter idle samples
 // before raising, and a raise that had to be undone doubles the wait for
 // that level (up to MaxRaiseAfter), so it does not oscillate between two
@@ -49,12 +57,21 @@ type EffortController struct {
 	Settle        int     // samples after a change before the next (unless urgent); default 8
 	RaiseAfter    int     // idle samples in a row before raising; default 30
 	MaxRaiseAfter int     // the longest the wait may grow to; default 960
-	IdleMin       float64 // raising needs at least this idle CPU (when known); default 0.25
+	// IdleMin: raising needs at least this share of the machine's CPU
+	// idle (when known) and must leave it idle; less idle lowers the
+	// effort. Default 0.25.
+	IdleMin float64
+	// RaiseHold is how long (summed sample Intervals) the encoders must
+	// have been idle before a raise; default 1 s, so a moment of idle at
+	// start-up (plugins launching) raises nothing.
+	RaiseHold time.Duration
 
 	level    int
 	cost     [segment.MaxEffort + 1]float64 // smoothed encode seconds per frame, by level; 0: unknown
 	since    int                            // samples since the last change
 	idle     int                            // idle samples in a row
+	idleFor  time.Duration                  // their summed Intervals
+	refused  int                            // samples a raise was due but the next level's known cost did not fit
 	wait     [segment.MaxEffort + 1]int     // RaiseAfter for raising from each level
 	raisedTo int                            // the level last raised to, while on probation (0: none)
 	started  bool
@@ -96,6 +113,9 @@ func (c *EffortController) init(start int) {
 	}
 	if c.IdleMin == 0 {
 		c.IdleMin = 0.25
+	}
+	if c.RaiseHold == 0 {
+		c.RaiseHold = time.Second
 	}
 	if start == 0 {
 		start = segment.DefaultEffort
@@ -154,7 +174,8 @@ func (c *EffortController) Observe(s EffortSample) int {
 	deep := s.QueueDepth*2 >= qcap && s.QueueDepth >= 2
 	draining := known && load < 1
 	urgent := s.QueueDepth*4 >= qcap*3 && s.QueueDepth >= 2 && !draining
-	behind := urgent || (deep && !draining) || (known && load > c.High)
+	saturated := s.Busy > 0 && 1-s.Busy < c.IdleMin
+	behind := urgent || (deep && !draining) || (known && load > c.High) || saturated
 	switch {
 	case behind && c.level > c.Min && (urgent || c.since >= c.Settle):
 		if c.raisedTo == c.level {
@@ -163,32 +184,49 @@ func (c *EffortController) Observe(s EffortSample) int {
 		}
 		c.raisedTo = 0
 		c.level--
-		c.since, c.idle = 0, 0
+		c.since, c.idle, c.idleFor = 0, 0, 0
 		return c.level
 	case behind:
-		c.idle = 0
+		c.idle, c.idleFor = 0, 0
 		return c.level
 	}
 	if s.QueueDepth <= 1 && known && load < c.Low && (s.Busy <= 0 || 1-s.Busy >= c.IdleMin) {
 		c.idle++
+		c.idleFor += s.Interval
 	} else {
-		c.idle = 0
+		c.idle, c.idleFor = 0, 0
 	}
 	if c.raisedTo == c.level && c.since >= 4*c.wait[c.level-1] {
 		// The raise held for a good while: forgive the level below.
 		c.wait[c.level-1] = c.RaiseAfter
 		c.raisedTo = 0
 	}
-	if c.level < c.Max && c.since >= c.Settle && c.idle >= c.wait[c.level] {
+	if c.level < c.Max && c.since >= c.Settle && c.idle >= c.wait[c.level] && c.idleFor >= c.RaiseHold {
 		next, ok := c.load(c.level+1, s)
+		extra := c.cost[c.level+1] - c.cost[c.level]
 		if !ok {
 			// Never measured: guess it costs twice this level.
-			next = 2 * load
+			next, extra = 2*load, c.cost[c.level]
 		}
-		if next < c.Fit {
+		fits := next < c.Fit
+		if s.Busy > 0 && s.Cores > 0 {
+			// The raise must leave IdleMin of the machine idle: its extra
+			// encode time comes out of the idle CPU there is per frame.
+			spare := (1 - s.Busy - c.IdleMin) * float64(s.Cores) * s.Interval.Seconds()
+			fits = fits && extra <= spare
+		}
+		if fits {
 			c.level++
 			c.raisedTo = c.level
-			c.since, c.idle = 0, 0
+			c.since, c.idle, c.idleFor, c.refused = 0, 0, 0, 0
+		} else if ok {
+			// Content changes, and with it what a level costs: a cost
+			// that has kept a raise out for 4×MaxRaiseAfter samples (a
+			// minute at 60 fps) is forgotten, so the level is tried (and
+			// measured) again.
+			if c.refused++; c.refused >= 4*c.MaxRaiseAfter {
+				c.cost[c.level+1], c.refused = 0, 0
+			}
 		}
 	}
 	return c.level

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -297,7 +298,10 @@ func (p *Pipeline) sequence() {
 	run := 0 // frames since the last forced key frame
 	segFrames := 0
 	var segStart time.Time
-	ctl := NewEffortController(p.cfg.Effort)
+	// Adaptive effort starts at the cheapest level and climbs only when
+	// the machine shows idle cores: the first seconds of a game that
+	// leaves none should not pay for a guess.
+	ctl := NewEffortController(cmp.Or(p.cfg.Effort, segment.MinEffort))
 	var idle idleMeter
 	defer idle.close()
 	for f := range p.queue {
@@ -319,7 +323,7 @@ func (p *Pipeline) sequence() {
 		j.effort = p.cfg.Effort
 		if j.effort == 0 {
 			s := EffortSample{QueueDepth: len(p.queue), QueueCap: cap(p.queue), Workers: p.cfg.Workers,
-				Interval: time.Duration(p.interval.Load()), Busy: busyFrac(idle.sample(time.Now()))}
+				Interval: time.Duration(p.interval.Load()), Busy: busyFrac(idle.sample(time.Now())), Cores: runtime.NumCPU()}
 			if e := p.lastEnc.Swap(0); e != 0 {
 				s.Encoded, s.Level = time.Duration(e>>3), int(e&7)
 			}

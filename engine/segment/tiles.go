@@ -44,12 +44,17 @@ type effortParams struct {
 	// (fewer mode bytes, longer runs) at more CPU. Measured in
 	// docs/segment-format.md.
 	tw, th    int
-	samples   int  // motion search: sample runs of 8 px taken from changed tiles
-	radius    int  // motion search: largest |dx|, |dy|
-	vectors   int  // motion vectors kept per frame at most
-	trialRows int  // rows of a tile on which each mode is tried
-	paeth     bool // try the Paeth predictor too (slow: a byte loop)
-	zlevel    int  // zstdLevel: 0 fastest, 1 default, 2 better
+	samples   int // motion search: sample runs of 8 px taken from changed tiles
+	radius    int // motion search: largest |dx|, |dy|
+	vectors   int // motion vectors kept per frame at most
+	trialRows int // rows of a tile on which each mode is tried
+	// intra: in delta frames, try the intra modes too (new content over
+	// what was there); without, a changed tile is a delta unless a motion
+	// vector was found, and no mode is tried at all (effort 1: the XOR is
+	// SIMD, the trials are not).
+	intra  bool
+	paeth  bool // try the Paeth predictor too (slow: a byte loop)
+	zlevel int  // zstdLevel: 0 fastest, 1 default, 2 better
 	// motionFrac: search for motion when at least 1/motionFrac of the
 	// frame changed (sprites moving over a still background do not pay
 	// for it).
@@ -57,10 +62,10 @@ type effortParams struct {
 }
 
 var efforts = [MaxEffort + 1]effortParams{
-	1: {tw: 16, th: 16, samples: 32, radius: 8, vectors: 1, trialRows: 1, zlevel: 0, motionFrac: 2},
-	2: {tw: 16, th: 16, samples: 64, radius: 16, vectors: 2, trialRows: 2, zlevel: 1, motionFrac: 2},
-	3: {tw: 64, th: 16, samples: 96, radius: 32, vectors: 3, trialRows: 4, paeth: true, zlevel: 1, motionFrac: 8},
-	4: {tw: 64, th: 16, samples: 128, radius: 48, vectors: 4, trialRows: 16, paeth: true, zlevel: 2, motionFrac: 16},
+	1: {tw: 64, th: 16, samples: 32, radius: 8, vectors: 1, trialRows: 1, zlevel: 0, motionFrac: 2},
+	2: {tw: 16, th: 16, samples: 64, radius: 16, vectors: 2, trialRows: 2, intra: true, zlevel: 1, motionFrac: 2},
+	3: {tw: 64, th: 16, samples: 96, radius: 32, vectors: 3, trialRows: 4, intra: true, paeth: true, zlevel: 1, motionFrac: 8},
+	4: {tw: 64, th: 16, samples: 128, radius: 48, vectors: 4, trialRows: 16, intra: true, paeth: true, zlevel: 2, motionFrac: 16},
 }
 
 // tileGrid is the tiling of one frame.
@@ -79,6 +84,15 @@ func (g tileGrid) tiles() int { return g.nx * g.ny }
 func (g tileGrid) rect(t int) (x0, y0, cw, ch int) {
 	x0, y0 = (t%g.nx)*g.tw, (t/g.nx)*g.th
 	return x0, y0, min(g.tw, g.w-x0), min(g.th, g.h-y0)
+}
+
+// tileRect is one tile's top-left pixel and size, computed once per tile
+// (g.rect divides).
+type tileRect struct{ x0, y0, cw, ch int }
+
+func (g tileGrid) tileRect(t int) tileRect {
+	x0, y0, cw, ch := g.rect(t)
+	return tileRect{x0, y0, cw, ch}
 }
 
 type vec struct{ dx, dy int }
@@ -120,6 +134,11 @@ func encodeTiled(dst, cur, prev []byte, width int, codec Codec, p effortParams) 
 	var vecs []vec
 	if prev != nil {
 		vecs = estimateMotion(s, g, cur, prev, p)
+		if !p.intra && newContent(g, cur, prev) {
+			// A scene cut or a new screen: the XOR with the previous
+			// frame is noise, intra coding is not. Try the modes after all.
+			p.intra = true
+		}
 	}
 
 	// Body: the bitmap, then per coded tile its mode byte and residual.
@@ -168,14 +187,18 @@ func encodeTiled(dst, cur, prev []byte, width int, codec Codec, p effortParams) 
 			}
 			t := ty*g.nx + tx
 			body[t/8] |= 1 << (t % 8)
-			m := chooseMode(s, g, cur, prev, t, vecs, p, hint)
+			r := g.tileRect(t)
+			m := byte(modeDelta)
+			if prev == nil || p.intra || len(vecs) > 0 {
+				m = chooseMode(s, g, cur, prev, r, vecs, p, hint)
+			}
 			hint = m // neighbouring tiles tend to share a mode: try it first
 			if hint&15 == modeCopy {
 				hint = modeMotion | m&0xf0
 			}
 			data = append(data, m)
 			before := len(data)
-			data = appendResidual(data, s.row, g, cur, prev, t, m, vecs)
+			data = appendResidual(data, s.row, g, cur, prev, r, m, vecs)
 			if m&15 == modeMotion && allZero(data[before:]) {
 				m, data = modeCopy|m&0xf0, data[:before]
 				data[before-1] = m
@@ -330,9 +353,53 @@ func estimateMotion(s *tileScratch, g tileGrid, cur, prev []byte, p effortParams
 	return vecs
 }
 
+// newContent reports whether a frame looks like new content rather than
+// the previous frame changed: on a grid of runs of 8 pixels, most changed,
+// their residual against the previous frame is detailed and the residual
+// against the pixels above (Up) costs less than a quarter of it. Cheap (64 runs), so effort 1 can
+// skip the per-tile trials on every other frame.
+func newContent(g tileGrid, cur, prev []byte) bool {
+	const run, grid = 8, 8
+	if g.w < run || g.h < 2 {
+		return false
+	}
+	stride := g.w * 4
+	var delta, up, changed int
+	for j := range grid {
+		y := 1 + j*(g.h-1)/grid
+		for i := range grid {
+			o := y*stride + i*(g.w-run)/grid*4
+			c, q, a := cur[o:o+run*4], prev[o:o+run*4], cur[o-stride:o-stride+run*4]
+			if bytes.Equal(c, q) {
+				continue
+			}
+			delta += runCost(c, q)
+			up += runCost(c, a)
+			changed++
+		}
+	}
+	// Most of the frame changed, to detail (over 32 bits a run: noise
+	// costs ~110, sprites moving over a flat background ~18) that intra
+	// codes 4 times smaller.
+	return 2*changed >= grid*grid && delta >= 32*changed && 4*up < delta
+}
+
+// runCost is rowCost's measure for a run of 8 pixels predicted by pred:
+// the bits of each residual pixel's difference from the one before.
+func runCost(c, pred []byte) int {
+	cost := 0
+	var left uint64
+	for k := 0; k+8 <= len(c); k += 8 {
+		w := sub8(binary.LittleEndian.Uint64(c[k:]), binary.LittleEndian.Uint64(pred[k:]))
+		cost += bits.OnesCount64(fold(sub8(w, w<<32|left>>32)))
+		left = w
+	}
+	return cost
+}
+
 // chooseMode tries the modes on a few rows of tile t and returns the one
 // whose residual looks cheapest.
-func chooseMode(s *tileScratch, g tileGrid, cur, prev []byte, t int, vecs []vec, p effortParams, hint byte) byte {
+func chooseMode(s *tileScratch, g tileGrid, cur, prev []byte, r tileRect, vecs []vec, p effortParams, hint byte) byte {
 	var modes [4 + maxVectors]byte
 	n := 0
 	if prev != nil {
@@ -343,9 +410,11 @@ func chooseMode(s *tileScratch, g tileGrid, cur, prev []byte, t int, vecs []vec,
 			n++
 		}
 	}
-	modes[n], modes[n+1] = modeUp, modeLeft
-	n += 2
-	if p.paeth {
+	if prev == nil || p.intra {
+		modes[n], modes[n+1] = modeUp, modeLeft
+		n += 2
+	}
+	if p.paeth && (prev == nil || p.intra) {
 		modes[n] = modePaeth
 		n++
 	}
@@ -354,15 +423,15 @@ func chooseMode(s *tileScratch, g tileGrid, cur, prev []byte, t int, vecs []vec,
 			modes[0], modes[i] = modes[i], modes[0]
 		}
 	}
-	_, y0, _, ch := g.rect(t)
+	y0, ch := r.y0, r.ch
 	rows := min(p.trialRows, ch)
 	best, bestCost := modes[0], int(^uint(0)>>1)
 	for _, m := range modes[:n] {
 		cost := 0
-		for r := range rows {
-			y := y0 + (2*r+1)*ch/(2*rows) // evenly spaced rows
-			pred := predictRow(s.row, g, cur, prev, t, y, m, vecs)
-			cost += rowCost(s.res, cur, pred, g, t, y, deltaXOR && m == modeDelta)
+		for k := range rows {
+			y := y0 + (2*k+1)*ch/(2*rows) // evenly spaced rows
+			pred := predictRow(s.row, g, cur, prev, r, y, m, vecs)
+			cost += rowCost(s.res, cur, pred, g, r, y, deltaXOR && m == modeDelta)
 			if cost >= bestCost {
 				break
 			}
@@ -391,8 +460,8 @@ const cheapRow = 2
 // for modeLeft and modePaeth, whose predictions depend on the pixels being
 // decoded: those are computed from cur, which is what the decoder will
 // have). buf holds it when it is not a slice of cur or prev.
-func predictRow(buf []byte, g tileGrid, cur, prev []byte, t, y int, m byte, vecs []vec) []byte {
-	x0, _, cw, _ := g.rect(t)
+func predictRow(buf []byte, g tileGrid, cur, prev []byte, r tileRect, y int, m byte, vecs []vec) []byte {
+	x0, cw := r.x0, r.cw
 	stride := g.w * 4
 	o := y*stride + x0*4
 	n := cw * 4
@@ -482,8 +551,8 @@ func abs(x int) int {
 // of each residual pixel's difference from the one to its left, so zero
 // runs and repeating residuals (a layer that moved over another) cost
 // nothing; a pair of pixels equal to the pair before costs nothing too.
-func rowCost(res, cur, pred []byte, g tileGrid, t, y int, xor bool) int {
-	x0, _, cw, _ := g.rect(t)
+func rowCost(res, cur, pred []byte, g tileGrid, r tileRect, y int, xor bool) int {
+	x0, cw := r.x0, r.cw
 	o := (y*g.w + x0) * 4
 	n := cw * 4
 	res = res[:n]
@@ -511,11 +580,11 @@ func rowCost(res, cur, pred []byte, g tileGrid, t, y int, xor bool) int {
 
 // appendResidual appends tile t's residual under mode m (nothing for
 // modeCopy) to data.
-func appendResidual(data, buf []byte, g tileGrid, cur, prev []byte, t int, m byte, vecs []vec) []byte {
-	x0, y0, cw, ch := g.rect(t)
+func appendResidual(data, buf []byte, g tileGrid, cur, prev []byte, r tileRect, m byte, vecs []vec) []byte {
+	x0, y0, cw, ch := r.x0, r.y0, r.cw, r.ch
 	n := cw * 4
 	for y := y0; y < y0+ch; y++ {
-		pred := predictRow(buf, g, cur, prev, t, y, m, vecs)
+		pred := predictRow(buf, g, cur, prev, r, y, m, vecs)
 		o := (y*g.w + x0) * 4
 		data = data[:len(data)+n]
 		if deltaXOR && m == modeDelta {

@@ -385,7 +385,7 @@ row's: what recording costs the machine per frame, encoders included.`,
 	cmd.Flags().IntVar(&o.Runs, "runs", 1, "runs of each case, off and on interleaved; rows are medians")
 	cmd.Flags().StringVar(&o.Codec, "codec", "zstd", "capture codec: zstd | s2")
 	cmd.Flags().StringVar(&o.Readback, "readback", "auto", "readback: auto | pbo | sync")
-	cmd.Flags().StringVar(&o.Source, "source", "window", "what to record: window (what the player sees) | screen (the game's logical screen)")
+	cmd.Flags().StringVar(&o.Source, "source", "screen", "what to record: screen (the game's logical screen, the engine's default) | window (what the player sees)")
 	return cmd
 }
 
