@@ -61,10 +61,9 @@ type PipelineConfig struct {
 	JournalInterval time.Duration
 	// Effort fixes the segment effort (segment.MinEffort..MaxEffort) of
 	// every frame; 0 lets an EffortController choose it frame by frame
-	// from the encoders' headroom. At MinEffort a zstd pipeline stores its
-	// records with s2 (each record names its codec), the cheapest encoding
-	// there is, until the segment coder's effort levels make zstd's own
-	// level 1 as cheap.
+	// from the encoders' headroom and the machine's idle CPU. (At
+	// MinEffort the segment coder stores a zstd pipeline's large records
+	// with s2; each record names its codec.)
 	Effort int
 	// EncoderNice, when positive, is added to the nice value of the
 	// encoder threads (Linux; elsewhere ignored), so the render thread and
@@ -378,15 +377,6 @@ func (p *Pipeline) putJob(j *job) {
 	}
 }
 
-// codecFor is the codec of a record encoded at effort: the configured one,
-// except that the lowest effort of a zstd pipeline is s2.
-func (p *Pipeline) codecFor(effort int) segment.Codec {
-	if effort == segment.MinEffort && p.cfg.Codec == segment.CodecZstd {
-		return segment.CodecS2
-	}
-	return p.cfg.Codec
-}
-
 func (p *Pipeline) encodeWorker() {
 	defer p.wg.Done()
 	if p.cfg.EncoderNice > 0 {
@@ -408,7 +398,7 @@ func (p *Pipeline) encodeWorker() {
 		// The payload goes into the job's own storage: the writer reads it
 		// after this worker has moved on, and recycles the job after.
 		j.out, j.err = segment.EncodeFrameWith(j.buf[:0], j.cur.Pix, prevPix, segment.EncodeOptions{
-			Codec: p.codecFor(j.effort), Key: j.forceKey, Effort: j.effort, Width: j.cur.Width,
+			Codec: p.cfg.Codec, Key: j.forceKey, Effort: j.effort, Width: j.cur.Width,
 		})
 		j.took = time.Since(start)
 		p.c.encodeNanos.Add(int64(j.took))
@@ -497,7 +487,7 @@ func (p *Pipeline) write() {
 			// a key frame (into the same storage: the delta is not needed).
 			var err error
 			rec, err = segment.EncodeFrameWith(rec.Payload[:0], f.Pix, nil, segment.EncodeOptions{
-				Codec: p.codecFor(j.effort), Key: true, Effort: j.effort, Width: f.Width,
+				Codec: p.cfg.Codec, Key: true, Effort: j.effort, Width: f.Width,
 			})
 			j.out.Payload = rec.Payload
 			if err != nil {

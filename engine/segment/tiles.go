@@ -121,7 +121,10 @@ func grow[T any](s []T, n int) []T {
 // key frame (all tiles intra) when prev is nil. A frame with a prev is a
 // delta record even if every tile came out intra, so that key frames fall
 // where the writer's key interval and the caller put them.
-func encodeTiled(dst, cur, prev []byte, width int, codec Codec, p effortParams) []byte {
+//
+// With fast (effort 1 of a zstd encoder) a body over smallBody is
+// compressed with s2 instead; the codec used is returned.
+func encodeTiled(dst, cur, prev []byte, width int, codec Codec, p effortParams, fast bool) ([]byte, Codec) {
 	height := len(cur) / 4 / width
 	g := newGrid(width, height, p.tw, p.th)
 	s := tileScratchPool.Get().(*tileScratch)
@@ -220,6 +223,9 @@ func encodeTiled(dst, cur, prev []byte, width int, codec Codec, p effortParams) 
 		le.PutUint16(h[11+4*i:], uint16(int16(v.dy)))
 	}
 	le.PutUint32(h[9+4*len(vecs):], uint32(len(body)))
+	if fast && codec == CodecZstd && len(body) > smallBody {
+		codec = CodecS2
+	}
 	switch codec {
 	case CodecZstd:
 		lvl := p.zlevel
@@ -238,7 +244,7 @@ func encodeTiled(dst, cur, prev []byte, width int, codec Codec, p effortParams) 
 	default:
 		dst = append(dst, body...)
 	}
-	return dst
+	return dst, codec
 }
 
 // estimateMotion picks up to p.vectors shifts (dx, dy) such that

@@ -638,3 +638,32 @@ func TestV2NoAllocs(t *testing.T) {
 		t.Fatalf("%.1f allocations per frame", allocs)
 	}
 }
+
+// At effort 1 a zstd encoder stores large bodies with s2 (the record says
+// so and decodes) and small ones with zstd; other efforts keep zstd.
+func TestV2FastEffortCodec(t *testing.T) {
+	const w, h = 640, 480
+	prev := layersScene(w, h, 0)
+	big := layersScene(w, h, 1) // every tile changed: the body is the whole frame
+	small := append([]byte(nil), prev...)
+	fillRect(small, w, h, 100, 100, 10, 10, [4]byte{255, 0, 0, 255}) // one sprite
+	for _, c := range []struct {
+		name   string
+		cur    []byte
+		effort int
+		want   Codec
+	}{
+		{"e1 large", big, 1, CodecS2},
+		{"e1 small", small, 1, CodecZstd},
+		{"e2 large", big, 2, CodecZstd},
+	} {
+		d := roundTrip(t, w, h, prev, c.cur, EncodeOptions{Codec: CodecZstd, Effort: c.effort})
+		if d.Codec != c.want || d.width == 0 {
+			t.Errorf("%s: record codec %s, tiled %v (%d bytes), want %s, tiled", c.name, d.Codec, d.width != 0, len(d.Payload), c.want)
+		}
+	}
+	k, err := EncodeFrameWith(nil, big, nil, EncodeOptions{Codec: CodecZstd, Width: w, Effort: 1})
+	if err != nil || k.Codec != CodecS2 {
+		t.Errorf("e1 key frame of a detailed screen: codec %s (%v), want s2", k.Codec, err)
+	}
+}
