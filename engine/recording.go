@@ -131,6 +131,7 @@ func captureOptions(opts *Options) (capture.Options, hotkeys, bool, error) {
 			Queue:         cc.Queue,
 			Drop:          drop,
 			Workers:       cc.Workers,
+			Effort:        cc.Effort,
 			SegmentFrames: cc.SegmentFrames,
 			SegmentBytes:  int64(cc.SegmentMB * (1 << 20)),
 			SegmentTime:   cc.SegmentDuration(),

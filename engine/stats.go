@@ -42,22 +42,27 @@ func (s FrameStats) String() string {
 // in milliseconds, so that tools (skyloop bench capture) read it without
 // importing the engine.
 type StatsJSON struct {
-	Frames           int      `json:"frames"`
-	FPS              float64  `json:"fps"`
-	FrameMedianMS    float64  `json:"frame_median_ms"`
-	FrameP99MS       float64  `json:"frame_p99_ms"`
-	Readback         string   `json:"readback,omitempty"` // "" when capture was off
-	CaptureMedianMS  float64  `json:"capture_render_thread_median_ms"`
-	CaptureP99MS     float64  `json:"capture_render_thread_p99_ms"`
-	FramesCaptured   uint64   `json:"frames_captured"`
-	FramesEncoded    uint64   `json:"frames_encoded"`
-	FramesDropped    uint64   `json:"frames_dropped"`
-	EncodeMSPerFrame float64  `json:"encode_ms_per_frame"`
-	RawBytes         uint64   `json:"raw_bytes"`
-	StoredBytes      uint64   `json:"stored_bytes"`
-	Segments         uint64   `json:"segments"`
-	SinkErrors       uint64   `json:"sink_errors"`
-	Sessions         []string `json:"sessions,omitempty"`
+	Frames           int     `json:"frames"`
+	FPS              float64 `json:"fps"`
+	FrameMedianMS    float64 `json:"frame_median_ms"`
+	FrameP99MS       float64 `json:"frame_p99_ms"`
+	Readback         string  `json:"readback,omitempty"` // "" when capture was off
+	CaptureMedianMS  float64 `json:"capture_render_thread_median_ms"`
+	CaptureP99MS     float64 `json:"capture_render_thread_p99_ms"`
+	FramesCaptured   uint64  `json:"frames_captured"`
+	FramesEncoded    uint64  `json:"frames_encoded"`
+	FramesDropped    uint64  `json:"frames_dropped"`
+	EncodeMSPerFrame float64 `json:"encode_ms_per_frame"`
+	RawBytes         uint64  `json:"raw_bytes"`
+	StoredBytes      uint64  `json:"stored_bytes"`
+	Segments         uint64  `json:"segments"`
+	SinkErrors       uint64  `json:"sink_errors"`
+	// Effort is the segment effort of the last frame sequenced and
+	// EffortFrames the frames encoded at efforts 1..4; absent when
+	// nothing was recorded.
+	Effort       int        `json:"effort,omitempty"`
+	EffortFrames *[4]uint64 `json:"effort_frames,omitempty"`
+	Sessions     []string   `json:"sessions,omitempty"`
 }
 
 func (s FrameStats) writeJSON(path string) error {
@@ -67,6 +72,10 @@ func (s FrameStats) writeJSON(path string) error {
 		FramesCaptured: s.Capture.FramesCaptured, FramesEncoded: s.Capture.FramesEncoded, FramesDropped: s.Capture.Dropped(),
 		RawBytes: s.Capture.RawBytes, StoredBytes: s.Capture.StoredBytes, Segments: s.Capture.Segments, SinkErrors: s.Capture.SinkErrors,
 		Sessions: s.Sessions,
+	}
+	if s.Capture.Effort > 0 { // a recording sequenced frames
+		j.Effort = s.Capture.Effort
+		j.EffortFrames = (*[4]uint64)(s.Capture.EffortFrames[1:])
 	}
 	if s.Capture.FramesEncoded > 0 {
 		j.EncodeMSPerFrame = ms(s.Capture.EncodeTime) / float64(s.Capture.FramesEncoded)

@@ -65,8 +65,12 @@ type Capture struct {
 	// Queue is how many captured frames may wait for an encoder.
 	Queue int `toml:"queue"`
 	// Drop says what happens when the queue is full: newest | oldest | block.
-	Drop           string  `toml:"drop"`
-	Workers        int     `toml:"workers"` // encoder goroutines; 0: one per spare core
+	Drop    string `toml:"drop"`
+	Workers int    `toml:"workers"` // encoder goroutines; 0: one per spare core
+	// Effort is the segment coder's effort, 1 (fastest) to 4 (smallest);
+	// 0 (the default) adapts it frame by frame to the encoders' headroom
+	// and the machine's idle CPU.
+	Effort         int     `toml:"effort"`
 	SegmentSeconds float64 `toml:"segment_seconds"`
 	SegmentFrames  int     `toml:"segment_frames"`
 	SegmentMB      float64 `toml:"segment_mb"`
@@ -323,6 +327,7 @@ func (c *Config) Validate() error {
 		{cp.KeyInterval >= 1, fmt.Sprintf("capture.key_interval %d: want 1 or more", cp.KeyInterval)},
 		{cp.Queue >= 1 && cp.Queue <= 1024, fmt.Sprintf("capture.queue %d: want 1..1024", cp.Queue)},
 		{cp.Workers >= 0 && cp.Workers <= 256, fmt.Sprintf("capture.workers %d: want 0 (auto) to 256", cp.Workers)},
+		{cp.Effort >= 0 && cp.Effort <= 4, fmt.Sprintf("capture.effort %d: want 0 (adaptive) or 1 (fastest) to 4 (smallest)", cp.Effort)},
 		{cp.SegmentSeconds > 0 && cp.SegmentSeconds <= 600, fmt.Sprintf("capture.segment_seconds %g: want more than 0, at most 600", cp.SegmentSeconds)},
 		{cp.SegmentFrames >= 0, fmt.Sprintf("capture.segment_frames %d: want 0 (no limit) or more", cp.SegmentFrames)},
 		{cp.SegmentMB > 0 && cp.SegmentMB <= 4096, fmt.Sprintf("capture.segment_mb %g: want more than 0, at most 4096", cp.SegmentMB)},

@@ -62,6 +62,8 @@ func TestBadConfigsNameTheProblem(t *testing.T) {
 		{"[capture]\nreadback = \"fast\"\n", `capture.readback "fast": want auto, pbo or sync`},
 		{"[capture]\ndrop = \"all\"\n", "capture.drop"},
 		{"[capture]\nqueue = 0\n", "capture.queue 0"},
+		{"[capture]\neffort = 5\n", "capture.effort 5: want 0 (adaptive) or 1 (fastest) to 4"},
+		{"[capture]\neffort = -1\n", "capture.effort -1"},
 		{"[capture]\nscreenshot_key = \"F13\"\n", "capture.screenshot_key"},
 		{"player = \"../x\"\n", `player "../x"`},
 		{"[[sink]]\nname=\"a\"\nplugin=\"disk\"\n[[sink]]\nname=\"a\"\nplugin=\"s3\"\n", `sink "a": defined twice`},

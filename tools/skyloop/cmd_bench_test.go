@@ -125,6 +125,16 @@ func TestBenchCaptureScene(t *testing.T) {
 	if !strings.HasPrefix(on.Effort, "effort ") || on.Stats.FramesEncoded == 0 {
 		t.Errorf("capture-on row has no effort line or frames: %+v", on)
 	}
+	// The effort comes from the game's -bench-json: frames per level add
+	// up to the frames encoded, and the last level is one of them.
+	if ef := on.Stats.EffortFrames; ef == nil {
+		t.Errorf("the game's -bench-json has no effort_frames: %+v", on.Stats)
+	} else if sum := ef[0] + ef[1] + ef[2] + ef[3]; sum != on.Stats.FramesEncoded || on.Stats.Effort < 1 || on.Stats.Effort > 4 || ef[on.Stats.Effort-1] == 0 {
+		t.Errorf("effort %d, frames per level %v (sum %d), frames encoded %d", on.Stats.Effort, *ef, sum, on.Stats.FramesEncoded)
+	}
+	if off.Stats.EffortFrames != nil {
+		t.Errorf("capture-off row reports effort frames %v", *off.Stats.EffortFrames)
+	}
 	if _, errOut, code := runTool(t, "bench", "capture", "--scene", "tetris"); code != 2 || !strings.Contains(errOut, "rects") {
 		t.Errorf("unknown scene: exit %d %q", code, errOut)
 	}

@@ -32,6 +32,20 @@ type GameStats struct {
 	StoredBytes      uint64  `json:"stored_bytes"`
 	Segments         uint64  `json:"segments"`
 	SinkErrors       uint64  `json:"sink_errors"`
+	// Effort and EffortFrames (efforts 1..4): engines from before
+	// adaptive effort leave them out.
+	Effort       int        `json:"effort"`
+	EffortFrames *[4]uint64 `json:"effort_frames"`
+}
+
+// EffortString is the effort in the engine's metrics form, "effort 2
+// (1:40 2:560 3:0 4:0)", or "" when the engine did not report one.
+func (s GameStats) EffortString() string {
+	if s.EffortFrames == nil {
+		return ""
+	}
+	f := s.EffortFrames
+	return fmt.Sprintf("effort %d (1:%d 2:%d 3:%d 4:%d)", s.Effort, f[0], f[1], f[2], f[3])
 }
 
 // CaptureResult is one row of `skyloop bench capture`: one game at one size,
@@ -138,7 +152,11 @@ root = %q
 				if err != nil {
 					return nil, err
 				}
-				got[ci][k] = append(got[ci][k], sample{st, cpu, effortLine.FindString(stderr)})
+				effort := st.EffortString()
+				if effort == "" {
+					effort = effortLine.FindString(stderr) // an engine from before -bench-json had it
+				}
+				got[ci][k] = append(got[ci][k], sample{st, cpu, effort})
 			}
 		}
 	}
