@@ -666,4 +666,9 @@ func TestV2FastEffortCodec(t *testing.T) {
 	if err != nil || k.Codec != CodecS2 {
 		t.Errorf("e1 key frame of a detailed screen: codec %s (%v), want s2", k.Codec, err)
 	}
+	flat := staticScreen(w, h, 0)
+	k, err = EncodeFrameWith(nil, flat, nil, EncodeOptions{Codec: CodecZstd, Width: w, Effort: 1})
+	if err != nil || k.Codec != CodecZstd {
+		t.Errorf("e1 key frame of a simple screen: codec %s (%v), want zstd", k.Codec, err)
+	}
 }
