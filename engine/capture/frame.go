@@ -9,7 +9,11 @@ import (
 // Frame is one captured frame: RGBA8 pixels, rows top-down. Frames come
 // from a pool; whoever holds one calls Release when done with it.
 type Frame struct {
-	Seq    uint64    // capture sequence number: frames rendered since recording started
+	// Seq is the capture sequence number in the recording session (or,
+	// for a frame only the replay buffer takes, the buffer's). A frame
+	// read once for both is shared: the replay buffer carries its own
+	// number beside it and never reads Seq.
+	Seq    uint64
 	Time   time.Time // when the frame was rendered
 	Width  int
 	Height int

@@ -69,34 +69,54 @@ func resolveMode(m ReadbackMode, renderer string) ReadbackMode {
 	return ReadbackPBO
 }
 
-// readback is the render-thread side of capture.
+// readTarget says who takes a frame that is read back, each under its own
+// sequence number: the recording (pipe, seq), the replay buffer
+// (replay, replaySeq), or both — one read, one frame, shared.
+type readTarget struct {
+	pipe      *Pipeline // the recording session's pipeline; nil: not recorded
+	seq       uint64    // the frame's sequence number in that session
+	replay    bool      // the replay buffer takes it
+	replaySeq uint64    // ... under its own sequence number
+}
+
+// readbacksIssued counts the reads of the framebuffer the readbacks have
+// issued (glReadPixels calls; screenshots not counted), for tests.
+var readbacksIssued atomic.Uint64
+
+// readback is the render-thread side of capture. One per Recorder serves
+// the recording and the replay buffer: a frame due for both is read once.
 type readback interface {
-	// issue starts reading framebuffer fbo (w×h) for the frame with the
-	// given sequence number and time. It never waits for the GPU.
-	issue(fbo uint32, w, h int, seq uint64, t time.Time)
+	// issue starts reading framebuffer fbo (w×h) for the frame rendered at
+	// t, for to. It never waits for the GPU.
+	issue(fbo uint32, w, h int, t time.Time, to readTarget)
 	// poll completes what is ready without waiting.
 	poll()
-	// close completes or abandons what is in flight (it may wait) and frees
-	// the GL objects. Render thread; idempotent.
+	// flush completes every read in flight, waiting as needed, and returns
+	// once each frame has been handed on (so a session's pipeline can be
+	// closed after it). Render thread.
+	flush()
+	// close flushes and frees the GL objects. Render thread; idempotent.
 	close()
 }
 
 // syncReadback reads straight into a pooled frame.
 type syncReadback struct {
-	pool   *framePool
-	submit func(*Frame)
+	pool    *framePool
+	deliver func(*Frame, readTarget)
 }
 
-func (s *syncReadback) issue(fbo uint32, w, h int, seq uint64, t time.Time) {
+func (s *syncReadback) issue(fbo uint32, w, h int, t time.Time, to readTarget) {
 	f := s.pool.get(w, h)
-	f.Seq, f.Time = seq, t
+	f.Time = t
 	gl.BindFramebuffer(gl.READ_FRAMEBUFFER, fbo)
 	gl.BindBuffer(gl.PIXEL_PACK_BUFFER, 0)
 	gl.ReadPixels(0, 0, int32(w), int32(h), gl.RGBA, gl.UNSIGNED_BYTE, gl.Ptr(f.Pix))
-	s.submit(f)
+	readbacksIssued.Add(1)
+	s.deliver(f, to)
 }
 
 func (s *syncReadback) poll()  {}
+func (s *syncReadback) flush() {}
 func (s *syncReadback) close() {}
 
 // pboSlot is one pixel buffer object of the ring and the frame it holds.
@@ -105,7 +125,7 @@ type pboSlot struct {
 	size   int
 	fence  uintptr
 	state  slotState
-	seq    uint64
+	to     readTarget
 	t      time.Time
 	w, h   int
 	copied atomic.Bool // set by the copier when the mapped bytes are out
@@ -123,28 +143,30 @@ type copyJob struct {
 	slot *pboSlot
 	src  unsafe.Pointer
 	f    *Frame
+	to   readTarget
 }
 
 // pboReadback is the ring of PBOs. The render thread issues reads, polls
 // fences, maps and unmaps; a copier goroutine moves mapped bytes into pooled
 // frames so the render thread never pays for the copy.
 type pboReadback struct {
-	slots  []*pboSlot
-	next   int
-	pool   *framePool
-	submit func(*Frame)
-	c      *counters
-	jobs   chan copyJob
-	wg     sync.WaitGroup
-	closed bool
-	order  []*pboSlot // slots in issue order, to deliver frames in order
+	slots   []*pboSlot
+	next    int
+	pool    *framePool
+	deliver func(*Frame, readTarget) // on the copier goroutine
+	dropped func(readTarget)         // a read skipped or failed; render thread
+	jobs    chan copyJob
+	wg      sync.WaitGroup
+	copying sync.WaitGroup // frames sent to the copier and not yet delivered
+	closed  bool
+	order   []*pboSlot // slots in issue order, to deliver frames in order
 	// block makes a full ring wait instead of dropping the frame: the Block
 	// drop policy (tests only) promises no loss at the cost of stalls.
 	block bool
 }
 
-func newPBOReadback(n int, pool *framePool, submit func(*Frame), c *counters, block bool) *pboReadback {
-	r := &pboReadback{pool: pool, submit: submit, c: c, jobs: make(chan copyJob, n), block: block}
+func newPBOReadback(n int, pool *framePool, deliver func(*Frame, readTarget), dropped func(readTarget), block bool) *pboReadback {
+	r := &pboReadback{pool: pool, deliver: deliver, dropped: dropped, jobs: make(chan copyJob, n), block: block}
 	for i := 0; i < n; i++ {
 		s := &pboSlot{}
 		gl.GenBuffers(1, &s.pbo)
@@ -162,11 +184,12 @@ func (r *pboReadback) copier() {
 	for j := range r.jobs {
 		copy(j.f.Pix, unsafe.Slice((*byte)(j.src), len(j.f.Pix)))
 		j.slot.copied.Store(true) // the render thread may unmap from here on
-		r.submit(j.f)
+		r.deliver(j.f, j.to)
+		r.copying.Done()
 	}
 }
 
-func (r *pboReadback) issue(fbo uint32, w, h int, seq uint64, t time.Time) {
+func (r *pboReadback) issue(fbo uint32, w, h int, t time.Time, to readTarget) {
 	r.poll()
 	s := r.slots[r.next]
 	for s.state != slotFree && r.block {
@@ -174,7 +197,7 @@ func (r *pboReadback) issue(fbo uint32, w, h int, seq uint64, t time.Time) {
 	}
 	if s.state != slotFree {
 		// Every buffer is still in flight: skip this frame rather than wait.
-		r.c.droppedReadback.Add(1)
+		r.dropped(to)
 		return
 	}
 	r.next = (r.next + 1) % len(r.slots)
@@ -186,10 +209,11 @@ func (r *pboReadback) issue(fbo uint32, w, h int, seq uint64, t time.Time) {
 	}
 	gl.BindFramebuffer(gl.READ_FRAMEBUFFER, fbo)
 	gl.ReadPixels(0, 0, int32(w), int32(h), gl.RGBA, gl.UNSIGNED_BYTE, nil)
+	readbacksIssued.Add(1)
 	gl.BindBuffer(gl.PIXEL_PACK_BUFFER, 0)
 	s.fence = gl.FenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0)
 	gl.Flush() // so the fence can signal without a later flush from us
-	s.state, s.seq, s.t, s.w, s.h = slotReading, seq, t, w, h
+	s.state, s.to, s.t, s.w, s.h = slotReading, to, t, w, h
 	r.order = append(r.order, s)
 }
 
@@ -223,16 +247,17 @@ func (r *pboReadback) mapSlot(s *pboSlot) {
 	ptr := gl.MapBufferRange(gl.PIXEL_PACK_BUFFER, 0, s.size, gl.MAP_READ_BIT)
 	gl.BindBuffer(gl.PIXEL_PACK_BUFFER, 0)
 	if ptr == nil {
-		r.c.droppedReadback.Add(1)
+		r.dropped(s.to)
 		s.state = slotFree
 		r.order = r.order[1:]
 		return
 	}
 	f := r.pool.get(s.w, s.h)
-	f.Seq, f.Time = s.seq, s.t
+	f.Time = s.t
 	s.copied.Store(false)
 	s.state = slotMapped
-	r.jobs <- copyJob{slot: s, src: ptr, f: f} // cap = ring size: never blocks
+	r.copying.Add(1)
+	r.jobs <- copyJob{slot: s, src: ptr, f: f, to: s.to} // cap = ring size: never blocks
 }
 
 func (r *pboReadback) unmap(s *pboSlot) {
@@ -263,16 +288,26 @@ func (r *pboReadback) waitOldest() {
 	}
 }
 
+// flush waits for the frames in flight and returns once the copier has
+// delivered them.
+func (r *pboReadback) flush() {
+	if r.closed {
+		return
+	}
+	for len(r.order) > 0 {
+		r.waitOldest()
+	}
+	r.copying.Wait()
+}
+
 // close waits for the frames in flight (shutdown may wait), delivers them,
 // and deletes the buffers.
 func (r *pboReadback) close() {
 	if r.closed {
 		return
 	}
+	r.flush()
 	r.closed = true
-	for len(r.order) > 0 {
-		r.waitOldest()
-	}
 	close(r.jobs)
 	r.wg.Wait()
 	for _, s := range r.slots {

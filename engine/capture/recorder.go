@@ -74,12 +74,15 @@ type Recorder struct {
 	session   string
 	pipe      *Pipeline
 	pipeRef   atomic.Pointer[Pipeline] // pipe, for Metrics from other goroutines
-	rb        readback
-	seq       uint64 // next capture sequence number of this session
-	frameN    uint64 // rendered frames since the session started
-	nextAt    time.Time
-	start     time.Time // of the session
-	dropped0  uint64    // dropped frames (all sessions) when the session started
+	// rb reads frames back for the recording and the replay buffer alike
+	// (a frame due for both is read once); made at the first read,
+	// flushed when a session ends, closed by Close.
+	rb       readback
+	seq      uint64 // next capture sequence number of this session
+	frameN   uint64 // rendered frames since the session started
+	nextAt   time.Time
+	start    time.Time // of the session
+	dropped0 uint64    // dropped frames (all sessions) when the session started
 
 	shotWanted bool
 	shots      sync.WaitGroup
@@ -174,12 +177,6 @@ func (r *Recorder) SetRecording(on bool) error {
 	}
 	r.pipe = pipe
 	r.pipeRef.Store(pipe)
-	submit := func(f *Frame) { pipe.Submit(f) }
-	if r.mode == ReadbackPBO {
-		r.rb = newPBOReadback(r.opts.PBOs, &r.pool, submit, &r.c, cfg.Drop == Block)
-	} else {
-		r.rb = &syncReadback{pool: &r.pool, submit: submit}
-	}
 	r.seq, r.frameN, r.nextAt = 0, 0, time.Time{}
 	r.start, r.dropped0 = start, r.dropped()
 	r.recording = true
@@ -189,12 +186,12 @@ func (r *Recorder) SetRecording(on bool) error {
 }
 
 func (r *Recorder) stopSession() error {
-	if r.rb != nil {
-		r.rb.close()
-		r.rb = nil
-	}
 	var err error
 	if r.pipe != nil {
+		// The session's frames still in flight reach its pipeline first.
+		if r.rb != nil {
+			r.rb.flush()
+		}
 		// The end record is written even when the sink refused segments:
 		// it lists them, so a reader can tell what was lost and why.
 		err = errors.Join(r.pipe.Close(), r.putManifest(r.pipe.Written()))
@@ -246,8 +243,9 @@ func (r *Recorder) putManifest(w Written) error {
 }
 
 // Frame is called once per rendered frame, after the game's Draw, with the
-// screen framebuffer. It issues a readback when this frame is due and
-// collects finished ones; it never waits for the GPU or the encoders
+// screen framebuffer. It issues a readback when this frame is due — for
+// the recording, the replay buffer or both: one read, the frame shared —
+// and collects finished ones; it never waits for the GPU or the encoders
 // (unless the drop policy is Block).
 func (r *Recorder) Frame(fbo uint32, w, h int, now time.Time) {
 	start := time.Now()
@@ -257,19 +255,71 @@ func (r *Recorder) Frame(fbo uint32, w, h int, now time.Time) {
 		r.shotWanted = false
 		r.takeScreenshot(fbo, w, h, now)
 	}
-	if r.replay != nil {
-		r.replay.frame(fbo, w, h, now)
+	var to readTarget
+	if r.replay != nil && r.replay.due(now) {
+		to.replay, to.replaySeq = true, r.replay.seq
+		r.replay.seq++
 	}
-	if !r.recording {
-		return
+	if r.recording {
+		if r.due(now) {
+			to.pipe, to.seq = r.pipe, r.seq
+			r.seq++
+		}
+		r.frameN++
 	}
-	if r.due(now) {
-		r.rb.issue(fbo, w, h, r.seq, now)
-		r.seq++
-	} else {
+	switch {
+	case to.pipe != nil || to.replay:
+		r.readback().issue(fbo, w, h, now, to)
+	case r.rb != nil:
 		r.rb.poll()
 	}
-	r.frameN++
+}
+
+// readback returns the recorder's readback, made at the first call.
+func (r *Recorder) readback() readback {
+	if r.rb == nil {
+		if r.mode == ReadbackPBO {
+			r.rb = newPBOReadback(r.opts.PBOs, &r.pool, r.deliver, r.readDropped, r.opts.Pipeline.Drop == Block)
+		} else {
+			r.rb = &syncReadback{pool: &r.pool, deliver: r.deliver}
+		}
+	}
+	return r.rb
+}
+
+// deliver hands a frame read back to its takers; the caller's reference
+// goes to them (shared, counted, when both take it). Frame.Seq is the
+// recording's number: the replay buffer carries its own beside the frame,
+// so neither sees the other's. Render thread (sync) or the PBO copier.
+func (r *Recorder) deliver(f *Frame, to readTarget) {
+	if to.pipe == nil && !to.replay {
+		f.Release() // nobody's (Frame issues reads only for a taker)
+		return
+	}
+	f.Seq = to.seq
+	if to.pipe == nil {
+		f.Seq = to.replaySeq
+	}
+	if to.pipe != nil && to.replay {
+		f.Retain()
+	}
+	if to.replay {
+		r.replay.buf.submit(f, to.replaySeq)
+	}
+	if to.pipe != nil {
+		to.pipe.Submit(f)
+	}
+}
+
+// readDropped counts a read that was skipped or failed against whoever
+// wanted the frame. Render thread.
+func (r *Recorder) readDropped(to readTarget) {
+	if to.pipe != nil {
+		r.c.droppedReadback.Add(1)
+	}
+	if to.replay {
+		r.replay.c.droppedReadback.Add(1)
+	}
 }
 
 // due applies the capture rate.
@@ -359,6 +409,10 @@ func (r *Recorder) Close() error {
 	if !r.closed {
 		r.recording = false
 		r.stopSession()
+		if r.rb != nil {
+			r.rb.close() // the replay buffer's frames in flight reach it
+			r.rb = nil
+		}
 		if r.replay != nil {
 			r.replay.close() // saves under way are written first
 		}

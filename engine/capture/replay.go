@@ -18,17 +18,22 @@ import (
 )
 
 // Instant replay: the last Window of capture time is kept in memory as
-// encoded frames (key + XOR-delta, the recording's codec), and nothing is
-// stored until a save. A save turns the window into an ordinary session —
+// encoded frames (tiled version-2 records in the recording's codec, at
+// segment.MinEffort: the buffer runs all the time, so it costs the game as
+// little as it can), and nothing is stored until a save. A save turns the window into an ordinary session —
 // segments through the same SegmentSink, an end record through the same
 // ManifestSink — that starts on a key frame: a window that begins on a
 // delta frame has that frame decoded from the key frame before it (kept in
 // the buffer for that reason) and re-encoded as a key frame. The codec is
 // lossless, so the clip's pixels are the pixels captured.
 //
-// Flow: Frame (render thread) → readback → queue → sequencer → encoder
-// workers → appender (in capture order: the ring, and the saves waiting
-// for their last frame) → clip writer (one goroutine) → sink.
+// Flow: Frame (render thread) → readback (the recording's: a frame due for
+// both is read once and shared) → queue → sequencer → encoder workers →
+// appender (in capture order: the ring, and the saves waiting for their
+// last frame) → clip writer (one goroutine) → sink. The buffer numbers
+// frames itself (replayCapture.seq): a shared frame's Frame.Seq is the
+// recording's, so the buffer carries its own number beside each frame and
+// never reads Frame.Seq.
 
 // ReplayOptions configure the replay buffer. The zero value is off.
 type ReplayOptions struct {
@@ -174,9 +179,16 @@ func (r *replayRing) snapshot() ([]ringFrame, int) {
 	return slices.Clone(r.frames), r.windowStart()
 }
 
+// seqFrame is a frame with the replay buffer's sequence number for it.
+type seqFrame struct {
+	f   *Frame
+	seq uint64
+}
+
 // rjob is one frame on its way through the replay encoders.
 type rjob struct {
 	cur, prev *Frame
+	seq       uint64 // the buffer's number for cur (not cur.Seq)
 	prevSeq   uint64
 	forceKey  bool
 	out       segment.EncodedFrame
@@ -197,7 +209,7 @@ type replayBuffer struct {
 	game, player string
 	log          *slog.Logger
 
-	queue   chan *Frame
+	queue   chan seqFrame
 	work    chan *rjob
 	ordered chan *rjob
 	clips   chan clipJob
@@ -245,7 +257,7 @@ func newReplayBuffer(cfg PipelineConfig, ro ReplayOptions, game, player string, 
 	b := &replayBuffer{
 		cfg: cfg, game: game, player: player, log: log,
 		ring:    replayRing{window: ro.Window, maxBytes: ro.MaxBytes},
-		queue:   make(chan *Frame, cfg.Queue),
+		queue:   make(chan seqFrame, cfg.Queue),
 		work:    make(chan *rjob, cfg.Workers),
 		ordered: make(chan *rjob, 2*cfg.Workers),
 		clips:   make(chan clipJob, maxPendingSaves), // inFlight bounds it: sends never block
@@ -262,33 +274,36 @@ func newReplayBuffer(cfg PipelineConfig, ro ReplayOptions, game, player string, 
 	return b, nil
 }
 
-// submit hands a frame to the buffer, which takes over the caller's
-// reference; it applies the drop policy like Pipeline.Submit.
-func (b *replayBuffer) submit(f *Frame) {
+// submit hands frame seq of the buffer to it, which takes over the
+// caller's reference (f may be shared with the recording: its Seq is not
+// the buffer's, and nothing here reads or writes it); it applies the drop
+// policy like Pipeline.Submit.
+func (b *replayBuffer) submit(f *Frame, seq uint64) {
 	b.submitMu.Lock()
 	defer b.submitMu.Unlock()
 	if b.qclosed {
 		f.Release()
 		return
 	}
+	sf := seqFrame{f: f, seq: seq}
 	select {
-	case b.queue <- f:
+	case b.queue <- sf:
 		return
 	default:
 	}
 	switch b.cfg.Drop {
 	case Block:
-		b.queue <- f
+		b.queue <- sf
 		return
 	case DropOldest:
 		select {
 		case old := <-b.queue:
-			old.Release()
+			old.f.Release()
 			b.droppedQueue.Add(1)
 		default:
 		}
 		select {
-		case b.queue <- f:
+		case b.queue <- sf:
 			return
 		default:
 		}
@@ -304,21 +319,23 @@ func (b *replayBuffer) sequence() {
 	defer close(b.work)
 	defer close(b.ordered)
 	var prev *Frame
+	var prevSeq uint64
 	run := 0
-	for f := range b.queue {
-		j := &rjob{cur: f, done: make(chan struct{})}
+	for sf := range b.queue {
+		f := sf.f
+		j := &rjob{cur: f, seq: sf.seq, done: make(chan struct{})}
 		if prev == nil || prev.Width != f.Width || prev.Height != f.Height || run >= b.cfg.KeyInterval {
 			j.forceKey, run = true, 0
 		} else {
 			prev.Retain()
-			j.prev, j.prevSeq = prev, prev.Seq
+			j.prev, j.prevSeq = prev, prevSeq
 		}
 		run++
 		if prev != nil {
 			prev.Release()
 		}
 		f.Retain() // kept as the next frame's base
-		prev = f
+		prev, prevSeq = f, sf.seq
 		b.ordered <- j
 		b.work <- j
 	}
@@ -338,7 +355,10 @@ func (b *replayBuffer) encodeWorker() {
 		if n := len(j.cur.Pix) + len(j.cur.Pix)/4 + 4096; cap(scratch) < n {
 			scratch = make([]byte, 0, n)
 		}
-		j.out, j.err = segment.EncodeFrame(scratch, j.cur.Pix, prevPix, b.cfg.Codec, j.forceKey)
+		j.out, j.err = segment.EncodeFrameWith(scratch, j.cur.Pix, prevPix, replayEncodeOptions(b.cfg.Codec, j.forceKey, j.cur.Width))
+		if cap(j.out.Payload) > cap(scratch) {
+			scratch = j.out.Payload[:0] // it outgrew the scratch: keep the bigger storage
+		}
 		// The ring keeps an exact-size copy: the scratch buffer is as big
 		// as a raw frame, the payload usually a small fraction of it.
 		j.out.Payload = bytes.Clone(j.out.Payload)
@@ -369,10 +389,10 @@ func (b *replayBuffer) appendFrames() {
 }
 
 func (b *replayBuffer) appendOne(j *rjob) {
-	f := j.cur
+	f, seq := j.cur, j.seq
 	defer f.Release()
 	b.mu.Lock()
-	b.resolve(func(upTo uint64) bool { return upTo < f.Seq }) // their last frame was dropped
+	b.resolve(func(upTo uint64) bool { return upTo < seq }) // their last frame was dropped
 	ring := &b.ring
 	n := len(ring.frames)
 	// The delta's base must be the ring's last frame: not so when that
@@ -383,16 +403,16 @@ func (b *replayBuffer) appendOne(j *rjob) {
 	b.mu.Unlock()
 	enc, err := j.out, j.err
 	if rekey {
-		enc, err = encodeKey(f.Pix, b.cfg.Codec)
+		enc, err = encodeKey(f.Pix, f.Width, b.cfg.Codec)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.seen, b.lastSeen = true, f.Seq
+	b.seen, b.lastSeen = true, seq
 	if err != nil {
-		b.log.Error("capture: replay: encode frame failed; frame not buffered", "seq", f.Seq, "err", err)
+		b.log.Error("capture: replay: encode frame failed; frame not buffered", "seq", seq, "err", err)
 		b.droppedQueue.Add(1)
 	} else {
-		rf := ringFrame{seq: f.Seq, t: f.Time, w: f.Width, h: f.Height, enc: enc, size: int64(cap(enc.Payload)) + ringEntryOverhead}
+		rf := ringFrame{seq: seq, t: f.Time, w: f.Width, h: f.Height, enc: enc, size: int64(cap(enc.Payload)) + ringEntryOverhead}
 		if rf.size > ring.maxBytes && !b.warned {
 			b.warned = true
 			b.log.Warn("capture: replay: one frame is larger than the replay buffer's cap: nothing can be kept; raise capture.replay_memory_mb",
@@ -400,7 +420,7 @@ func (b *replayBuffer) appendOne(j *rjob) {
 		}
 		ring.add(rf)
 	}
-	b.resolve(func(upTo uint64) bool { return upTo <= f.Seq })
+	b.resolve(func(upTo uint64) bool { return upTo <= seq })
 }
 
 // resolve dispatches the pending saves that ready says are complete. mu held.
@@ -650,12 +670,22 @@ func rekey(frames []ringFrame, i int, cfg PipelineConfig) (segment.EncodedFrame,
 	if len(pix) != run[0].w*run[0].h*4 {
 		return segment.EncodedFrame{}, fmt.Errorf("its key frame group decoded to %d bytes", len(pix))
 	}
-	return encodeKey(pix, cfg.Codec)
+	return encodeKey(pix, run[0].w, cfg.Codec)
 }
 
-// encodeKey encodes pix as a key frame with an exact-size payload.
-func encodeKey(pix []byte, codec segment.Codec) (segment.EncodedFrame, error) {
-	enc, err := segment.EncodeFrame(nil, pix, nil, codec, true)
+// replayEncodeOptions are the buffer's: tiled records for frames width
+// pixels wide (version 2, the segments' own: NewWriter writes version 2
+// with the frame's width, and WriteEncoded checks a tiled record against
+// it), at the cheapest effort (a zstd codec then stores large bodies with
+// s2; each record names its codec).
+func replayEncodeOptions(codec segment.Codec, key bool, width int) segment.EncodeOptions {
+	return segment.EncodeOptions{Codec: codec, Key: key, Effort: segment.MinEffort, Width: width}
+}
+
+// encodeKey encodes pix (width pixels wide) as a key frame with an
+// exact-size payload.
+func encodeKey(pix []byte, width int, codec segment.Codec) (segment.EncodedFrame, error) {
+	enc, err := segment.EncodeFrameWith(nil, pix, nil, replayEncodeOptions(codec, true, width))
 	enc.Payload = bytes.Clone(enc.Payload)
 	return enc, err
 }
@@ -697,17 +727,17 @@ func (b *replayBuffer) close() {
 }
 
 // replayCapture is the render-thread side of the replay buffer: its own
-// readback, sequence numbers and capture rate, independent of recording
-// sessions.
+// sequence numbers and capture rate, independent of recording sessions.
+// Its frames are read back by the recorder's readback, shared with the
+// recording on frames due for both (Recorder.Frame).
 type replayCapture struct {
 	buf    *replayBuffer
-	rb     readback
 	seq    uint64 // next sequence number
 	frameN uint64
 	nextAt time.Time
 	fps    float64
 	every  int
-	c      counters // the readback's drops
+	c      counters // the readback's drops of the buffer's frames
 }
 
 func newReplayCapture(r *Recorder) (*replayCapture, error) {
@@ -716,19 +746,13 @@ func newReplayCapture(r *Recorder) (*replayCapture, error) {
 		return nil, err
 	}
 	rc := &replayCapture{buf: buf, fps: r.opts.FPS, every: r.opts.Every}
-	// The recorder's frame pool serves both (it is safe for concurrent
-	// use); readback drops are counted apart from the recording's.
-	if r.mode == ReadbackPBO {
-		rc.rb = newPBOReadback(r.opts.PBOs, &r.pool, buf.submit, &rc.c, r.opts.Pipeline.Drop == Block)
-	} else {
-		rc.rb = &syncReadback{pool: &r.pool, submit: buf.submit}
-	}
 	r.opts.Logger.Info("replay buffer on", "seconds", r.opts.Replay.Window.Seconds(), "cap_mb", float64(buf.ring.maxBytes)/(1<<20))
 	return rc, nil
 }
 
-// frame reads back the frame when it is due at the capture rate.
-func (rc *replayCapture) frame(fbo uint32, w, h int, now time.Time) {
+// due reports whether this rendered frame is due at the capture rate, and
+// counts it. Render thread.
+func (rc *replayCapture) due(now time.Time) bool {
 	due := rc.frameN%uint64(rc.every) == 0
 	if rc.fps > 0 {
 		interval := time.Duration(float64(time.Second) / rc.fps)
@@ -741,16 +765,12 @@ func (rc *replayCapture) frame(fbo uint32, w, h int, now time.Time) {
 		}
 	}
 	rc.frameN++
-	if !due {
-		rc.rb.poll()
-		return
-	}
-	rc.rb.issue(fbo, w, h, rc.seq, now)
-	rc.seq++
+	return due
 }
 
+// close encodes what is queued and stops the buffer; the recorder's
+// readback has delivered the frames in flight before.
 func (rc *replayCapture) close() {
-	rc.rb.close()
 	rc.buf.close()
 }
 

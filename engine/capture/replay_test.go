@@ -77,7 +77,25 @@ type clip struct {
 	manifest segment.Manifest
 	frames   []segment.Frame
 	keys     []bool // per frame: stored as a key frame
+	tiled    []bool // per frame: stored as a tiled (version-2) record
 	segStart []int  // frame index of each segment's first frame
+}
+
+// recordFlags returns the flags byte of each record of a segment, in order
+// (docs/segment-format.md: byte 4 of a record header; bit 0 key, bit 1
+// tiled), and its header.
+func recordFlags(t *testing.T, seg []byte) (segment.Header, []byte) {
+	t.Helper()
+	r, err := segment.NewReader(bytes.NewReader(seg), int64(len(seg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var flags []byte
+	for _, e := range r.Index() {
+		flags = append(flags, seg[e.Offset+4])
+	}
+	return r.Header(), flags
 }
 
 // readClip decodes the session under prefix: its segments in order, each
@@ -109,8 +127,16 @@ func (s *replaySink) readClip(t *testing.T, prefix string) clip {
 		if len(fs) == 0 || !fs[0].Key {
 			t.Fatalf("%s: segment %d does not start with a key frame", prefix, i)
 		}
+		hd, flags := recordFlags(t, seg)
+		if hd.Version != 2 || len(flags) != len(fs) {
+			t.Fatalf("%s: segment %d: version %d, %d records indexed for %d frames; want a version-2 segment", prefix, i, hd.Version, len(flags), len(fs))
+		}
 		c.segStart = append(c.segStart, len(c.frames))
-		for _, f := range fs {
+		for k, f := range fs {
+			if key := flags[k]&1 != 0; key != f.Key {
+				t.Fatalf("%s: segment %d record %d: flags %#x, decoded key %v", prefix, i, k, flags[k], f.Key)
+			}
+			c.tiled = append(c.tiled, flags[k]&2 != 0)
 			if f.Seq != uint64(len(c.frames)) {
 				t.Fatalf("%s: frame %d follows %d frames: a gap", prefix, f.Seq, len(c.frames))
 			}
@@ -134,10 +160,12 @@ func (s *replaySink) readClip(t *testing.T, prefix string) clip {
 var replayT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // replayFrame is capture frame seq, captured 100 ms apart, its pixels
-// fill(seq).
+// fill(seq). Its Frame.Seq is another number (a recording's, when the
+// frame is shared: 1<<40 - seq, going down): the buffer must use the seq it
+// is submitted with.
 func replayFrame(pool *framePool, w, h int, seq uint64, fill func(pix []byte, w, h int, seq uint64)) *Frame {
 	f := pool.get(w, h)
-	f.Seq, f.Time = seq, replayT0.Add(time.Duration(seq)*100*time.Millisecond)
+	f.Seq, f.Time = 1<<40-seq, replayT0.Add(time.Duration(seq)*100*time.Millisecond)
 	fill(f.Pix, w, h, seq)
 	return f
 }
@@ -216,7 +244,7 @@ func TestReplaySavesExactlyTheWindow(t *testing.T) {
 	b := newTestReplay(t, sink, 1450*time.Millisecond, 0, 8)
 	pool := &framePool{}
 	for seq := range uint64(50) {
-		b.submit(replayFrame(pool, w, h, seq, fillTestPixels))
+		b.submit(replayFrame(pool, w, h, seq, fillTestPixels), seq)
 	}
 	// Wait until the appender has every frame, then look at the buffer.
 	for {
@@ -277,19 +305,19 @@ func TestReplayTwoSavesTwoClips(t *testing.T) {
 	b := newTestReplay(t, sink, time.Second, 0, 5)
 	pool := &framePool{}
 	for seq := range uint64(4) {
-		b.submit(replayFrame(pool, w, h, seq, fillTestPixels))
+		b.submit(replayFrame(pool, w, h, seq, fillTestPixels), seq)
 	}
 	if err := b.save(3); err != nil {
 		t.Fatal(err)
 	}
 	for seq := uint64(4); seq < 7; seq++ {
-		b.submit(replayFrame(pool, w, h, seq, fillTestPixels))
+		b.submit(replayFrame(pool, w, h, seq, fillTestPixels), seq)
 	}
 	if err := b.save(6); err != nil { // the first is still being written (the sink waits)
 		t.Fatal(err)
 	}
 	for seq := uint64(7); seq < 25; seq++ {
-		b.submit(replayFrame(pool, w, h, seq, fillTestPixels))
+		b.submit(replayFrame(pool, w, h, seq, fillTestPixels), seq)
 	}
 	// Both saves are under way: a third is refused, saying why.
 	err := b.save(24)
@@ -416,7 +444,7 @@ func TestReplayMemoryCap(t *testing.T) {
 	pool := &framePool{}
 	var peak int64
 	for seq := range uint64(120) {
-		b.submit(replayFrame(pool, w, h, seq, fillCalm))
+		b.submit(replayFrame(pool, w, h, seq, fillCalm), seq)
 		var m Metrics
 		b.state(&m)
 		peak = max(peak, m.ReplayBytes)
@@ -454,7 +482,7 @@ func TestReplaySinkRefusal(t *testing.T) {
 	b := newTestReplay(t, sink, time.Second, 0, 5)
 	pool := &framePool{}
 	for seq := range uint64(5) {
-		b.submit(replayFrame(pool, 16, 16, seq, fillTestPixels))
+		b.submit(replayFrame(pool, 16, 16, seq, fillTestPixels), seq)
 	}
 	if err := b.save(4); err != nil {
 		t.Fatal(err)
@@ -474,4 +502,140 @@ func TestReplaySinkRefusal(t *testing.T) {
 		t.Fatalf("metrics: %d failed, %d clips; want 1 and 0", mt.ReplaySavesFailed, mt.ReplayClips)
 	}
 	b.close() // idempotent
+}
+
+// The buffer stores tiled version-2 records (segment.EncodeFrameWith with
+// the frame's width, at MinEffort), not whole-frame version-1 ones: every
+// delta of a saved clip is a tiled record in a version-2 segment, the key
+// frames made from deltas at the clip's and its segments' starts (decoded
+// through their key-frame group) fit those segments, and the clip decodes
+// pixel for pixel to the frames submitted. The frames' own Seq (another
+// numbering, see replayFrame) plays no part.
+func TestReplayClipIsTiledVersion2(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const w, h = 256, 144 // 4x9 tiles of 64x16
+	sink := &replaySink{}
+	b := newTestReplay(t, sink, 2950*time.Millisecond, 0, 10) // 30 frames: 50..79
+	pool := &framePool{}
+	for seq := range uint64(80) {
+		b.submit(replayFrame(pool, w, h, seq, fillCalm), seq)
+	}
+	b.mu.Lock()
+	var ringDeltas int
+	for _, rf := range b.ring.frames {
+		if !rf.enc.Key {
+			ringDeltas++
+		}
+		if rf.enc.Payload == nil || cap(rf.enc.Payload) > len(rf.enc.Payload)*5/4+64 { // size-class rounding, not scratch storage
+			t.Errorf("ring frame %d: payload of %d bytes in storage of %d: want an exact-size copy", rf.seq, len(rf.enc.Payload), cap(rf.enc.Payload))
+		}
+	}
+	b.mu.Unlock()
+	if err := b.save(79); err != nil {
+		t.Fatal(err)
+	}
+	res := waitResults(t, b, 1)
+	b.close()
+	if res[0].Err != nil || res[0].Frames != 30 || res[0].Segments != 5 {
+		t.Fatalf("save: %+v; want 30 frames in 5 segments", res[0])
+	}
+	c := sink.readClip(t, res[0].Prefix)
+	checkClip(t, c, w, h, 50, 79, fillCalm)
+	deltas := 0
+	for i, k := range c.keys {
+		if !k {
+			deltas++
+			if !c.tiled[i] {
+				t.Fatalf("clip frame %d is a delta but not a tiled record: the buffer still codes whole frames (version 1)", i)
+			}
+		}
+	}
+	// Key frames every 10 in the buffer (50, 60, 70) and at every segment
+	// start (6 frames each: 56, 62, 68, 74 re-keyed): 25 frames left as
+	// deltas, not 0.
+	if deltas < 20 || ringDeltas < 20 {
+		t.Fatalf("%d deltas in the clip, %d in the buffer: the test wants mostly deltas", deltas, ringDeltas)
+	}
+	for _, i := range c.segStart {
+		if !c.keys[i] {
+			t.Fatalf("segment starting at clip frame %d starts on a delta", i)
+		}
+	}
+}
+
+// One frame read back for both the recording and the replay buffer is
+// handed to both (Recorder.deliver), each under its own numbering: the
+// recording's session starts at frame 10 and numbers from 0, the buffer
+// numbers every frame it takes (it skips every fourth) from 0. Both decode
+// pixel for pixel to the frames they took, in their own numbers, and every
+// frame goes back to the pool exactly once.
+func TestSharedFrameFeedsRecordingAndReplay(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const w, h, n = 128, 64, 40
+	sink := &replaySink{}
+	b := newTestReplay(t, sink, time.Hour, 0, 6)
+	var c counters
+	pipe, err := NewPipeline(PipelineConfig{Sink: sink, KeyPrefix: "g/p/sessions/rec/", Codec: segment.CodecZstd, KeyInterval: 5,
+		Drop: Block, Workers: 2, SegmentFrames: 7, SegmentTime: time.Hour}, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Recorder{replay: &replayCapture{buf: b}}
+	pool := &framePool{}
+	var recFrames, clipFrames []uint64 // frame numbers each took, in order
+	for i := range uint64(n) {
+		var to readTarget
+		if i%4 != 3 {
+			to.replay, to.replaySeq = true, uint64(len(clipFrames))
+			clipFrames = append(clipFrames, i)
+		}
+		if i >= 10 {
+			to.pipe, to.seq = pipe, uint64(len(recFrames))
+			recFrames = append(recFrames, i)
+		}
+		if to.pipe == nil && !to.replay {
+			continue // Frame reads back only what someone takes
+		}
+		f := pool.get(w, h)
+		f.Time = replayT0.Add(time.Duration(i) * 100 * time.Millisecond)
+		fillCalm(f.Pix, w, h, i)
+		r.deliver(f, to)
+	}
+	if err := pipe.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.save(uint64(len(clipFrames) - 1)); err != nil {
+		t.Fatal(err)
+	}
+	res := waitResults(t, b, 1)
+	b.close()
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	want := make([]byte, w*h*4)
+	check := func(what string, got []segment.Frame, took []uint64) {
+		t.Helper()
+		if len(got) != len(took) {
+			t.Fatalf("%s: %d frames, want %d", what, len(got), len(took))
+		}
+		for k, f := range got {
+			fillCalm(want, w, h, took[k])
+			if f.Seq != uint64(k) || !bytes.Equal(f.Image.Pix, want) || !f.Time.Equal(replayT0.Add(time.Duration(took[k])*100*time.Millisecond)) {
+				t.Fatalf("%s frame %d (seq %d, %v): want frame %d's pixels and time, numbered %d", what, k, f.Seq, f.Time, took[k], k)
+			}
+		}
+	}
+	check("clip", sink.readClip(t, res[0].Prefix).frames, clipFrames)
+	var rec []segment.Frame
+	for i := range pipe.Written().Segments {
+		fs, err := segment.Decode(sink.segs[segment.Key("g/p/sessions/rec/", i)])
+		if err != nil {
+			t.Fatalf("recording segment %d: %v", i, err)
+		}
+		rec = append(rec, fs...)
+	}
+	check("recording", rec, recFrames)
+	if got, made := len(pool.free), pool.allocs.Load(); int64(got) != made {
+		t.Fatalf("%d frames allocated, %d back in the pool: a shared frame leaked or was released twice", made, got)
+	}
 }
