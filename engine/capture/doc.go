@@ -10,7 +10,9 @@
 // render thread at a later frame; a PBO that is not ready is never waited
 // for. Frames (pooled buffers, rows top-down, with a sequence number and a
 // capture time) go into a bounded queue; encoder workers turn them into
-// key or XOR-delta records (engine/segment), which are packed in order into
+// tiled version-2 records (engine/segment: only changed tiles, at an effort
+// the EffortController picks from the encoders' headroom and the machine's
+// idle CPU, effort.go), which are packed in order into
 // self-contained segments and handed to a SegmentSink — in a game, the
 // engine's spool, which delivers them to every sink's plugin.
 //
@@ -19,7 +21,8 @@
 // drop is counted and shows as a gap in the recorded sequence numbers.
 //
 // In replay mode (capture.mode "replay" or "both") frames also go to an
-// instant-replay buffer (replay.go): the last Window of encoded frames in
+// instant-replay buffer (replay.go; a frame due for both is read back once
+// and shared): the last Window of encoded frames in
 // memory, under a byte cap, stored nowhere until SaveReplay writes the
 // window as an ordinary session (starting on a key frame) to the same
 // SegmentSink. Capture times come from the engine's clock.
