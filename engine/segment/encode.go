@@ -137,13 +137,27 @@ func EncodeFrameWith(dst, cur, prev []byte, o EncodeOptions) (EncodedFrame, erro
 		// tiles came out under 1/32 of the raw frame: a simple screen,
 		// on which zstd is fast and a fifth smaller (breakout's 640x480:
 		// 4974 against 6066 bytes).
-		keyCodec := o.Codec
-		if fast && len(out.Payload) > n/32 {
-			keyCodec = CodecS2
+		// zstd at the effort's level (a key frame is one in KeyInterval);
+		// a simple screen at effort 1 at the default level, which costs
+		// it no more than the fastest and saves 7 % (breakout: 6935
+		// against 7477 bytes in 0.81 against 0.75 ms).
+		keyCodec, level := o.Codec, efforts[effort].zlevel
+		if fast {
+			if len(out.Payload) > n/32 {
+				keyCodec = CodecS2
+			} else {
+				level = 1
+			}
 		}
 		kb := getBuf(compressBound(n, keyCodec))
 		defer putBuf(kb)
-		if k := compress((*kb)[:0], cur, keyCodec); len(k) < len(out.Payload) {
+		k := (*kb)[:0]
+		if keyCodec == CodecZstd {
+			k = zstdLevel(level).EncodeAll(cur, k)
+		} else {
+			k = compress(k, cur, keyCodec)
+		}
+		if len(k) < len(out.Payload) {
 			out.Payload, out.width, out.Codec = append(out.Payload[:0], k...), 0, keyCodec
 		}
 	}
