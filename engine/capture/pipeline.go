@@ -47,7 +47,7 @@ type PipelineConfig struct {
 	KeyPrefix     string // GAME/PLAYER/sessions/SESSION/
 	SessionStart  time.Time
 	Codec         segment.Codec
-	KeyInterval   int        // default 60
+	KeyInterval   int        // 0: segment.DefaultKeyInterval
 	Queue         int        // frames waiting for encoders; default 8
 	Drop          DropPolicy // when the queue is full
 	Workers       int        // encoder goroutines; 0: GOMAXPROCS-1, at least 1

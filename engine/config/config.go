@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/skyloop-engine/skyloop/engine/segment"
 )
 
 // Config is the whole file.
@@ -60,7 +62,8 @@ type Capture struct {
 	Source   string  `toml:"source"`    // screen (the game's logical screen) | window (what the player sees)
 	PBOs     int     `toml:"pbo_count"` // ring size for pbo readback
 	Codec    string  `toml:"codec"`     // zstd | s2
-	// KeyInterval forces a key frame every N frames.
+	// KeyInterval forces a key frame every N frames (and each segment
+	// starts with one).
 	KeyInterval int `toml:"key_interval"`
 	// Queue is how many captured frames may wait for an encoder.
 	Queue int `toml:"queue"`
@@ -141,7 +144,7 @@ func Default() Config {
 			Source:         "screen",
 			PBOs:           3,
 			Codec:          "zstd",
-			KeyInterval:    60,
+			KeyInterval:    segment.DefaultKeyInterval,
 			Queue:          8,
 			Drop:           "newest",
 			SegmentSeconds: 2,

@@ -14,7 +14,7 @@ func TestDefaultsWithoutFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Capture.Enabled || c.Capture.Readback != "auto" || c.Capture.KeyInterval != 60 || c.Player == "" {
+	if !c.Capture.Enabled || c.Capture.Readback != "auto" || c.Capture.KeyInterval != 120 || c.Player == "" {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if len(c.Sinks) != 1 || c.Sinks[0].Plugin != "disk" || c.Sinks[0].Settings["root"] != "/data/skyloop" {

@@ -17,9 +17,12 @@ const Version uint16 = 2
 const minVersion uint16 = 1
 
 // DefaultKeyInterval is the key interval a Header with KeyInterval 0 gets: at
-// most this many records in a row share one key frame (one key frame every 60
-// frames, i.e. one a second at 60 fps).
-const DefaultKeyInterval = 60
+// most this many records in a row share one key frame. 120 frames is 2 s at
+// 60 fps, the keyframe interval video streaming settled on: at 60 fps and
+// the default 2-s segments every segment has one key frame, its first, and
+// seeking decodes at most 2 s of deltas. (It was 60: key frames were a
+// third of a breakout recording.)
+const DefaultKeyInterval = 120
 
 // Limits on frame geometry. A header outside them is rejected by both the
 // Writer and the Reader, so a damaged or hostile header cannot make a decoder

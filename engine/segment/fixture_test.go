@@ -9,12 +9,20 @@ import (
 	"testing"
 )
 
-// TestV1Fixtures decodes segments written by the version-1 writer (commit
-// f88dfb1, before version 2 existed) and compares every frame with the
+// TestFixtures decodes segments written by older writers — version 1
+// (commit f88dfb1, before version 2 existed) and version 2 (commit
+// 4f779b2, before version 3: tiled records with motion, copies of moved
+// sprites, intra tiles, BGRA8, s2) — and compares every frame with the
 // SHA-256 of its RGBA pixels recorded then, so that old recordings keep
 // decoding to exactly the same frames.
-func TestV1Fixtures(t *testing.T) {
-	f, err := os.Open("testdata/v1-frames.sha256")
+func TestFixtures(t *testing.T) {
+	for _, v := range []uint16{1, 2} {
+		testFixtures(t, v)
+	}
+}
+
+func testFixtures(t *testing.T, version uint16) {
+	f, err := os.Open(fmt.Sprintf("testdata/v%d-frames.sha256", version))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,15 +34,15 @@ func TestV1Fixtures(t *testing.T) {
 		want[name] = append(want[name], rest)
 	}
 	if len(want) != 4 {
-		t.Fatalf("%d fixtures listed", len(want))
+		t.Fatalf("v%d: %d fixtures listed", version, len(want))
 	}
 	for name, frames := range want {
 		data, err := os.ReadFile("testdata/" + name + ".seg")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v := le.Uint16(data[8:]); v != 1 {
-			t.Fatalf("%s: version %d, want a version-1 fixture", name, v)
+		if v := le.Uint16(data[8:]); v != version {
+			t.Fatalf("%s: version %d, want a version-%d fixture", name, v, version)
 		}
 		got, err := Decode(data)
 		if err != nil {
