@@ -674,8 +674,8 @@ func rekey(frames []ringFrame, i int, cfg PipelineConfig) (segment.EncodedFrame,
 }
 
 // replayEncodeOptions are the buffer's: tiled records for frames width
-// pixels wide (version 2, the segments' own: NewWriter writes version 2
-// with the frame's width, and WriteEncoded checks a tiled record against
+// pixels wide (version 2 and later, the segments' own: NewWriter writes
+// the current version with the frame's width, and WriteEncoded checks a tiled record against
 // it), at the cheapest effort (a zstd codec then stores large bodies with
 // s2; each record names its codec).
 func replayEncodeOptions(codec segment.Codec, key bool, width int) segment.EncodeOptions {

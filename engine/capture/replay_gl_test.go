@@ -157,8 +157,8 @@ func TestBothModeReadsEachFrameOnce(t *testing.T) {
 					}
 				}
 				for i, v := range s.versions {
-					if v != 2 {
-						t.Fatalf("%s segment %d has version %d, want 2", what, i, v)
+					if v != segment.Version {
+						t.Fatalf("%s segment %d has version %d, want %d", what, i, v, segment.Version)
 					}
 				}
 			}

@@ -128,8 +128,8 @@ func (s *replaySink) readClip(t *testing.T, prefix string) clip {
 			t.Fatalf("%s: segment %d does not start with a key frame", prefix, i)
 		}
 		hd, flags := recordFlags(t, seg)
-		if hd.Version != 2 || len(flags) != len(fs) {
-			t.Fatalf("%s: segment %d: version %d, %d records indexed for %d frames; want a version-2 segment", prefix, i, hd.Version, len(flags), len(fs))
+		if hd.Version != segment.Version || len(flags) != len(fs) {
+			t.Fatalf("%s: segment %d: version %d, %d records indexed for %d frames; want a version-%d segment", prefix, i, hd.Version, len(flags), len(fs), segment.Version)
 		}
 		c.segStart = append(c.segStart, len(c.frames))
 		for k, f := range fs {

@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-// FuzzDecode feeds arbitrary bytes to the Reader (seeded with version-1
-// and version-2 segments): it must never panic, every
-// error must wrap one of the package's sentinels, frames must have the
-// header's size, and reading must end.
+// FuzzDecode feeds arbitrary bytes to the Reader (seeded with segments of
+// versions 1, 2 and 3): it must never panic, every error must wrap one of
+// the package's sentinels, frames must have the header's size, and reading
+// must end.
 func FuzzDecode(f *testing.F) {
 	seeds := [][]byte{
 		writeSegment(f, Header{Width: 8, Height: 8, Codec: CodecZstd, KeyInterval: 3, FirstSeq: 1}, makeFrames(8, 8, 5, 1, movingRects)),
@@ -19,14 +19,15 @@ func FuzzDecode(f *testing.F) {
 		writeSegment(f, Header{Width: 4, Height: 4, Codec: CodecRaw}, makeFrames(4, 4, 2, 0, busyScene)),
 		writeSegment(f, Header{Width: 5, Height: 3, Format: BGRA8, Codec: CodecS2}, makeFrames(5, 3, 3, 9, movingRects)),
 		writeSegment(f, Header{Width: 2, Height: 2}, nil),
-		// Version 2 with shifted copies, residuals, deltas and intra tiles.
+		// Tiled records (version 3, the default) with shifted copies,
+		// residuals, deltas and intra tiles.
 		writeSegment(f, Header{Width: 40, Height: 20, Codec: CodecZstd, KeyInterval: 4}, []testFrame{
 			{seq: 0, pix: texture(40, 20, 3)}, {seq: 1, pix: shifted(texture(40, 20, 3), 40, 20, 3, -1, 0, 20, texture(40, 20, 4))},
 			{seq: 2, pix: layersScene(40, 20, 0)}, {seq: 3, pix: layersScene(40, 20, 1)}, {seq: 4, pix: staticScreen(40, 20, 1)}}),
 		writeSegment(f, Header{Width: 33, Height: 17, Codec: CodecS2, KeyInterval: 3}, makeFrames(33, 17, 4, 0, rectsScene)),
 		writeSegment(f, Header{Version: 1, Width: 8, Height: 8, Codec: CodecZstd, KeyInterval: 3}, makeFrames(8, 8, 4, 0, movingRects)),
 	}
-	for _, name := range []string{"v1-zstd-rects", "v1-s2-static"} {
+	for _, name := range []string{"v1-zstd-rects", "v1-s2-static", "v2-zstd-scroll", "v2-zstd-sprites"} {
 		b, err := os.ReadFile("testdata/" + name + ".seg")
 		if err != nil {
 			f.Fatal(err)

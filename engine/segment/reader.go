@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"time"
@@ -408,7 +409,12 @@ func (r *Reader) loadIndex() error {
 		return corrupt(tOff+20, "trailer CRC32C %#08x, computed %#08x", got, want)
 	}
 	idxOff, count := le.Uint64(t[0:]), uint64(le.Uint32(t[8:]))
-	if idxOff < headerSize || idxOff > uint64(tOff) || uint64(tOff)-idxOff != indexHeaderSize+indexEntrySize*count {
+	fits := idxOff >= headerSize && idxOff <= uint64(tOff) && uint64(tOff)-idxOff == indexHeaderSize+indexEntrySize*count
+	if compactIndex(r.h.Version) {
+		n := uint64(tOff) - idxOff
+		fits = idxOff >= headerSize && idxOff <= uint64(tOff) && n >= indexHeaderSize+compactEntryMin*count && n <= indexHeaderSize+compactEntryMax*count
+	}
+	if !fits {
 		return corrupt(tOff, "trailer places an index of %d entries at offset %d, which does not end at the trailer (offset %d)", count, idxOff, tOff)
 	}
 	idx := make([]byte, uint64(tOff)-idxOff) // bounded by the segment's size
@@ -424,22 +430,51 @@ func (r *Reader) loadIndex() error {
 	maxSpan := int64(recordHeaderSize + r.h.FrameBytes())
 	entries := make([]rentry, count)
 	p := idx[indexHeaderSize:]
+	var seqNext, off uint64 = r.h.FirstSeq, headerSize // compact: the steps' bases
+	prevTime := timeToNanos(r.h.SessionStart)
 	for i := range entries {
 		e := &entries[i]
-		e.seq = le.Uint64(p[0:])
-		off := le.Uint64(p[8:])
-		e.time = int64(le.Uint64(p[16:]))
-		flags, codec := p[24], Codec(p[25])
-		p = p[indexEntrySize:]
-		at := int64(idxOff) + indexHeaderSize + int64(i)*indexEntrySize
+		at := int64(idxOff) + int64(len(idx)-len(p))
+		var flags byte
+		var codec Codec
+		if compactIndex(r.h.Version) {
+			// Each field is its step from the entry before. A varint
+			// that runs past the index, or steps that overflow, are
+			// corruption; the checks below catch the rest.
+			seqStep, n1 := binary.Uvarint(p)
+			size, n2 := uvarintAt(p, n1)
+			timeStep, n3 := varintAt(p, n1+n2)
+			if n1 <= 0 || n2 <= 0 || n3 <= 0 || len(p) <= n1+n2+n3 || seqStep > math.MaxUint64-seqNext || size > idxOff-off {
+				return corrupt(at, "index entry %d: malformed compact entry", i)
+			}
+			e.seq, e.off, e.time = seqNext+seqStep, int64(off), prevTime+timeStep
+			b := p[n1+n2+n3]
+			flags, codec = b&0x0f, Codec(b>>4)
+			p = p[n1+n2+n3+1:]
+			seqNext, off, prevTime = e.seq+1, off+size, e.time
+			if e.seq == math.MaxUint64 {
+				seqNext = e.seq // a following entry cannot exceed it: caught as out of order
+			}
+			if i == len(entries)-1 && (len(p) != 0 || off != idxOff) {
+				return corrupt(at, "index entry %d: the entries end at offset %d with %d index bytes left, records end at the index (offset %d)", i, off, len(p), idxOff)
+			}
+		} else {
+			e.seq = le.Uint64(p[0:])
+			off = le.Uint64(p[8:])
+			e.time = int64(le.Uint64(p[16:]))
+			flags, codec = p[24], Codec(p[25])
+			p = p[indexEntrySize:]
+		}
 		if flags&^flagsMask(r.h.Version) != 0 || !codec.valid() {
 			return corrupt(at, "index entry %d: flags %#02x, codec %d", i, flags, codec)
 		}
 		e.key, e.tiled, e.codec = flags&flagKey != 0, flags&flagTiled != 0, codec
-		if off > uint64(r.size) {
-			return corrupt(at, "index entry %d: offset %d beyond the segment", i, off)
+		if !compactIndex(r.h.Version) {
+			if off > uint64(r.size) {
+				return corrupt(at, "index entry %d: offset %d beyond the segment", i, off)
+			}
+			e.off = int64(off)
 		}
-		e.off = int64(off)
 		if i == 0 && e.off != headerSize {
 			return corrupt(at, "index entry 0: offset %d, records start at %d", e.off, headerSize)
 		}
@@ -455,6 +490,9 @@ func (r *Reader) loadIndex() error {
 		}
 	}
 	if count == 0 {
+		if compactIndex(r.h.Version) && len(p) != 0 {
+			return corrupt(int64(idxOff), "empty index with %d bytes of entries", len(p))
+		}
 		if idxOff != headerSize {
 			return corrupt(int64(idxOff), "empty index at offset %d, records would end at %d", idxOff, headerSize)
 		}
@@ -467,6 +505,22 @@ func (r *Reader) loadIndex() error {
 	}
 	r.entries = entries
 	return nil
+}
+
+// uvarintAt and varintAt decode a varint at b[i:] (n <= 0 when there is
+// none: see binary.Uvarint).
+func uvarintAt(b []byte, i int) (uint64, int) {
+	if i <= 0 || i > len(b) {
+		return 0, 0
+	}
+	return binary.Uvarint(b[i:])
+}
+
+func varintAt(b []byte, i int) (int64, int) {
+	if i <= 0 || i > len(b) {
+		return 0, 0
+	}
+	return binary.Varint(b[i:])
 }
 
 // scan walks the record headers from the start of the record area. It is

@@ -2,8 +2,11 @@ package segment
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -662,7 +665,7 @@ func TestWriterValidation(t *testing.T) {
 		{Width: MaxDimension, Height: MaxDimension},
 		{Width: 8, Height: 4, Format: 3},
 		{Width: 8, Height: 4, KeyInterval: -1},
-		{Width: 8, Height: 4, Version: 3},
+		{Width: 8, Height: 4, Version: 4},
 		{Width: 8, Height: 4, Codec: 9},
 	} {
 		if _, err := NewWriter(io.Discard, bad); err == nil {
@@ -765,7 +768,7 @@ func TestReaderRejectsBadHeaders(t *testing.T) {
 	if _, err := NewReader(bytes.NewReader([]byte("PK")), 2); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("short non-segment: %v", err)
 	}
-	for _, v := range []uint16{0, 3, 0xffff} {
+	for _, v := range []uint16{0, 4, 0xffff} {
 		bad := bytes.Clone(data)
 		le.PutUint16(bad[8:], v)
 		if _, err := NewReader(bytes.NewReader(bad), int64(len(bad))); !errors.Is(err, ErrVersion) {
@@ -966,7 +969,8 @@ func TestUndecodablePayload(t *testing.T) {
 	}
 }
 
-// TestByteLayout pins the byte layout to docs/segment-format.md.
+// TestByteLayout pins the byte layout to docs/segment-format.md (version
+// 2: the 28-byte index entries of versions 1 and 2).
 func TestByteLayout(t *testing.T) {
 	if got := crc32c([]byte("123456789")); got != 0xE3069283 {
 		t.Fatalf("CRC32C check value %#x", got)
@@ -976,7 +980,7 @@ func TestByteLayout(t *testing.T) {
 	ft := time.Unix(0, 1_700_000_001_000_000_000)
 	pix := bytes.Repeat([]byte{1, 2, 3, 255}, w*h)
 	var buf bytes.Buffer
-	sw, err := NewWriter(&buf, Header{Width: w, Height: h, KeyInterval: 7, Codec: CodecS2, Segment: 5, FirstSeq: 40, SessionStart: start})
+	sw, err := NewWriter(&buf, Header{Version: 2, Width: w, Height: h, KeyInterval: 7, Codec: CodecS2, Segment: 5, FirstSeq: 40, SessionStart: start})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1024,5 +1028,144 @@ func TestByteLayout(t *testing.T) {
 	}
 	if !bytes.Equal(b[rec+36:rec+36+24], pix) {
 		t.Error("payload bytes differ")
+	}
+}
+
+// TestByteLayoutV3 pins version 3's compact index to
+// docs/segment-format.md: per entry the seq step (from FirstSeq, then from
+// the entry before + 1), the record's size, the time step (zigzag: it may
+// go back) and flags | codec << 4. The rest is version 2's.
+func TestByteLayoutV3(t *testing.T) {
+	const w, h = 3, 2
+	start := time.Unix(0, 1_700_000_000_000_000_000)
+	ft := start.Add(300 * time.Nanosecond)
+	pix := bytes.Repeat([]byte{1, 2, 3, 255}, w*h)
+	z := compress(nil, pix, CodecZstd)
+	var buf bytes.Buffer
+	sw, err := NewWriter(&buf, Header{Width: w, Height: h, KeyInterval: 7, Codec: CodecS2, FirstSeq: 40, SessionStart: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []EncodedFrame{
+		{Seq: 42, Time: ft, Key: true, Codec: CodecRaw, Payload: pix, RawLen: len(pix)},
+		{Seq: 43, Time: ft.Add(-5), Key: true, Codec: CodecZstd, Payload: z, RawLen: len(pix)},
+		{Seq: 300, Time: ft.Add(200), Key: true, Codec: CodecRaw, Payload: pix, RawLen: len(pix)},
+	} {
+		if err := sw.WriteEncoded(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	if v := le.Uint16(b[8:]); v != 3 {
+		t.Fatalf("version %d, want 3 (the default)", v)
+	}
+	idx := 64 + 3*36 + 2*len(pix) + len(z)
+	want := []byte{'S', 'K', 'I', 'X', 3, 0, 0, 0,
+		2, 60, 0xd8, 0x04, 1, // seq 42 = 40+2; 36+24 bytes; time +300 (zigzag 600); key, raw
+		0, byte(36 + len(z)), 9, 1 | 1<<4, // seq 43 = 42+1+0; time -5 (zigzag 9); key, zstd
+		0x80 | (300-44)&0x7f, (300 - 44) >> 7, 60, 0x9a, 0x03, 1, // seq 300 = 43+1+256; time +205 (zigzag 410)
+	}
+	tr := len(b) - 32
+	if got := b[idx:tr]; !bytes.Equal(got, want) {
+		t.Fatalf("index\n% x, want\n% x", got, want)
+	}
+	if got := le.Uint64(b[tr:]); got != uint64(idx) {
+		t.Errorf("index_offset %d, want %d", got, idx)
+	}
+	if got := le.Uint32(b[tr+12:]); got != crc32c(b[idx:tr]) {
+		t.Errorf("index_crc %#x", got)
+	}
+	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil || r.Truncated() {
+		t.Fatalf("NewReader: %v, truncated %v", err, r != nil && r.Truncated())
+	}
+	var got []string
+	for _, e := range r.Index() {
+		got = append(got, fmt.Sprintf("%d %d %d %d %v", e.Seq, e.Offset, e.Size, e.Time.Sub(start), e.Codec))
+	}
+	if s := strings.Join(got, "; "); s != fmt.Sprintf("42 64 60 300 raw; 43 124 %d 295 zstd; 300 %d 60 500 raw", 36+len(z), 124+36+len(z)) {
+		t.Errorf("index entries: %s", s)
+	}
+}
+
+// TestCompactIndexMalformed: a version-3 index whose CRCs are right but
+// whose entries are not (sizes that miss the index, a varint cut short,
+// bytes left over, a seq that overflows, bad flags or codec, a count that
+// disagrees) is not trusted: the reader scans the records instead, reports
+// the index as damage and still gives every frame. A reader that believed
+// the sizes would read records at wrong offsets.
+func TestCompactIndexMalformed(t *testing.T) {
+	const w, h = 16, 8
+	fs := makeFrames(w, h, 5, 10, movingRects)
+	data := writeSegment(t, Header{Width: w, Height: h, Codec: CodecZstd, FirstSeq: 10}, fs)
+	tr := len(data) - trailerSize
+	idxOff := int(le.Uint64(data[tr:]))
+	entries := data[idxOff+indexHeaderSize : tr]
+	// rebuild returns the segment with another index (header and entries)
+	// and a trailer whose CRCs match it.
+	rebuild := func(count int, ents []byte) []byte {
+		out := append(bytes.Clone(data[:idxOff]), indexMagic[:]...)
+		out = le.AppendUint32(out, uint32(count))
+		out = append(out, ents...)
+		t := make([]byte, trailerSize)
+		le.PutUint64(t[0:], uint64(idxOff))
+		le.PutUint32(t[8:], uint32(count))
+		le.PutUint32(t[12:], crc32c(out[idxOff:]))
+		le.PutUint32(t[20:], crc32c(t[:20]))
+		copy(t[24:], trailerMagic[:])
+		return append(out, t...)
+	}
+	if got := rebuild(len(fs), entries); !bytes.Equal(got, data) {
+		t.Fatal("rebuild of the intact index differs from the writer's")
+	}
+	// The first entry: seq step, size, time step, flags|codec.
+	_, n1 := binary.Uvarint(entries)
+	size0, n2 := binary.Uvarint(entries[n1:])
+	_, n3 := binary.Varint(entries[n1+n2:])
+	first, rest := entries[:n1+n2+n3+1], entries[n1+n2+n3+1:]
+	withFirst := func(seqStep, size uint64, flags byte) []byte {
+		e := binary.AppendUvarint(nil, seqStep)
+		e = binary.AppendUvarint(e, size)
+		e = append(e, first[n1+n2:n1+n2+n3]...)
+		return append(append(e, flags), rest...)
+	}
+	for _, c := range []struct {
+		name  string
+		count int
+		ents  []byte
+	}{
+		{"size too large", len(fs), withFirst(0, size0+1, first[len(first)-1])},
+		{"size too small", len(fs), withFirst(0, size0-1, first[len(first)-1])},
+		{"size zero", len(fs), withFirst(0, 0, first[len(first)-1])},
+		{"cut varint", len(fs), entries[:len(entries)-1]},
+		{"bytes left over", len(fs), append(bytes.Clone(entries), 0)},
+		{"seq overflow", len(fs), withFirst(math.MaxUint64-5, size0, first[len(first)-1])},
+		{"unknown flags", len(fs), withFirst(0, size0, first[len(first)-1]|0x04)},
+		{"unknown codec", len(fs), withFirst(0, size0, first[len(first)-1]&0x0f|9<<4)},
+		{"count too high", len(fs) + 1, entries},
+		{"count too low", len(fs) - 1, entries},
+		{"unterminated varint", len(fs), append(bytes.Clone(entries[:len(entries)-4]), 0x80, 0x80, 0x80, 0x80)},
+	} {
+		bad := rebuild(c.count, c.ents)
+		r, err := NewReader(bytes.NewReader(bad), int64(len(bad)))
+		if err != nil {
+			t.Fatalf("%s: NewReader: %v", c.name, err)
+		}
+		if !r.Truncated() || !errors.Is(r.EndError(), ErrCorrupt) {
+			t.Errorf("%s: truncated %v, end error %v; want the index rejected as corrupt", c.name, r.Truncated(), r.EndError())
+		}
+		for i := range fs {
+			f, err := r.Next()
+			if err != nil {
+				t.Fatalf("%s: frame %d: %v", c.name, i, err)
+			}
+			checkFrame(t, f, fs[i], w, h)
+		}
+		if _, err := r.Next(); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: after the frames: %v, want the index damage", c.name, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"time"
@@ -194,24 +195,9 @@ func (w *Writer) Close() error {
 		w.closeErr = w.err
 		return w.closeErr
 	}
-	b := make([]byte, indexHeaderSize+indexEntrySize*len(w.index)+trailerSize)
-	copy(b[0:4], indexMagic[:])
-	le.PutUint32(b[4:], uint32(len(w.index)))
-	p := b[indexHeaderSize:]
-	for _, e := range w.index {
-		le.PutUint64(p[0:], e.seq)
-		le.PutUint64(p[8:], uint64(e.off))
-		le.PutUint64(p[16:], uint64(e.time))
-		if e.key {
-			p[24] |= flagKey
-		}
-		if e.tiled {
-			p[24] |= flagTiled
-		}
-		p[25] = byte(e.codec)
-		p = p[indexEntrySize:]
-	}
-	idxLen := indexHeaderSize + indexEntrySize*len(w.index)
+	b := w.marshalIndex()
+	idxLen := len(b)
+	b = append(b, make([]byte, trailerSize)...)
 	t := b[idxLen:]
 	le.PutUint64(t[0:], uint64(w.off))
 	le.PutUint32(t[8:], uint32(len(w.index)))
@@ -221,6 +207,48 @@ func (w *Writer) Close() error {
 	w.closeErr = w.write(b)
 	w.prev, w.payload = nil, nil
 	return w.closeErr
+}
+
+// marshalIndex returns the index: its header and one entry per record,
+// 28 bytes each (versions 1, 2) or compact (3: each field as its step from
+// the entry before, in varints).
+func (w *Writer) marshalIndex() []byte {
+	b := make([]byte, indexHeaderSize, indexHeaderSize+indexEntrySize*len(w.index))
+	copy(b[0:4], indexMagic[:])
+	le.PutUint32(b[4:], uint32(len(w.index)))
+	for i, e := range w.index {
+		var flags byte
+		if e.key {
+			flags |= flagKey
+		}
+		if e.tiled {
+			flags |= flagTiled
+		}
+		if !compactIndex(w.h.Version) {
+			var p [indexEntrySize]byte
+			le.PutUint64(p[0:], e.seq)
+			le.PutUint64(p[8:], uint64(e.off))
+			le.PutUint64(p[16:], uint64(e.time))
+			p[24], p[25] = flags, byte(e.codec)
+			b = append(b, p[:]...)
+			continue
+		}
+		// Steps from the entry before; the first from FirstSeq and the
+		// session start. A record's size is the step of its offset.
+		seq0, time0 := w.h.FirstSeq, timeToNanos(w.h.SessionStart)
+		if i > 0 {
+			seq0, time0 = w.index[i-1].seq+1, w.index[i-1].time
+		}
+		end := w.off
+		if i+1 < len(w.index) {
+			end = w.index[i+1].off
+		}
+		b = binary.AppendUvarint(b, e.seq-seq0)
+		b = binary.AppendUvarint(b, uint64(end-e.off))
+		b = binary.AppendVarint(b, e.time-time0)
+		b = append(b, flags|byte(e.codec)<<4)
+	}
+	return b
 }
 
 func (w *Writer) usable() error {
