@@ -20,8 +20,9 @@
 // with a key frame and has one at least every KeyInterval frames, so each
 // segment decodes alone and a reader can seek within it.
 //
-// A segment is a 64-byte header, one record per frame (a 36-byte header with
-// its own CRC32C, then the payload, whose CRC32C the header holds), an index
+// A segment is a 64-byte header, one record per frame (a header with its own
+// CRC32C — about 15 bytes of varints in version 3, 36 before — then the
+// payload, whose CRC32C the header holds), an index
 // of all records and a 32-byte trailer. Readers use the index when the
 // trailer is intact, and otherwise scan forward from the start, so the
 // prefix a crashed game leaves behind is readable up to its last complete

@@ -5,14 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"strconv"
 	"time"
 )
 
 // Version is the format version this package writes by default. It reads
 // versions 1 to 3, and writes versions 1 and 2 when a Header asks for them.
-// Version 2 added tiled records, version 3 a compact index (about 6 bytes
-// an entry instead of 28: a breakout frame is ~250 bytes).
+// Version 2 added tiled records, version 3 compact record headers and index
+// (varints: about 15 and 8 bytes instead of 36 and 28, a tenth of a
+// breakout frame).
 const Version uint16 = 3
 
 // minVersion is the oldest version this package reads and writes.
@@ -47,7 +49,8 @@ const (
 	compactEntryMax = 3*binary.MaxVarintLen64 + 1
 )
 
-// compactIndex reports whether a version writes the compact index.
+// compactIndex reports whether a version has compact (varint) record
+// headers and index entries.
 func compactIndex(version uint16) bool { return version >= 3 }
 
 // Magic numbers. The 0x89 byte (not ASCII) and the trailing newline catch
@@ -56,7 +59,10 @@ var (
 	headerMagic  = [8]byte{0x89, 'S', 'K', 'Y', 'S', 'E', 'G', '\n'}
 	trailerMagic = [8]byte{0x89, 'S', 'K', 'Y', 'E', 'N', 'D', '\n'}
 	recordMagic  = [4]byte{'S', 'K', 'F', 'R'}
-	indexMagic   = [4]byte{'S', 'K', 'I', 'X'}
+	// Version 3's record magic: shorter (the header CRC is what makes a
+	// resync safe, not the magic).
+	compactRecordMagic = [2]byte{'S', 'R'}
+	indexMagic         = [4]byte{'S', 'K', 'I', 'X'}
 )
 
 // Record flags (byte 4 of a record header, byte 24 of an index entry).
@@ -143,7 +149,8 @@ func ParseCodec(s string) (Codec, error) {
 // 64-byte header.
 type Header struct {
 	// Version is the format version. NewWriter accepts 0 (meaning Version),
-	// 1 (no tiled records), 2 (the 28-byte index entries) or 3; the Reader
+	// 1 (no tiled records), 2 (36-byte record headers, 28-byte index
+	// entries) or 3 (compact ones); the Reader
 	// reports what the file says.
 	Version uint16
 	// Width and Height are the frame size in pixels, 1..MaxDimension each,
@@ -295,7 +302,8 @@ func parseHeader(b []byte) (Header, error) {
 	return h, nil
 }
 
-// recordHeader is the fixed-size header in front of each frame's payload.
+// recordHeader is the header in front of each frame's payload: 36 bytes
+// in versions 1 and 2, 14 to 41 in version 3 (compact: varints).
 type recordHeader struct {
 	key        bool
 	tiled      bool
@@ -304,11 +312,35 @@ type recordHeader struct {
 	time       int64
 	payloadLen uint32
 	payloadCRC uint32
+	size       int // bytes of the header itself (set by parseRecordHeader)
 }
 
-func (r *recordHeader) marshal(b []byte) {
-	_ = b[recordHeaderSize-1]
-	copy(b[0:4], recordMagic[:])
+// Version-3 record headers: magic, flags|codec<<4, uvarint seq − first_seq,
+// varint time − session_start, uvarint payload_len, payload CRC32C, header
+// CRC32C.
+const (
+	minCompactRecordHeader = 2 + 1 + 1 + 1 + 1 + 8
+	maxCompactRecordHeader = 2 + 1 + 3*binary.MaxVarintLen64 + 8
+)
+
+// recordHeaderLimits returns the smallest and largest record header of a
+// version.
+func recordHeaderLimits(version uint16) (lo, hi int) {
+	if compactIndex(version) {
+		return minCompactRecordHeader, maxCompactRecordHeader
+	}
+	return recordHeaderSize, recordHeaderSize
+}
+
+// recordMagicOf returns a version's record magic.
+func recordMagicOf(version uint16) []byte {
+	if compactIndex(version) {
+		return compactRecordMagic[:]
+	}
+	return recordMagic[:]
+}
+
+func (r *recordHeader) flags() byte {
 	var flags byte
 	if r.key {
 		flags |= flagKey
@@ -316,23 +348,89 @@ func (r *recordHeader) marshal(b []byte) {
 	if r.tiled {
 		flags |= flagTiled
 	}
-	b[4] = flags
-	b[5] = byte(r.codec)
-	b[6], b[7] = 0, 0
-	le.PutUint64(b[8:], r.seq)
-	le.PutUint64(b[16:], uint64(r.time))
-	le.PutUint32(b[24:], r.payloadLen)
-	le.PutUint32(b[28:], r.payloadCRC)
-	le.PutUint32(b[32:], crc32c(b[:32]))
+	return flags
 }
 
-// parseRecordHeader checks magic, CRC, flags and codec of a record header
-// of a segment of the given version. It returns a description of the
-// first problem, or "" if the header is valid.
-func parseRecordHeader(b []byte, version uint16) (recordHeader, string) {
-	if string(b[0:4]) != string(recordMagic[:]) {
-		return recordHeader{}, fmt.Sprintf("record magic % x, want % x", b[0:4], recordMagic[:])
+// appendTo appends the header as h's version writes it.
+func (r *recordHeader) appendTo(b []byte, h Header) []byte {
+	start := len(b)
+	if compactIndex(h.Version) {
+		b = append(b, compactRecordMagic[:]...)
+		b = append(b, r.flags()|byte(r.codec)<<4)
+		b = binary.AppendUvarint(b, r.seq-h.FirstSeq)
+		b = binary.AppendVarint(b, r.time-timeToNanos(h.SessionStart))
+		b = binary.AppendUvarint(b, uint64(r.payloadLen))
+		b = le.AppendUint32(b, r.payloadCRC)
+		return le.AppendUint32(b, crc32c(b[start:]))
 	}
+	b = append(b, recordMagic[:]...)
+	b = append(b, r.flags(), byte(r.codec), 0, 0)
+	b = le.AppendUint64(b, r.seq)
+	b = le.AppendUint64(b, uint64(r.time))
+	b = le.AppendUint32(b, r.payloadLen)
+	b = le.AppendUint32(b, r.payloadCRC)
+	return le.AppendUint32(b, crc32c(b[start:]))
+}
+
+// errShortHeader is parseRecordHeader's problem when b ends inside what may
+// be a record header: only possible within the largest header's size of
+// the end of the data.
+const errShortHeader = "record header cut short"
+
+// parseRecordHeader checks magic, CRC, flags and codec of the record header
+// at the start of b, in a segment with header h. b holds the header and
+// possibly more. It returns a description of the first problem, or "" if
+// the header is valid.
+func parseRecordHeader(b []byte, h Header) (recordHeader, string) {
+	lo, hi := recordHeaderLimits(h.Version)
+	magic := recordMagicOf(h.Version)
+	if len(b) < lo {
+		return recordHeader{}, errShortHeader
+	}
+	if string(b[:len(magic)]) != string(magic) {
+		return recordHeader{}, fmt.Sprintf("record magic % x, want % x", b[:len(magic)], magic)
+	}
+	if !compactIndex(h.Version) {
+		return parseFixedRecordHeader(b, h.Version)
+	}
+	seq, n1 := uvarintAt(b, 3)
+	t, n2 := varintAt(b, 3+max(n1, 0))
+	plen, n3 := uvarintAt(b, 3+max(n1, 0)+max(n2, 0))
+	size := 3 + n1 + n2 + n3 + 8
+	if n1 <= 0 || n2 <= 0 || n3 <= 0 || len(b) < size {
+		if len(b) < hi && n1 >= 0 && n2 >= 0 && n3 >= 0 {
+			return recordHeader{}, errShortHeader // a varint or the CRCs run past b
+		}
+		return recordHeader{}, "malformed record header"
+	}
+	if got, want := le.Uint32(b[size-4:]), crc32c(b[:size-4]); got != want {
+		return recordHeader{}, fmt.Sprintf("record header CRC32C %#08x, computed %#08x", got, want)
+	}
+	flags, c := b[2]&0x0f, Codec(b[2]>>4)
+	if flags&^flagsMask(h.Version) != 0 {
+		return recordHeader{}, fmt.Sprintf("unknown record flags %#02x", flags)
+	}
+	if !c.valid() {
+		return recordHeader{}, fmt.Sprintf("unknown codec %d", c)
+	}
+	if seq > math.MaxUint64-h.FirstSeq || plen > math.MaxUint32 {
+		return recordHeader{}, fmt.Sprintf("record seq offset %d or payload length %d out of range", seq, plen)
+	}
+	return recordHeader{
+		key:        flags&flagKey != 0,
+		tiled:      flags&flagTiled != 0,
+		codec:      c,
+		seq:        h.FirstSeq + seq,
+		time:       timeToNanos(h.SessionStart) + t,
+		payloadLen: uint32(plen),
+		payloadCRC: le.Uint32(b[size-8:]),
+		size:       size,
+	}, ""
+}
+
+// parseFixedRecordHeader parses the 36-byte record header of versions 1
+// and 2 (magic already checked).
+func parseFixedRecordHeader(b []byte, version uint16) (recordHeader, string) {
 	if got, want := le.Uint32(b[32:]), crc32c(b[:32]); got != want {
 		return recordHeader{}, fmt.Sprintf("record header CRC32C %#08x, computed %#08x", got, want)
 	}
@@ -351,6 +449,7 @@ func parseRecordHeader(b []byte, version uint16) (recordHeader, string) {
 		time:       int64(le.Uint64(b[16:])),
 		payloadLen: le.Uint32(b[24:]),
 		payloadCRC: le.Uint32(b[28:]),
+		size:       recordHeaderSize,
 	}, ""
 }
 

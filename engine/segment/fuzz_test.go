@@ -56,7 +56,7 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		h := r.Header()
-		if r.Len() > len(data)/(recordHeaderSize+1) {
+		if r.Len() > len(data)/(minCompactRecordHeader+1) {
 			t.Fatalf("Len %d from %d bytes", r.Len(), len(data))
 		}
 		read := func() {

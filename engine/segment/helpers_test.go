@@ -174,3 +174,18 @@ func firstDiff(a, b []byte) string {
 	}
 	return fmt.Sprintf("length %d vs %d", len(a), len(b))
 }
+
+// recordHeaderLen returns the size of the record header at off in the
+// segment data.
+func recordHeaderLen(t testing.TB, data []byte, off int64) int64 {
+	t.Helper()
+	h, err := parseHeader(data[:headerSize])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rh, problem := parseRecordHeader(data[off:], h)
+	if problem != "" {
+		t.Fatalf("record header at %d: %s", off, problem)
+	}
+	return int64(rh.size)
+}

@@ -333,20 +333,21 @@ func (r *Reader) decode(i int, e rentry) error {
 		}
 		return fmt.Errorf("segment: record %d (seq %d) at offset %d: %w", i, e.seq, e.off, err)
 	}
-	rh, problem := parseRecordHeader(rec, r.h.Version)
+	rh, problem := parseRecordHeader(rec, r.h)
 	if problem != "" {
 		return bad(ErrCorrupt, e.off, "%s", problem)
 	}
+	hs := int64(rh.size)
 	switch {
 	case rh.seq != e.seq || rh.time != e.time || rh.key != e.key || rh.tiled != e.tiled || rh.codec != e.codec:
 		return bad(ErrCorrupt, e.off, "record header (seq %d, time %d, key %t, tiled %t, codec %s) disagrees with the index (seq %d, time %d, key %t, tiled %t, codec %s)",
 			rh.seq, rh.time, rh.key, rh.tiled, rh.codec, e.seq, e.time, e.key, e.tiled, e.codec)
-	case int64(rh.payloadLen) != e.span-recordHeaderSize:
-		return bad(ErrCorrupt, e.off, "payload length %d, but the record spans %d bytes (header %d)", rh.payloadLen, e.span, recordHeaderSize)
+	case int64(rh.payloadLen) != e.span-hs:
+		return bad(ErrCorrupt, e.off, "payload length %d, but the record spans %d bytes (header %d)", rh.payloadLen, e.span, hs)
 	}
-	payload := rec[recordHeaderSize:]
+	payload := rec[hs:]
 	if got := crc32c(payload); got != rh.payloadCRC {
-		return bad(ErrCorrupt, e.off+recordHeaderSize, "payload CRC32C %#08x, computed %#08x over %d bytes", rh.payloadCRC, got, len(payload))
+		return bad(ErrCorrupt, e.off+hs, "payload CRC32C %#08x, computed %#08x over %d bytes", rh.payloadCRC, got, len(payload))
 	}
 	n := r.h.FrameBytes()
 	if len(r.prev) != n {
@@ -359,7 +360,7 @@ func (r *Reader) decode(i int, e rentry) error {
 		}
 		out, err := r.tiles.decodeTiled(r.prev, payload, e.codec, e.key, r.h.Width, r.h.Height)
 		if err != nil {
-			return bad(ErrCorrupt, e.off+recordHeaderSize, "tiled payload: %v", err)
+			return bad(ErrCorrupt, e.off+hs, "tiled payload: %v", err)
 		}
 		if &out[0] != &r.prev[0] {
 			r.prev, r.tiles.alt = out, r.prev
@@ -368,7 +369,7 @@ func (r *Reader) decode(i int, e rentry) error {
 	}
 	if e.key {
 		if err := decompress(r.prev, payload, e.codec, n); err != nil {
-			return bad(ErrCorrupt, e.off+recordHeaderSize, "key frame payload: %v", err)
+			return bad(ErrCorrupt, e.off+hs, "key frame payload: %v", err)
 		}
 		return nil
 	}
@@ -379,7 +380,7 @@ func (r *Reader) decode(i int, e rentry) error {
 		r.scratch = make([]byte, n)
 	}
 	if err := decompress(r.scratch, payload, e.codec, n); err != nil {
-		return bad(ErrCorrupt, e.off+recordHeaderSize, "delta frame payload: %v", err)
+		return bad(ErrCorrupt, e.off+hs, "delta frame payload: %v", err)
 	}
 	subtle.XORBytes(r.prev, r.prev, r.scratch)
 	return nil
@@ -427,7 +428,8 @@ func (r *Reader) loadIndex() error {
 	if string(idx[:4]) != string(indexMagic[:]) || uint64(le.Uint32(idx[4:])) != count {
 		return corrupt(int64(idxOff), "index magic % x or count %d disagree with the trailer (count %d)", idx[:4], le.Uint32(idx[4:]), count)
 	}
-	maxSpan := int64(recordHeaderSize + r.h.FrameBytes())
+	minHeader, maxHeader := recordHeaderLimits(r.h.Version)
+	minSpan, maxSpan := int64(minHeader+1), int64(maxHeader+r.h.FrameBytes())
 	entries := make([]rentry, count)
 	p := idx[indexHeaderSize:]
 	var seqNext, off uint64 = r.h.FirstSeq, headerSize // compact: the steps' bases
@@ -484,7 +486,7 @@ func (r *Reader) loadIndex() error {
 		if i > 0 {
 			prev := &entries[i-1]
 			prev.span = e.off - prev.off
-			if prev.span <= recordHeaderSize || prev.span > maxSpan {
+			if prev.span < minSpan || prev.span > maxSpan {
 				return corrupt(at, "index entry %d: offset %d leaves %d bytes for record %d", i, e.off, prev.span, i-1)
 			}
 		}
@@ -499,7 +501,7 @@ func (r *Reader) loadIndex() error {
 	} else {
 		last := &entries[count-1]
 		last.span = int64(idxOff) - last.off
-		if last.span <= recordHeaderSize || last.span > maxSpan {
+		if last.span < minSpan || last.span > maxSpan {
 			return corrupt(int64(idxOff), "index places the last record at offset %d, leaving %d bytes before the index", last.off, last.span)
 		}
 	}
@@ -531,14 +533,16 @@ func (r *Reader) scan(why error) error {
 	off := int64(headerSize)
 	var lastSeq uint64
 	have := false
-	var buf [recordHeaderSize]byte
+	_, maxHeader := recordHeaderLimits(r.h.Version)
+	magic := recordMagicOf(r.h.Version)
+	buf := make([]byte, maxHeader)
 	fe := func(kind error, off int64, msg string) *FormatError {
 		return &FormatError{Kind: kind, Offset: off, Record: len(r.entries), Msg: msg}
 	}
 	// check validates a record header found at some offset: intact, in
 	// sequence, with a plausible payload length.
 	check := func(b []byte) (recordHeader, string) {
-		rh, problem := parseRecordHeader(b, r.h.Version)
+		rh, problem := parseRecordHeader(b, r.h)
 		switch {
 		case problem != "":
 		case rh.seq < r.h.FirstSeq:
@@ -555,7 +559,7 @@ func (r *Reader) scan(why error) error {
 			r.endErr = fe(ErrTruncated, off, fmt.Sprintf("segment ends after %d records with no index or trailer", len(r.entries)))
 			return nil
 		}
-		k := min(r.size-off, recordHeaderSize)
+		k := min(r.size-off, int64(maxHeader))
 		b := buf[:k]
 		if err := readFull(r.ra, b, off); err != nil {
 			return err
@@ -571,16 +575,17 @@ func (r *Reader) scan(why error) error {
 			}
 			return nil
 		}
-		if k < recordHeaderSize {
-			m := min(int(k), 4)
-			if string(b[:m]) == string(recordMagic[:m]) || string(b[:m]) == string(indexMagic[:m]) {
-				r.endErr = fe(ErrTruncated, off, fmt.Sprintf("record header cut short: %d of %d bytes", k, recordHeaderSize))
+		rh, problem := check(b)
+		if problem == errShortHeader {
+			// The data ends inside what may be a record header.
+			m, n := min(int(k), len(magic)), min(int(k), len(indexMagic))
+			if string(b[:m]) == string(magic[:m]) || string(b[:n]) == string(indexMagic[:n]) {
+				r.endErr = fe(ErrTruncated, off, fmt.Sprintf("record header cut short: %d bytes at the end", k))
 			} else {
 				r.endErr = fe(ErrCorrupt, off, fmt.Sprintf("%d stray bytes % x at the end", k, b))
 			}
 			return nil
 		}
-		rh, problem := check(b)
 		if problem != "" {
 			next, found, err := r.resync(off+1, check)
 			if err != nil {
@@ -599,9 +604,9 @@ func (r *Reader) scan(why error) error {
 			off = next
 			continue
 		}
-		end := off + recordHeaderSize + int64(rh.payloadLen)
+		end := off + int64(rh.size) + int64(rh.payloadLen)
 		if end > r.size {
-			e := fe(ErrTruncated, off, fmt.Sprintf("payload of %d bytes cut short: %d bytes present", rh.payloadLen, r.size-off-recordHeaderSize))
+			e := fe(ErrTruncated, off, fmt.Sprintf("payload of %d bytes cut short: %d bytes present", rh.payloadLen, r.size-off-int64(rh.size)))
 			e.Seq, e.HasSeq = rh.seq, true
 			r.endErr = e
 			return nil
@@ -616,23 +621,26 @@ func (r *Reader) scan(why error) error {
 // (magic, CRC and sequence all valid).
 func (r *Reader) resync(from int64, check func([]byte) (recordHeader, string)) (int64, bool, error) {
 	const chunk = 64 << 10
-	buf := make([]byte, chunk+recordHeaderSize)
-	for start := from; start+recordHeaderSize <= r.size; start += chunk {
+	minHeader, maxHeader := recordHeaderLimits(r.h.Version)
+	magic := recordMagicOf(r.h.Version)
+	buf := make([]byte, chunk+maxHeader)
+	for start := from; start+int64(minHeader) <= r.size; start += chunk {
 		k := min(int64(len(buf)), r.size-start)
 		b := buf[:k]
 		if err := readFull(r.ra, b, start); err != nil {
 			return 0, false, err
 		}
 		for i := 0; ; {
-			j := bytes.Index(b[i:], recordMagic[:])
+			j := bytes.Index(b[i:], magic)
 			if j < 0 {
 				break
 			}
 			i += j
-			if i >= chunk || i+recordHeaderSize > len(b) {
+			if i >= chunk {
 				break // the next chunk sees it whole
 			}
-			if _, problem := check(b[i : i+recordHeaderSize]); problem == "" {
+			// b holds a whole header here unless the data ends first.
+			if _, problem := check(b[i:min(i+maxHeader, len(b))]); problem == "" {
 				return start + int64(i), true, nil
 			}
 			i++

@@ -77,8 +77,8 @@ func TestRoundTrip(t *testing.T) {
 							if err != nil {
 								t.Fatal(err)
 							}
-							if f.Size-recordHeaderSize >= len(kf.Payload)/2 {
-								t.Fatalf("frame %d: delta payload %d bytes, key payload %d", i, f.Size-recordHeaderSize, len(kf.Payload))
+							if f.Size-minCompactRecordHeader >= len(kf.Payload)/2 {
+								t.Fatalf("frame %d: delta record %d bytes, key payload %d", i, f.Size, len(kf.Payload))
 							}
 						}
 					}
@@ -356,13 +356,14 @@ func TestTruncatedAtEveryOffset(t *testing.T) {
 }
 
 // damageCases are the segments the damage tests run on: version 1, and
-// version 2 with frames of several tiles of which few change (so that
-// records are tiled deltas between the key frames).
+// versions 2 and 3 (36-byte and compact record headers) with frames of
+// several tiles of which few change (so that records are tiled deltas
+// between the key frames).
 var damageCases = []struct {
 	version uint16
 	w, h    int
 	scene   func(w, h, i int) []byte
-}{{1, 16, 16, movingRects}, {2, 70, 40, staticScene}}
+}{{1, 16, 16, movingRects}, {2, 70, 40, staticScene}, {3, 70, 40, staticScene}}
 
 func TestCorruptPayloadDetected(t *testing.T) {
 	const k = 4
@@ -378,7 +379,8 @@ func TestCorruptPayloadDetected(t *testing.T) {
 			}
 			for _, trailer := range []bool{true, false} {
 				bad := bytes.Clone(data)
-				at := idx[2].Offset + recordHeaderSize + idx[2].Size/2 - recordHeaderSize/2
+				hs := recordHeaderLen(t, data, idx[2].Offset)
+				at := idx[2].Offset + hs + (idx[2].Size-hs)/2
 				bad[at] ^= 0x10
 				if !trailer {
 					bad = bad[:len(bad)-3] // force the forward scan
@@ -395,7 +397,7 @@ func TestCorruptPayloadDetected(t *testing.T) {
 						if !errors.Is(err, ErrCorrupt) || !errors.As(err, &fe) {
 							t.Fatalf("record 2: %v, want ErrCorrupt", err)
 						}
-						if fe.Record != 2 || fe.Seq != 2 || fe.Offset != idx[2].Offset+recordHeaderSize || !strings.Contains(err.Error(), "payload CRC32C") {
+						if fe.Record != 2 || fe.Seq != 2 || fe.Offset != idx[2].Offset+hs || !strings.Contains(err.Error(), "payload CRC32C") {
 							t.Fatalf("record 2: unhelpful error %q (%+v)", err, fe)
 						}
 						t.Logf("flipped payload byte: %v", err)
@@ -1031,16 +1033,22 @@ func TestByteLayout(t *testing.T) {
 	}
 }
 
-// TestByteLayoutV3 pins version 3's compact index to
-// docs/segment-format.md: per entry the seq step (from FirstSeq, then from
-// the entry before + 1), the record's size, the time step (zigzag: it may
-// go back) and flags | codec << 4. The rest is version 2's.
+// TestByteLayoutV3 pins version 3's compact record headers and index to
+// docs/segment-format.md. A record header: magic "SR", flags | codec << 4,
+// uvarint seq − first_seq, varint (zigzag) time − session_start, uvarint
+// payload_len, payload CRC32C, header CRC32C. An index entry: the seq step
+// (from FirstSeq, then from the entry before + 1), the record's size, the
+// time step (it may go back) and flags | codec << 4. Header and trailer
+// are version 2's.
 func TestByteLayoutV3(t *testing.T) {
 	const w, h = 3, 2
 	start := time.Unix(0, 1_700_000_000_000_000_000)
 	ft := start.Add(300 * time.Nanosecond)
 	pix := bytes.Repeat([]byte{1, 2, 3, 255}, w*h)
 	z := compress(nil, pix, CodecZstd)
+	if len(z) >= 128-15 {
+		t.Fatalf("zstd payload of %d bytes: the layout below wants a one-byte length", len(z))
+	}
 	var buf bytes.Buffer
 	sw, err := NewWriter(&buf, Header{Width: w, Height: h, KeyInterval: 7, Codec: CodecS2, FirstSeq: 40, SessionStart: start})
 	if err != nil {
@@ -1062,15 +1070,27 @@ func TestByteLayoutV3(t *testing.T) {
 	if v := le.Uint16(b[8:]); v != 3 {
 		t.Fatalf("version %d, want 3 (the default)", v)
 	}
-	idx := 64 + 3*36 + 2*len(pix) + len(z)
-	want := []byte{'S', 'K', 'I', 'X', 3, 0, 0, 0,
-		2, 60, 0xd8, 0x04, 1, // seq 42 = 40+2; 36+24 bytes; time +300 (zigzag 600); key, raw
-		0, byte(36 + len(z)), 9, 1 | 1<<4, // seq 43 = 42+1+0; time -5 (zigzag 9); key, zstd
-		0x80 | (300-44)&0x7f, (300 - 44) >> 7, 60, 0x9a, 0x03, 1, // seq 300 = 43+1+256; time +205 (zigzag 410)
+	// The records, header by header.
+	record := func(fields []byte, payload []byte) []byte {
+		r := le.AppendUint32(append([]byte("SR"), fields...), crc32c(payload))
+		return append(le.AppendUint32(r, crc32c(r)), payload...)
+	}
+	r0 := record([]byte{0x01, 2, 0xd8, 0x04, 24}, pix)          // key, raw; seq 40+2; time +300 (zigzag 600); 24 bytes
+	r1 := record([]byte{0x11, 3, 0xce, 0x04, byte(len(z))}, z)  // key, zstd; seq 40+3; time +295
+	r2 := record([]byte{0x01, 0x84, 0x02, 0xe8, 0x07, 24}, pix) // seq 40+260; time +500
+	want := append(append(append([]byte(nil), r0...), r1...), r2...)
+	if got := b[64 : 64+len(want)]; !bytes.Equal(got, want) {
+		t.Fatalf("records\n% x, want\n% x", got, want)
+	}
+	idx := 64 + len(want)
+	wantIdx := []byte{'S', 'K', 'I', 'X', 3, 0, 0, 0,
+		2, byte(len(r0)), 0xd8, 0x04, 1, // seq 42 = 40+2; time +300; key, raw
+		0, byte(len(r1)), 9, 1 | 1<<4, // seq 43 = 42+1+0; time -5 (zigzag 9); key, zstd
+		0x80 | (300-44)&0x7f, (300 - 44) >> 7, byte(len(r2)), 0x9a, 0x03, 1, // seq 300 = 43+1+256; time +205 (zigzag 410)
 	}
 	tr := len(b) - 32
-	if got := b[idx:tr]; !bytes.Equal(got, want) {
-		t.Fatalf("index\n% x, want\n% x", got, want)
+	if got := b[idx:tr]; !bytes.Equal(got, wantIdx) {
+		t.Fatalf("index\n% x, want\n% x", got, wantIdx)
 	}
 	if got := le.Uint64(b[tr:]); got != uint64(idx) {
 		t.Errorf("index_offset %d, want %d", got, idx)
@@ -1086,8 +1106,19 @@ func TestByteLayoutV3(t *testing.T) {
 	for _, e := range r.Index() {
 		got = append(got, fmt.Sprintf("%d %d %d %d %v", e.Seq, e.Offset, e.Size, e.Time.Sub(start), e.Codec))
 	}
-	if s := strings.Join(got, "; "); s != fmt.Sprintf("42 64 60 300 raw; 43 124 %d 295 zstd; 300 %d 60 500 raw", 36+len(z), 124+36+len(z)) {
-		t.Errorf("index entries: %s", s)
+	if s, want := strings.Join(got, "; "), fmt.Sprintf("42 64 %d 300 raw; 43 %d %d 295 zstd; 300 %d %d 500 raw",
+		len(r0), 64+len(r0), len(r1), 64+len(r0)+len(r1), len(r2)); s != want {
+		t.Errorf("index entries: %s, want %s", s, want)
+	}
+	// Without the index (scanned), the same records.
+	scanned, err := NewReader(bytes.NewReader(b[:idx]), int64(idx))
+	if err != nil || !scanned.Truncated() || scanned.Len() != 3 {
+		t.Fatalf("scan: %v, truncated %v, %d records", err, scanned != nil && scanned.Truncated(), scanned.Len())
+	}
+	for i, e := range scanned.Index() {
+		if e != r.Index()[i] {
+			t.Errorf("scanned entry %d: %+v, indexed %+v", i, e, r.Index()[i])
+		}
 	}
 }
 

@@ -26,7 +26,7 @@ type Writer struct {
 	prev    []byte // WriteFrame: raw pixels of the last frame it wrote
 	prevOK  bool
 	payload []byte // WriteFrame: payload buffer
-	rec     [recordHeaderSize]byte
+	rec     []byte // the record header being written
 
 	err      error // sticky write error
 	closed   bool
@@ -165,9 +165,9 @@ func (w *Writer) WriteEncoded(f EncodedFrame) error {
 		payloadLen: uint32(len(f.Payload)),
 		payloadCRC: crc32c(f.Payload),
 	}
-	rh.marshal(w.rec[:])
+	w.rec = rh.appendTo(w.rec[:0], w.h)
 	off := w.off
-	if err := w.write(w.rec[:]); err != nil {
+	if err := w.write(w.rec); err != nil {
 		return err
 	}
 	if err := w.write(f.Payload); err != nil {
