@@ -18,9 +18,10 @@ import (
 )
 
 // Instant replay: the last Window of capture time is kept in memory as
-// encoded frames (tiled version-2 records in the recording's codec, at
-// segment.MinEffort: the buffer runs all the time, so it costs the game as
-// little as it can), and nothing is stored until a save. A save turns the window into an ordinary session —
+// encoded frames (tiled records in the recording's codec, at
+// segment.MinEffort — the buffer runs all the time, so it costs the game as
+// little as it can — or at the recording's effort when that is fixed), and
+// nothing is stored until a save. A save turns the window into an ordinary session —
 // segments through the same SegmentSink, an end record through the same
 // ManifestSink — that starts on a key frame: a window that begins on a
 // delta frame has that frame decoded from the key frame before it (kept in
@@ -355,7 +356,7 @@ func (b *replayBuffer) encodeWorker() {
 		if n := len(j.cur.Pix) + len(j.cur.Pix)/4 + 4096; cap(scratch) < n {
 			scratch = make([]byte, 0, n)
 		}
-		j.out, j.err = segment.EncodeFrameWith(scratch, j.cur.Pix, prevPix, replayEncodeOptions(b.cfg.Codec, j.forceKey, j.cur.Width))
+		j.out, j.err = segment.EncodeFrameWith(scratch, j.cur.Pix, prevPix, replayEncodeOptions(b.cfg, j.forceKey, j.cur.Width))
 		if cap(j.out.Payload) > cap(scratch) {
 			scratch = j.out.Payload[:0] // it outgrew the scratch: keep the bigger storage
 		}
@@ -403,7 +404,7 @@ func (b *replayBuffer) appendOne(j *rjob) {
 	b.mu.Unlock()
 	enc, err := j.out, j.err
 	if rekey {
-		enc, err = encodeKey(f.Pix, f.Width, b.cfg.Codec)
+		enc, err = encodeKey(f.Pix, f.Width, b.cfg)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -670,22 +671,25 @@ func rekey(frames []ringFrame, i int, cfg PipelineConfig) (segment.EncodedFrame,
 	if len(pix) != run[0].w*run[0].h*4 {
 		return segment.EncodedFrame{}, fmt.Errorf("its key frame group decoded to %d bytes", len(pix))
 	}
-	return encodeKey(pix, run[0].w, cfg.Codec)
+	return encodeKey(pix, run[0].w, cfg)
 }
 
 // replayEncodeOptions are the buffer's: tiled records for frames width
 // pixels wide (version 2 and later, the segments' own: NewWriter writes
-// the current version with the frame's width, and WriteEncoded checks a tiled record against
-// it), at the cheapest effort (a zstd codec then stores large bodies with
-// s2; each record names its codec).
-func replayEncodeOptions(codec segment.Codec, key bool, width int) segment.EncodeOptions {
-	return segment.EncodeOptions{Codec: codec, Key: key, Effort: segment.MinEffort, Width: width}
+// the current version with the frame's width, and WriteEncoded checks a
+// tiled record against it), at the recording's effort when it is fixed
+// (capture.effort 1..4: the player chose bytes or CPU) and else at the
+// cheapest (a zstd codec then stores large bodies with s2; each record
+// names its codec). An adaptive recording's controller answers for the
+// recording's queue, not for the buffer's, so the buffer does not follow it.
+func replayEncodeOptions(cfg PipelineConfig, key bool, width int) segment.EncodeOptions {
+	return segment.EncodeOptions{Codec: cfg.Codec, Key: key, Effort: cmp.Or(cfg.Effort, segment.MinEffort), Width: width}
 }
 
 // encodeKey encodes pix (width pixels wide) as a key frame with an
 // exact-size payload.
-func encodeKey(pix []byte, width int, codec segment.Codec) (segment.EncodedFrame, error) {
-	enc, err := segment.EncodeFrameWith(nil, pix, nil, replayEncodeOptions(codec, true, width))
+func encodeKey(pix []byte, width int, cfg PipelineConfig) (segment.EncodedFrame, error) {
+	enc, err := segment.EncodeFrameWith(nil, pix, nil, replayEncodeOptions(cfg, true, width))
 	enc.Payload = bytes.Clone(enc.Payload)
 	return enc, err
 }

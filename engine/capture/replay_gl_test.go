@@ -79,10 +79,9 @@ func sessionsOf(t *testing.T, sink *capturetest.MemorySink) map[string]*storedSe
 			t.Fatalf("segment %s: %d records indexed, %d decoded, first key %v", k, len(idx), len(fs), len(fs) > 0 && fs[0].Key)
 		}
 		for i, f := range fs {
-			flags := data[idx[i].Offset+4] // docs/segment-format.md: bit 0 key, bit 1 tiled
 			s.frames = append(s.frames, f)
 			s.keys = append(s.keys, f.Key)
-			s.tiled = append(s.tiled, flags&2 != 0)
+			s.tiled = append(s.tiled, idx[i].Tiled)
 		}
 	}
 	return out

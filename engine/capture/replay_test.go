@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"context"
 	"errors"
 	"fmt"
@@ -93,7 +94,14 @@ func recordFlags(t *testing.T, seg []byte) (segment.Header, []byte) {
 	defer r.Close()
 	var flags []byte
 	for _, e := range r.Index() {
-		flags = append(flags, seg[e.Offset+4])
+		var f byte // docs/segment-format.md: bit 0 key, bit 1 tiled
+		if e.Key {
+			f |= 1
+		}
+		if e.Tiled {
+			f |= 2
+		}
+		flags = append(flags, f)
 	}
 	return r.Header(), flags
 }
@@ -637,5 +645,38 @@ func TestSharedFrameFeedsRecordingAndReplay(t *testing.T) {
 	check("recording", rec, recFrames)
 	if got, made := len(pool.free), pool.allocs.Load(); int64(got) != made {
 		t.Fatalf("%d frames allocated, %d back in the pool: a shared frame leaked or was released twice", made, got)
+	}
+}
+
+// A fixed capture.effort (PipelineConfig.Effort) is the buffer's too; an
+// adaptive one (0) leaves the buffer at segment.MinEffort. The tile width
+// a delta record names tells the effort: 64 px at effort 1, 16 at 2.
+func TestReplayBufferFollowsFixedEffort(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const w, h = 256, 144
+	for _, c := range []struct{ effort, tileW int }{{0, 64}, {2, 16}, {1, 64}} {
+		b, err := newReplayBuffer(PipelineConfig{Sink: &replaySink{}, Codec: segment.CodecZstd, KeyInterval: 10, Drop: Block, Workers: 2,
+			SegmentFrames: 6, Effort: c.effort}, ReplayOptions{Window: time.Second}, "g", "p", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := &framePool{}
+		for seq := range uint64(12) {
+			b.submit(replayFrame(pool, w, h, seq, fillCalm), seq)
+		}
+		b.close()
+		deltas := 0
+		for _, rf := range b.ring.frames {
+			if rf.enc.Key {
+				continue
+			}
+			deltas++
+			if tw := int(binary.LittleEndian.Uint16(rf.enc.Payload)); tw != c.tileW {
+				t.Errorf("effort %d: delta %d coded in tiles %d px wide, want %d", c.effort, rf.seq, tw, c.tileW)
+			}
+		}
+		if deltas < 5 {
+			t.Fatalf("effort %d: %d deltas buffered, the test wants most of 12", c.effort, deltas)
+		}
 	}
 }

@@ -32,6 +32,7 @@ type IndexEntry struct {
 	Seq    uint64
 	Time   time.Time
 	Key    bool
+	Tiled  bool // the payload is tiled (version 2 and later: only what changed)
 	Codec  Codec
 	Offset int64 // byte offset of the record header in the segment
 	Size   int64 // bytes of the record, header included
@@ -161,7 +162,7 @@ func (r *Reader) Index() []IndexEntry {
 	out := make([]IndexEntry, 0, r.frames)
 	for _, e := range r.entries {
 		if e.err == nil {
-			out = append(out, IndexEntry{Seq: e.seq, Time: nanosToTime(e.time), Key: e.key, Codec: e.codec, Offset: e.off, Size: e.span})
+			out = append(out, IndexEntry{Seq: e.seq, Time: nanosToTime(e.time), Key: e.key, Tiled: e.tiled, Codec: e.codec, Offset: e.off, Size: e.span})
 		}
 	}
 	return out
