@@ -288,7 +288,9 @@ of docs/benchmarks.md in one command:
   skyloop bench capture --runs 3 --scene breakout:1280x720,rects:1280x720,rects:1920x1080,arena:1280x720
 
 With --runs N every case runs N times, off and on interleaved, and each row
-is the median; on ÷ off is of the medians. CPU ms/frame is the game
+is the median; on ÷ off is of the medians. Every run starts alike: an empty
+sink and spool (the games' saves included) and the previous run's writes
+flushed (sync). CPU ms/frame is the game
 process's CPU time per frame; capture CPU is the "on" row's less the "off"
 row's: what recording costs the machine per frame, encoders included.`,
 		Args: noArgs,

@@ -146,8 +146,14 @@ root = %q
 				if o.Log != nil {
 					o.Log("run %d/%d: %s %s capture %s …", run+1, runs, game, c.Size, label)
 				}
+				// Every run starts alike: no stored segments or saves (the
+				// games keep theirs in the sink), and the previous run's
+				// writes flushed, so that their write-back does not land
+				// on this run (an "off" run after a recording one could be
+				// 15 % slower).
 				os.RemoveAll(filepath.Join(o.WorkDir, "sink"))
 				os.RemoveAll(filepath.Join(o.WorkDir, "spool"))
+				flushWrites()
 				st, cpu, stderr, err := runGame(ctx, c.Game, args, filepath.Join(o.WorkDir, "stats.json"))
 				if err != nil {
 					return nil, err
