@@ -145,8 +145,9 @@ func v2Frames(name string, scene func(w, h, i int) []byte, w, h int) ([][]byte, 
 // BenchmarkCodec compares format versions on one frame per op (frame i
 // against frame i-1, over v2BenchFrames frames): v1 = EncodeFrame (whole
 // frame, key or XOR delta); v2/eN = EncodeFrameWith with Width and Effort
-// N (tiled). bytes/frame is a segment's average with a key frame every 60
-// frames: (key + 59 × mean delta) / 60; png_ratio divides it by the size of
+// N (tiled). bytes/frame is a segment's average with a key frame every
+// DefaultKeyInterval (K) frames: (key + (K−1) × mean delta) / K, payloads
+// only (no record headers); png_ratio divides it by the size of
 // one frame as a PNG (image/png, default compression).
 func BenchmarkCodec(b *testing.B) {
 	for _, sz := range benchSizes {
@@ -197,7 +198,8 @@ func BenchmarkCodec(b *testing.B) {
 					// says more than wall time when other builds run.
 					b.ReportMetric(float64(cpuTime()-c0)/float64(b.N)/1e6, "cpu_ms/frame")
 					mean := float64(deltas) / float64(len(fs)-1)
-					stored := (float64(len(key.Payload)) + 59*mean) / 60
+					const k = DefaultKeyInterval
+					stored := (float64(len(key.Payload)) + (k-1)*mean) / k
 					b.ReportMetric(stored, "bytes/frame")
 					b.ReportMetric(mean, "delta_bytes")
 					b.ReportMetric(float64(len(key.Payload)), "key_bytes")
