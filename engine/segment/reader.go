@@ -419,6 +419,13 @@ func (r *Reader) loadIndex() error {
 	if !fits {
 		return corrupt(tOff, "trailer places an index of %d entries at offset %d, which does not end at the trailer (offset %d)", count, idxOff, tOff)
 	}
+	// Every record takes at least its smallest header and a byte, so the
+	// records before the index bound the count (and what the entries
+	// below allocate: a few times the segment's size at most).
+	minHeader, maxHeader := recordHeaderLimits(r.h.Version)
+	if count*uint64(minHeader+1) > idxOff-headerSize {
+		return corrupt(tOff, "trailer counts %d records, more than the %d bytes before the index can hold", count, idxOff-headerSize)
+	}
 	idx := make([]byte, uint64(tOff)-idxOff) // bounded by the segment's size
 	if err := readFull(r.ra, idx, int64(idxOff)); err != nil {
 		return err
@@ -429,7 +436,6 @@ func (r *Reader) loadIndex() error {
 	if string(idx[:4]) != string(indexMagic[:]) || uint64(le.Uint32(idx[4:])) != count {
 		return corrupt(int64(idxOff), "index magic % x or count %d disagree with the trailer (count %d)", idx[:4], le.Uint32(idx[4:]), count)
 	}
-	minHeader, maxHeader := recordHeaderLimits(r.h.Version)
 	minSpan, maxSpan := int64(minHeader+1), int64(maxHeader+r.h.FrameBytes())
 	entries := make([]rentry, count)
 	p := idx[indexHeaderSize:]
