@@ -354,6 +354,7 @@ func (r *Reader) decode(i int, e rentry) error {
 	if len(r.prev) != n {
 		r.prev = make([]byte, n) // only once a record with an intact payload is seen
 		r.prevOK = false
+		r.tiles.unsync()
 	}
 	if e.tiled {
 		if !e.key && !r.prevOK {
@@ -361,6 +362,7 @@ func (r *Reader) decode(i int, e rentry) error {
 		}
 		out, err := r.tiles.decodeTiled(r.prev, payload, e.codec, e.key, r.h.Width, r.h.Height)
 		if err != nil {
+			r.tiles.unsync()
 			return bad(ErrCorrupt, e.off+hs, "tiled payload: %v", err)
 		}
 		if &out[0] != &r.prev[0] {
@@ -368,6 +370,7 @@ func (r *Reader) decode(i int, e rentry) error {
 		}
 		return nil
 	}
+	r.tiles.unsync() // the whole frame is written below
 	if e.key {
 		if err := decompress(r.prev, payload, e.codec, n); err != nil {
 			return bad(ErrCorrupt, e.off+hs, "key frame payload: %v", err)

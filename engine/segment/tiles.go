@@ -785,7 +785,23 @@ type tiledDecoder struct {
 	body []byte
 	alt  []byte // second frame buffer, for payloads with motion modes
 	row  []byte
+	// With synced, alt holds the frame decoded against (prev) except in
+	// the rectangles of stale, which prev has had written since: a
+	// payload with motion modes then brings alt up to date by copying
+	// those (a few tiles when a few sprites moved) instead of the whole
+	// frame. The Reader calls unsync when it writes prev itself.
+	synced bool
+	stale  []tileRect
+	coded  []tileRect
 }
+
+// maxStale is how many stale rectangles the decoder tracks before it
+// falls back to copying the whole frame.
+const maxStale = 4096
+
+// unsync forgets what alt holds: the next payload with motion modes copies
+// the whole previous frame.
+func (d *tiledDecoder) unsync() { d.synced, d.stale = false, d.stale[:0] }
 
 // decodeTiled decodes a tiled payload. prev holds the previous frame (key
 // frames: anything of the frame's size); the result is in the returned
@@ -877,11 +893,23 @@ func (d *tiledDecoder) decodeTiled(prev, payload []byte, codec Codec, key bool, 
 	out, ref := prev, prev
 	if shifted {
 		// Shifted predictions read the previous frame where this one may
-		// already have been written: decode into the other buffer.
-		d.alt = grow(d.alt, n)
+		// already have been written: decode into the other buffer,
+		// brought up to date with prev first.
+		if cap(d.alt) < n || !d.synced {
+			d.alt = grow(d.alt, n)
+			copy(d.alt, prev)
+		} else {
+			d.alt = d.alt[:n]
+			for _, r := range d.stale {
+				for y := r.y0; y < r.y0+r.ch; y++ {
+					o := (y*width + r.x0) * 4
+					copy(d.alt[o:o+r.cw*4], prev[o:o+r.cw*4])
+				}
+			}
+		}
 		out = d.alt
-		copy(out, prev)
 	}
+	d.coded = d.coded[:0]
 	d.row = grow(d.row, tw*4)
 	stride := width * 4
 	data := body[bm:]
@@ -892,6 +920,7 @@ func (d *tiledDecoder) decodeTiled(prev, payload []byte, codec Codec, key bool, 
 		m := data[0]
 		data = data[1:]
 		x0, y0, cw, ch := g.rect(t)
+		d.coded = append(d.coded, tileRect{x0, y0, cw, ch})
 		rb := cw * 4
 		for y := y0; y < y0+ch; y++ {
 			o := y*stride + x0*4
@@ -943,6 +972,17 @@ func (d *tiledDecoder) decodeTiled(prev, payload []byte, codec Codec, key bool, 
 			}
 			data = data[rb:]
 		}
+	}
+	if shifted {
+		// The Reader swaps the buffers: the old prev, now alt, differs
+		// from out in this frame's coded tiles only.
+		d.stale = append(d.stale[:0], d.coded...)
+		d.synced = true
+	} else if d.synced {
+		d.stale = append(d.stale, d.coded...) // written in prev, not in alt
+	}
+	if len(d.stale) > maxStale {
+		d.unsync()
 	}
 	return out, nil
 }

@@ -727,3 +727,113 @@ func TestV2MovingSprites(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderKeepsItsSecondBufferInStep: a record with motion modes is
+// decoded into the Reader's second buffer, which is brought up to date by
+// copying only what changed since it last held the previous frame. A
+// sequence that mixes records decoded in place (XOR tiles), records with
+// shifted copies, a whole-frame (version-1 style) delta and a key frame
+// decodes pixel for pixel, read through and after a seek; a decoder that
+// forgot the tiles written in place, or trusted its buffer after a whole
+// frame was written, shows the stale pixels.
+func TestDecoderKeepsItsSecondBufferInStep(t *testing.T) {
+	const w, h = 640, 480
+	ball, paddle := texture(12, 12, 7), texture(80, 10, 8)
+	bx, by, px := 300, 200, 260
+	// Flipped pixels stay (every later frame has them), so that a frame
+	// with shifted copies does not code their tiles again.
+	var flips [][2]int
+	scene := func() []byte {
+		pix := spriteScene(w, h, bx, by, px, ball, paddle)
+		for _, f := range flips {
+			fillRect(pix, w, h, f[0], f[1], 3, 2, [4]byte{byte(f[0]), byte(f[1]), 99, 255})
+		}
+		return pix
+	}
+	const (
+		shifted = iota // the sprites moved: copies
+		inPlace        // a few pixels changed far from them: XOR tiles
+		whole          // a version-1 style delta
+		key
+	)
+	kinds := []int{key, shifted, inPlace, shifted, whole, shifted, inPlace, inPlace, shifted, key, inPlace, shifted}
+	var fs []testFrame
+	var encs []EncodedFrame
+	cur := scene()
+	for i, k := range kinds {
+		prev := cur
+		switch k {
+		case shifted:
+			bx, by, px = bx+5, by-3, px+8
+		case inPlace, whole:
+			flips = append(flips, [2]int{20 + 37*i, 300 + 11*i})
+		}
+		cur = scene()
+		var e EncodedFrame
+		var err error
+		switch k {
+		case key:
+			e, err = EncodeFrameWith(nil, cur, nil, EncodeOptions{Codec: CodecZstd, Width: w, Effort: 1})
+		case whole:
+			e, err = EncodeFrame(nil, cur, prev, CodecZstd, false)
+		default:
+			e, err = EncodeFrameWith(nil, cur, prev, EncodeOptions{Codec: CodecZstd, Width: w, Effort: 1})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The records are of the kinds the test needs.
+		switch k {
+		case shifted:
+			if ti := parseTiled(t, e, w, h); ti.count(modeMotion, modeCopy) == 0 || ti.count(modeDelta) != 0 {
+				t.Fatalf("frame %d: modes %v, want shifted copies only", i, ti.modes)
+			}
+		case inPlace:
+			if ti := parseTiled(t, e, w, h); ti.count(modeDelta) == 0 || ti.count(modeMotion, modeCopy) != 0 {
+				t.Fatalf("frame %d: modes %v, want XOR tiles only", i, ti.modes)
+			}
+		case whole:
+			if e.width != 0 || e.Key {
+				t.Fatalf("frame %d: want a whole-frame delta", i)
+			}
+		}
+		e.Seq = uint64(i)
+		encs = append(encs, e)
+		fs = append(fs, testFrame{seq: uint64(i), pix: bytes.Clone(cur)})
+	}
+	var buf bytes.Buffer
+	sw, err := NewWriter(&buf, Header{Width: w, Height: h, Codec: CodecZstd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range encs {
+		if err := sw.WriteEncoded(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkSegment(t, buf.Bytes(), fs, RGBA8, w, h, "mixed records")
+	r, err := NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, start := range []uint64{5, 3, 10} {
+		if err := r.SeekFrame(start); err != nil {
+			t.Fatal(err)
+		}
+		k := int(start) // SeekFrame goes to the key frame at or before start
+		for kinds[k] != key {
+			k--
+		}
+		for i := k; i < len(fs); i++ {
+			f, err := r.NextView()
+			if err != nil {
+				t.Fatalf("after a seek to %d: frame %d: %v", start, i, err)
+			}
+			checkFrame(t, f, fs[i], w, h)
+		}
+	}
+}
