@@ -12,9 +12,12 @@
 //
 // Capture hands over frames of RGBA8 pixels (4 bytes a pixel, rows
 // top-down, stride width*4) with a sequence number and a capture time.
-// Encoder workers compress them with EncodeFrame, which is stateless and safe
-// for concurrent use: a key frame is the compressed pixels, a delta frame the
-// compressed XOR of the frame with the one written before it. One goroutine
+// Encoder workers compress them with EncodeFrameWith, which is stateless and
+// safe for concurrent use: a key frame is the compressed pixels, a delta
+// frame codes only the tiles that changed since the frame written before it
+// (as XOR deltas, shifted copies of the previous frame — a scrolling
+// camera, a moving sprite — or intra predictions; EncodeFrame codes the
+// whole frame's XOR, as version 1 did). One goroutine
 // then writes the results in order with Writer.WriteEncoded (or, simply,
 // Writer.WriteFrame compresses and writes in one call). Every segment starts
 // with a key frame and has one at least every KeyInterval frames, so each
