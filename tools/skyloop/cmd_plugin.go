@@ -52,6 +52,7 @@ type checkFlags struct {
 	sets    []string
 	sha256  string
 	run     string
+	skip    string
 	timeout time.Duration
 	scratch string
 	json    bool
@@ -87,6 +88,7 @@ otherwise; the logs of failing checks go to stderr (of every check with
 	fl.StringArrayVar(&f.sets, "set", nil, "plugin setting `key=value` (repeatable), as in [sink.settings]")
 	fl.StringVar(&f.sha256, "sha256", "", "refuse the binary unless its SHA-256 is `HEX`")
 	fl.StringVar(&f.run, "run", "", "only run the checks whose name matches `REGEXP` (e.g. 'IfMatch|Range/Head')")
+	fl.StringVar(&f.skip, "skip", "", "leave out the checks whose name matches `REGEXP` (e.g. a backend's known limit: 'Concurrent/ReadDuringOverwrite')")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "bound on the whole run (0: none)")
 	fl.StringVar(&f.scratch, "scratch", "", "`SETTING` that gets a unique suffix per check (default: prefix, else root, if the plugin declares it; empty: none)")
 	fl.BoolVar(&f.json, "json", false, "print the results as JSON on stdout")
@@ -157,6 +159,12 @@ func (a *app) pluginCheck(cmd *cobra.Command, path string, f checkFlags) error {
 			return usageError("--run %q: %v", f.run, err)
 		}
 	}
+	var skip *regexp.Regexp
+	if f.skip != "" {
+		if skip, err = regexp.Compile(f.skip); err != nil {
+			return usageError("--skip %q: %v", f.skip, err)
+		}
+	}
 	if f.timeout < 0 {
 		return usageError("--timeout %v: must not be negative", f.timeout)
 	}
@@ -218,11 +226,11 @@ func (a *app) pluginCheck(cmd *cobra.Command, path string, f checkFlags) error {
 	}
 
 	if !f.json {
-		fmt.Fprintf(a.stdout, "plugin %s %s (%s), %d checks\n", info.Name, info.Version, path, len(conformance.Selected(run)))
+		fmt.Fprintf(a.stdout, "plugin %s %s (%s), %d checks\n", info.Name, info.Version, path, len(conformance.Selected(run, skip)))
 	}
 	start := time.Now()
 	opts := conformance.Options{
-		Path: path, SHA256: f.sha256, Settings: settings, Scratch: scratch, Run: run, Timeout: f.timeout,
+		Path: path, SHA256: f.sha256, Settings: settings, Scratch: scratch, Run: run, Skip: skip, Timeout: f.timeout,
 		Described: &info,
 	}
 	if a.verbose {

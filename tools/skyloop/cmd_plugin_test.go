@@ -163,6 +163,34 @@ func TestPluginCheckBroken(t *testing.T) {
 	}
 }
 
+// --skip leaves out the checks it matches, after --run: a plugin author
+// can keep a backend's known limit out of the run and still see every
+// other check pass.
+func TestPluginCheckSkip(t *testing.T) {
+	disk, _ := plugins(t)
+	code, stdout, _ := runPlugin(t, "plugin", "check", disk, "--set", "fsync=false", "--run", "^(IfMatch|Range/Head)", "--skip", "Stale|Head")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	got := tableResults(stdout)
+	for _, name := range []string{"IfMatch/Current", "IfMatch/Missing"} {
+		if got[name] != "pass" {
+			t.Errorf("check %s: %q, want pass (rows %v)", name, got[name], got)
+		}
+	}
+	for _, name := range []string{"IfMatch/Stale", "Range/Head"} {
+		if _, ran := got[name]; ran {
+			t.Errorf("check %s ran though --skip matches it (rows %v)", name, got)
+		}
+	}
+	if !strings.Contains(stdout, "2 checks") || !strings.Contains(stdout, "3 passed, 0 skipped, 0 failed") {
+		t.Errorf("want 2 checks selected and 3 passed (Describe/Info too):\n%s", stdout)
+	}
+	if code, _, stderr := runPlugin(t, "plugin", "check", disk, "--run", "^Range/Head$", "--skip", "Head"); code == 0 || !strings.Contains(stderr, `and not "Head"`) {
+		t.Errorf("everything skipped: exit %d, %q; want an error naming both patterns", code, stderr)
+	}
+}
+
 func TestPluginCheckUsage(t *testing.T) {
 	disk, _ := plugins(t)
 	for _, tc := range []struct {
@@ -172,6 +200,7 @@ func TestPluginCheckUsage(t *testing.T) {
 		{[]string{"plugin", "check", disk, "--set", "root"}, `--set "root": want the form key=value`},
 		{[]string{"plugin", "check", disk, "--set", "=x"}, `want the form key=value`},
 		{[]string{"plugin", "check", disk, "--run", "("}, `--run "("`},
+		{[]string{"plugin", "check", disk, "--skip", "["}, `--skip "["`},
 		{[]string{"plugin", "check"}, "want exactly one argument"},
 		{[]string{"plugin", "check", disk, "--scratch", "bucket"}, `--scratch "bucket": plugin disk declares no such setting`},
 		{[]string{"plugin", "check", disk, "--sha256", "xyz"}, "--sha256"},

@@ -148,7 +148,12 @@ func TestPluginCheckS3(t *testing.T) {
 	srv := enginetest.StartS3Server(t)
 	s3Dir := enginetest.BuildPlugin(t, "s3")
 	var out, errb bytes.Buffer
+	// versitygw's posix backend keeps an object's ETag apart from its
+	// data, so a read racing an overwrite can pair one version's bytes with
+	// the other's ETag (the plugin's own conformance test skips this check
+	// for the same reason, plugins/s3/backend_test.go); real S3 does not.
 	code := run(context.Background(), []string{"plugin", "check", filepath.Join(s3Dir, "skyloop-plugin-s3"),
+		"--skip", "^Concurrent/ReadDuringOverwrite$",
 		"--set", "bucket=" + srv.Bucket, "--set", "endpoint=" + srv.Endpoint, "--set", "region=us-east-1",
 		"--set", "access_key_id=" + srv.Access, "--set", "secret_access_key=" + srv.Secret, "--set", "prefix=check/"}, &out, &errb)
 	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
