@@ -49,9 +49,21 @@ const (
 	compactEntryMax = 3*binary.MaxVarintLen64 + 1
 )
 
-// compactIndex reports whether a version has compact (varint) record
+// compactLayout reports whether a version has compact (varint) record
 // headers and index entries.
-func compactIndex(version uint16) bool { return version >= 3 }
+func compactLayout(version uint16) bool { return version >= 3 }
+
+// recordFlags is the flags byte of a record header and its index entry.
+func recordFlags(key, tiled bool) byte {
+	var flags byte
+	if key {
+		flags |= flagKey
+	}
+	if tiled {
+		flags |= flagTiled
+	}
+	return flags
+}
 
 // Magic numbers. The 0x89 byte (not ASCII) and the trailing newline catch
 // files mangled by text-mode transfers, as in PNG.
@@ -326,7 +338,7 @@ const (
 // recordHeaderLimits returns the smallest and largest record header of a
 // version.
 func recordHeaderLimits(version uint16) (lo, hi int) {
-	if compactIndex(version) {
+	if compactLayout(version) {
 		return minCompactRecordHeader, maxCompactRecordHeader
 	}
 	return recordHeaderSize, recordHeaderSize
@@ -334,29 +346,18 @@ func recordHeaderLimits(version uint16) (lo, hi int) {
 
 // recordMagicOf returns a version's record magic.
 func recordMagicOf(version uint16) []byte {
-	if compactIndex(version) {
+	if compactLayout(version) {
 		return compactRecordMagic[:]
 	}
 	return recordMagic[:]
 }
 
-func (r *recordHeader) flags() byte {
-	var flags byte
-	if r.key {
-		flags |= flagKey
-	}
-	if r.tiled {
-		flags |= flagTiled
-	}
-	return flags
-}
-
 // appendTo appends the header as h's version writes it.
 func (r *recordHeader) appendTo(b []byte, h Header) []byte {
 	start := len(b)
-	if compactIndex(h.Version) {
+	if compactLayout(h.Version) {
 		b = append(b, compactRecordMagic[:]...)
-		b = append(b, r.flags()|byte(r.codec)<<4)
+		b = append(b, recordFlags(r.key, r.tiled)|byte(r.codec)<<4)
 		b = binary.AppendUvarint(b, r.seq-h.FirstSeq)
 		b = binary.AppendVarint(b, r.time-timeToNanos(h.SessionStart))
 		b = binary.AppendUvarint(b, uint64(r.payloadLen))
@@ -364,7 +365,7 @@ func (r *recordHeader) appendTo(b []byte, h Header) []byte {
 		return le.AppendUint32(b, crc32c(b[start:]))
 	}
 	b = append(b, recordMagic[:]...)
-	b = append(b, r.flags(), byte(r.codec), 0, 0)
+	b = append(b, recordFlags(r.key, r.tiled), byte(r.codec), 0, 0)
 	b = le.AppendUint64(b, r.seq)
 	b = le.AppendUint64(b, uint64(r.time))
 	b = le.AppendUint32(b, r.payloadLen)
@@ -390,7 +391,7 @@ func parseRecordHeader(b []byte, h Header) (recordHeader, string) {
 	if string(b[:len(magic)]) != string(magic) {
 		return recordHeader{}, fmt.Sprintf("record magic % x, want % x", b[:len(magic)], magic)
 	}
-	if !compactIndex(h.Version) {
+	if !compactLayout(h.Version) {
 		return parseFixedRecordHeader(b, h.Version)
 	}
 	seq, n1 := uvarintAt(b, 3)

@@ -415,7 +415,7 @@ func (r *Reader) loadIndex() error {
 	}
 	idxOff, count := le.Uint64(t[0:]), uint64(le.Uint32(t[8:]))
 	fits := idxOff >= headerSize && idxOff <= uint64(tOff) && uint64(tOff)-idxOff == indexHeaderSize+indexEntrySize*count
-	if compactIndex(r.h.Version) {
+	if compactLayout(r.h.Version) {
 		n := uint64(tOff) - idxOff
 		fits = idxOff >= headerSize && idxOff <= uint64(tOff) && n >= indexHeaderSize+compactEntryMin*count && n <= indexHeaderSize+compactEntryMax*count
 	}
@@ -449,7 +449,7 @@ func (r *Reader) loadIndex() error {
 		at := int64(idxOff) + int64(len(idx)-len(p))
 		var flags byte
 		var codec Codec
-		if compactIndex(r.h.Version) {
+		if compactLayout(r.h.Version) {
 			// Each field is its step from the entry before. A varint
 			// that runs past the index, or steps that overflow, are
 			// corruption; the checks below catch the rest.
@@ -481,7 +481,7 @@ func (r *Reader) loadIndex() error {
 			return corrupt(at, "index entry %d: flags %#02x, codec %d", i, flags, codec)
 		}
 		e.key, e.tiled, e.codec = flags&flagKey != 0, flags&flagTiled != 0, codec
-		if !compactIndex(r.h.Version) {
+		if !compactLayout(r.h.Version) {
 			if off > uint64(r.size) {
 				return corrupt(at, "index entry %d: offset %d beyond the segment", i, off)
 			}
@@ -502,7 +502,7 @@ func (r *Reader) loadIndex() error {
 		}
 	}
 	if count == 0 {
-		if compactIndex(r.h.Version) && len(p) != 0 {
+		if compactLayout(r.h.Version) && len(p) != 0 {
 			return corrupt(int64(idxOff), "empty index with %d bytes of entries", len(p))
 		}
 		if idxOff != headerSize {

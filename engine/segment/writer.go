@@ -217,14 +217,8 @@ func (w *Writer) marshalIndex() []byte {
 	copy(b[0:4], indexMagic[:])
 	le.PutUint32(b[4:], uint32(len(w.index)))
 	for i, e := range w.index {
-		var flags byte
-		if e.key {
-			flags |= flagKey
-		}
-		if e.tiled {
-			flags |= flagTiled
-		}
-		if !compactIndex(w.h.Version) {
+		flags := recordFlags(e.key, e.tiled)
+		if !compactLayout(w.h.Version) {
 			var p [indexEntrySize]byte
 			le.PutUint64(p[0:], e.seq)
 			le.PutUint64(p[8:], uint64(e.off))

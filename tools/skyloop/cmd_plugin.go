@@ -148,22 +148,31 @@ func verifySHA256(path, want string) error {
 	return nil
 }
 
+// checkPattern compiles the --NAME regular expression of plugin check
+// (nil when empty).
+func checkPattern(name, expr string) (*regexp.Regexp, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, usageError("--%s %q: %v", name, expr, err)
+	}
+	return re, nil
+}
+
 func (a *app) pluginCheck(cmd *cobra.Command, path string, f checkFlags) error {
 	settings, err := parseSets(f.sets)
 	if err != nil {
 		return err
 	}
-	var run *regexp.Regexp
-	if f.run != "" {
-		if run, err = regexp.Compile(f.run); err != nil {
-			return usageError("--run %q: %v", f.run, err)
-		}
+	run, err := checkPattern("run", f.run)
+	if err != nil {
+		return err
 	}
-	var skip *regexp.Regexp
-	if f.skip != "" {
-		if skip, err = regexp.Compile(f.skip); err != nil {
-			return usageError("--skip %q: %v", f.skip, err)
-		}
+	skip, err := checkPattern("skip", f.skip)
+	if err != nil {
+		return err
 	}
 	if f.timeout < 0 {
 		return usageError("--timeout %v: must not be negative", f.timeout)
